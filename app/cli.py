@@ -1,0 +1,90 @@
+"""The ``shopchat`` command: serve the chat server, build recommendations, prepare fine-tuning data."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from app.errors import ConfigError
+
+cli = typer.Typer(
+    name="shopchat",
+    help="Self-hostable AI customer-service chat for online shops.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One MiB: frames above this are closed by the server with 1009; smaller ones over the protocol's frame limit
+# get a typed error frame instead.
+WS_MAX_SIZE = 1024 * 1024
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: SHOPCHAT_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: SHOPCHAT_PORT or 8000).")] = None,
+) -> None:
+    """Start the chat server (uvicorn) with the settings from the environment and .env."""
+    import uvicorn
+
+    from app.settings import load_settings
+
+    if host is not None:
+        os.environ["SHOPCHAT_HOST"] = host
+    if port is not None:
+        os.environ["SHOPCHAT_PORT"] = str(port)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend})")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=WS_MAX_SIZE,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@cli.command("config")
+def show_config() -> None:
+    """Print the effective settings (secrets hidden) and exit non-zero if any is invalid."""
+    from app.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    for name, value in settings.model_dump().items():
+        typer.echo(f"{name} = {value}")
+    typer.echo(f"(database: {settings.resolved_database_url()})")
+
+
+def _mount_optional() -> None:
+    # Sub-apps live next to the code they drive; a missing one must not break `serve`.
+    try:
+        from app.recommend.cli import recommend_app
+    except ImportError:
+        pass
+    else:
+        cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
+    try:
+        from finetune.cli import finetune_app
+    except ImportError:
+        pass
+    else:
+        cli.add_typer(finetune_app, name="finetune", help="Prepare, validate and submit fine-tuning data.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _mount_optional()
+    cli()

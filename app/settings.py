@@ -1,0 +1,111 @@
+"""Settings, read once at start-up from ``SHOPCHAT_*`` environment variables and ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_PROMPTS_DIR = PROJECT_ROOT / "prompts"
+SHIPPED_STATIC_DIR = PROJECT_ROOT / "static"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server; see README "Configuration" for what each one does."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPCHAT_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    llm_backend: Literal["local", "openai"] = "local"
+    llm_model: str = "gpt-4o-mini"
+    llm_context_tokens: int = Field(default=16_000, ge=256)
+    llm_max_output_tokens: int = Field(default=512, ge=16)
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
+    llm_stream: bool = True
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "SHOPCHAT_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "SHOPCHAT_OPENAI_BASE_URL")
+    )
+    database_url: str = ""
+    data_dir: Path = Path("shopchat-data")
+    prompts_dir: Path = SHIPPED_PROMPTS_DIR
+    shop_dir: Path | None = None
+    static_dir: Path = SHIPPED_STATIC_DIR
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    secret_key: SecretStr | None = None
+    max_message_chars: int = Field(default=2000, ge=1, le=100_000)
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    abandon_after_s: float = Field(default=60.0, gt=0)
+    rate_limit_per_minute: int = Field(default=30, ge=1)
+    local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
+    local_confidence: float = Field(default=0.55, ge=0, le=1)
+    recommendations_n: int = Field(default=4, ge=1, le=20)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Comma-separated in the environment, a list in code.
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:", "postgresql:")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'shopchat.db').resolve()}"
+        if self.database_url.startswith("postgresql:"):
+            return "postgresql+asyncpg:" + self.database_url.removeprefix("postgresql:")
+        return self.database_url
+
+    def resolved_origins(self) -> frozenset[str]:
+        """Origins allowed to open a websocket; by default the server's own."""
+        if self.allowed_origins:
+            return frozenset(self.allowed_origins)
+        return frozenset({f"http://127.0.0.1:{self.port}", f"http://localhost:{self.port}"})
+
+    def resolved_secret(self) -> bytes:
+        """The HMAC key for conversation tokens; generated and kept in ``data_dir`` on first run."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip().encode()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key + "\n", encoding="utf-8")
+        return key.encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ``ConfigError`` naming the environment variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            env = field if field.isupper() else f"SHOPCHAT_{field.upper()}"
+            problems.append(f"{env}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from exc

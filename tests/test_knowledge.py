@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from app.embedding import Encoder
+from app.knowledge import CatalogIndex, KnowledgeBase, terms
+from app.shop import Product, load_shop
+
+
+@pytest.fixture(scope="module")
+def knowledge(encoder: Encoder) -> KnowledgeBase:
+    return KnowledgeBase(load_shop(), encoder)
+
+
+def test_terms_fold_plurals_and_drop_stopwords() -> None:
+    assert terms("Do you sell mugs and candles?") == ["mug", "candle"]
+
+
+@pytest.mark.parametrize(
+    ("question", "faq_id"),
+    [
+        ("can I get my money back", "refund_status"),
+        ("how much is postage to london", "delivery_cost"),
+        ("I'd like to talk to someone", "contact_human"),
+        ("wie lange dauert der versand", "delivery_time"),
+    ],
+)
+def test_paraphrased_questions_find_their_faq_entry(knowledge: KnowledgeBase, question: str, faq_id: str) -> None:
+    assert knowledge.faq.search(question)[0].entry.faq_id == faq_id
+
+
+def test_exact_product_name_ranks_first(knowledge: KnowledgeBase) -> None:
+    hits = knowledge.catalog.search("jumbo bag red retrospot")
+    assert hits[0].product.name == "Jumbo Bag Red Retrospot"
+    assert hits[0].matched == 1.0
+
+
+def test_matched_counts_words_missing_from_the_catalog() -> None:
+    index = CatalogIndex([Product("1", "Blue Mug", 1.0, 3)])
+    assert index.search("return mug")[0].matched == 0.5
+
+
+def test_query_without_catalog_words_finds_nothing() -> None:
+    index = CatalogIndex([Product("1", "Blue Mug", 1.0, 3)])
+    assert index.search("refund please") == []

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.errors import TemplateError
+from app.prompts import PromptLibrary, customer_view
+from app.recommender import Recommendation
+from app.settings import SHIPPED_PROMPTS_DIR
+from app.shop import Shop, load_shop
+
+
+@pytest.fixture(scope="module")
+def shop() -> Shop:
+    return load_shop()
+
+
+def test_system_prompt_contains_policies_and_handoff(shop: Shop) -> None:
+    text = PromptLibrary().system_prompt(shop)
+    assert shop.name in text
+    assert shop.policies["returns"] in text
+    assert shop.support_email in text
+
+
+def test_customer_context_lists_recent_purchases(shop: Shop) -> None:
+    view = customer_view(shop, "12347")
+    assert view is not None
+    text = PromptLibrary().customer_context(shop, view)
+    assert text is not None
+    assert view.recent_purchases[0].name in text
+
+
+def test_unknown_customer_has_no_context(shop: Shop) -> None:
+    assert customer_view(shop, "no-such-customer") is None
+
+
+def test_recommendation_handoff_lists_items_with_prices(shop: Shop) -> None:
+    item = Recommendation("85123A", "White Hanging Heart T-light Holder", 2.95, "GBP", "popular", 1.0)
+    text = PromptLibrary().recommendation_handoff(shop, [item], None, "recommend me something")
+    assert "White Hanging Heart T-light Holder — £2.95" in text
+
+
+def copy_prompts(tmp_path: Path) -> Path:
+    target = tmp_path / "prompts"
+    shutil.copytree(SHIPPED_PROMPTS_DIR, target)
+    return target
+
+
+def test_override_directory_replaces_one_template(tmp_path: Path, shop: Shop) -> None:
+    override = tmp_path / "mine"
+    override.mkdir()
+    (override / "system.j2").write_text("You work for {{ shop.name }}. Be terse.")
+    library = PromptLibrary(override)
+    assert library.system_prompt(shop) == f"You work for {shop.name}. Be terse."
+    assert library.local_recommendation(shop, [], None, "x")  # others fall back to the shipped files
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    directory = copy_prompts(tmp_path)
+    (directory / "system.j2").write_text("line one\n{% if shop %}\nunclosed\n")
+    with pytest.raises(TemplateError, match=r"system\.j2:\d+"):
+        PromptLibrary(directory)
+
+
+def test_undefined_variable_names_file_and_line(tmp_path: Path, shop: Shop) -> None:
+    directory = copy_prompts(tmp_path)
+    (directory / "system.j2").write_text("Hello\n{{ shop.name }}\n{{ no_such_variable }}\n")
+    library = PromptLibrary(directory)
+    with pytest.raises(TemplateError, match=r"system\.j2:3"):
+        library.system_prompt(shop)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match="does not exist"):
+        PromptLibrary(tmp_path / "absent")
