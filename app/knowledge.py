@@ -7,8 +7,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
 from app.embedding import Encoder
 from app.shop import FaqEntry, Product, Shop
@@ -16,7 +18,61 @@ from app.shop import FaqEntry, Product, Shop
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that say nothing about which product is meant.
 _STOP = frozenset(
-    ["a", "an", "the", "and", "or", "of", "for", "to", "in", "on", "with", "is", "are", "do", "does", "you", "your", "have", "has", "i", "me", "my", "we", "our", "it", "this", "that", "sell", "any", "some", "how", "much", "what", "price", "cost", "costs", "stock", "available", "there", "can", "get", "buy", "please", "want", "need", "looking", "find", "show", "tell", "about", "per", "each", "one"]
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "with",
+        "is",
+        "are",
+        "do",
+        "does",
+        "you",
+        "your",
+        "have",
+        "has",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "it",
+        "this",
+        "that",
+        "sell",
+        "any",
+        "some",
+        "how",
+        "much",
+        "what",
+        "price",
+        "cost",
+        "costs",
+        "stock",
+        "available",
+        "there",
+        "can",
+        "get",
+        "buy",
+        "please",
+        "want",
+        "need",
+        "looking",
+        "find",
+        "show",
+        "tell",
+        "about",
+        "per",
+        "each",
+        "one",
+    ]
 )
 
 
@@ -58,6 +114,14 @@ class ProductHit:
     matched: float
 
 
+@lru_cache(maxsize=8)
+def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    # Every app instance (and test) with the same FAQ shares one embedding pass.
+    vectors = encoder.encode(texts)
+    vectors.setflags(write=False)
+    return vectors
+
+
 class FaqIndex:
     """Nearest-question search over every phrasing of every FAQ entry."""
 
@@ -71,7 +135,7 @@ class FaqIndex:
                 owners.append(index)
                 texts.append(question)
         self._owners = np.array(owners, dtype=np.int64)
-        self._vectors = encoder.encode(texts)
+        self._vectors = _encode_cached(encoder, tuple(texts))
 
     def search(self, text: str, n: int = 3) -> list[FaqHit]:
         """The ``n`` best entries, best first, scored by cosine similarity of the closest phrasing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,9 +44,13 @@ class CachedStaticFiles(StaticFiles):
     """Static files with caching suited to an unversioned widget URL: revalidate code, cache images."""
 
     def file_response(
-        self, full_path: str | Path, stat_result: object, scope: Scope, status_code: int = 200
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
     ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)  # type: ignore[arg-type]
+        response = super().file_response(full_path, stat_result, scope, status_code)
         if str(full_path).endswith((".js", ".css", ".html", ".json")):
             # Shops embed /static/widget.js without a version: browsers must revalidate (ETag → 304) so an
             # upgrade reaches every storefront at once.
@@ -89,7 +94,7 @@ def build_recommender(shop: Shop) -> Recommender:
         from app.recommend.service import ShopRecommender
     except ImportError:
         return PopularityRecommender(shop)
-    return ShopRecommender.for_shop(shop)
+    return ShopRecommender(shop)
 
 
 def create_app(
@@ -145,7 +150,8 @@ def create_app(
             rate_limit_per_minute=config.rate_limit_per_minute,
         )
         static_dir = config.static_dir
-        app.state.index_page = static_dir / "index.html"
+        index_page = static_dir / "index.html"
+        app.state.index_page = index_page if index_page.is_file() else None
         log.info(
             "shopchat ready: model=%s database=%s shop=%s (%d products)",
             chat_model.name, store.engine.dialect.name, shop.name, len(shop.products),
@@ -170,8 +176,8 @@ def create_app(
 
     @app.get("/", include_in_schema=False, response_model=None)
     async def index(request: Request) -> Response:
-        page: Path = request.app.state.index_page
-        if page.is_file():
+        page: Path | None = request.app.state.index_page
+        if page is not None:
             return FileResponse(page, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(FALLBACK_PAGE)
 

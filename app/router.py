@@ -79,7 +79,7 @@ class IntentRouter:
         self, encoder: Encoder, examples: Sequence[tuple[Route, str]], threshold: float = 0.5
     ) -> None:
         if not any(label == "recommend" for label, _ in examples) or not any(
-            l == "chat" for l, _ in examples
+            label == "chat" for label, _ in examples
         ):
             raise ValueError("router training data needs examples of both routes")
         self._encoder = encoder

@@ -8,6 +8,7 @@ import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 from app.errors import ConfigError
@@ -124,7 +125,19 @@ def _read_purchases(path: Path) -> list[Purchase]:
 
 
 def load_shop(directory: Path = DEMO_SHOP_DIR) -> Shop:
-    """Load ``shop.toml``, ``products.csv`` and ``purchases.csv[.gz]`` from a shop directory."""
+    """Load ``shop.toml``, ``products.csv`` and ``purchases.csv[.gz]`` from a shop directory.
+
+    Loads are cached per directory and file modification times; treat the result as read-only.
+    """
+    stamps = tuple(
+        (name, (directory / name).stat().st_mtime_ns if (directory / name).exists() else 0)
+        for name in ("shop.toml", "products.csv", "purchases.csv.gz", "purchases.csv")
+    )
+    return _load_shop(directory.resolve(), stamps)
+
+
+@lru_cache(maxsize=4)
+def _load_shop(directory: Path, _stamps: tuple[tuple[str, int], ...]) -> Shop:
     meta_path = directory / "shop.toml"
     try:
         meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))

@@ -9,14 +9,15 @@ import httpx2
 httpx2.alias_httpx()
 
 import os  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 pytest_plugins = ["respx.plugin"]
 
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".venv" / "tiktoken-cache"))
+os.environ.setdefault(
+    "TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".venv" / "tiktoken-cache")
+)
 
 from app.embedding import Encoder, default_encoder  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
@@ -51,11 +52,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url() -> str:
     """The PostgreSQL URL from ``SHOPCHAT_TEST_POSTGRES_URL``; skips when unset."""
     url = os.environ.get("SHOPCHAT_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("SHOPCHAT_TEST_POSTGRES_URL is not set (CI sets it; PostgreSQL tests skipped)")
-    yield url
-
-
+    return url

@@ -25,7 +25,9 @@ def test_terms_fold_plurals_and_drop_stopwords() -> None:
         ("wie lange dauert der versand", "delivery_time"),
     ],
 )
-def test_paraphrased_questions_find_their_faq_entry(knowledge: KnowledgeBase, question: str, faq_id: str) -> None:
+def test_paraphrased_questions_find_their_faq_entry(
+    knowledge: KnowledgeBase, question: str, faq_id: str
+) -> None:
     assert knowledge.faq.search(question)[0].entry.faq_id == faq_id
 
 

@@ -58,5 +58,7 @@ def test_deeply_nested_json_is_a_bad_json_error_not_a_crash() -> None:
 
 
 def test_server_frames_round_trip_through_the_union() -> None:
-    done = Done(seq=4, message_id="m1", route="chat", text="ok", usage=Usage(prompt_tokens=3, completion_tokens=1))
+    done = Done(
+        seq=4, message_id="m1", route="chat", text="ok", usage=Usage(prompt_tokens=3, completion_tokens=1)
+    )
     assert SERVER_FRAME.validate_json(done.model_dump_json()) == done

@@ -17,7 +17,13 @@ def router(encoder: Encoder) -> IntentRouter:
 
 @pytest.mark.parametrize(
     "text",
-    ["recommend me something", "what should I buy?", "suggest a gift for my dad", "More like this", "Cheaper"],
+    [
+        "recommend me something",
+        "what should I buy?",
+        "suggest a gift for my dad",
+        "More like this",
+        "Cheaper",
+    ],
 )
 def test_recommendation_requests_route_to_recommend(router: IntentRouter, text: str) -> None:
     assert router.classify(text).route == "recommend"

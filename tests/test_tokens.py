@@ -23,7 +23,7 @@ def reference_count(messages: list[ChatMessage], model: str) -> int:
     for message in messages:
         total += 3
         for key, value in message.items():
-            total += len(encoding.encode(value))
+            total += len(encoding.encode(str(value)))
             if key == "name":
                 total += 1
     return total + 3

@@ -7,6 +7,12 @@ from collections.abc import AsyncIterator
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
 
 from app.errors import ErrorCode, ModelError
 from app.models.base import ChatRequest, Finished, ModelEvent, TextDelta
@@ -21,6 +27,18 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
+    out: list[ChatCompletionMessageParam] = []
+    for message in request.messages:
+        if message["role"] == "system":
+            out.append(ChatCompletionSystemMessageParam(role="system", content=message["content"]))
+        elif message["role"] == "assistant":
+            out.append(ChatCompletionAssistantMessageParam(role="assistant", content=message["content"]))
+        else:
+            out.append(ChatCompletionUserMessageParam(role="user", content=message["content"]))
+    return out
 
 
 def map_error(error: BaseException) -> ModelError:
@@ -83,7 +101,7 @@ class OpenAIChatModel:
         try:
             stream = await self._client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": m["role"], "content": m["content"]} for m in request.messages],
+                messages=_messages(request),
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=request.max_output_tokens,
@@ -118,7 +136,7 @@ class OpenAIChatModel:
         try:
             completion = await self._client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": m["role"], "content": m["content"]} for m in request.messages],
+                messages=_messages(request),
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
             )

@@ -41,7 +41,9 @@ def test_unrelated_question_offers_a_human(model: LocalChatModel) -> None:
 
 
 def test_ambiguous_question_asks_to_clarify(model: LocalChatModel) -> None:
-    model_strict = LocalChatModel(model.knowledge, model.prompts, confidence=0.99, clarify_below=0.3, delay_s=0)
+    model_strict = LocalChatModel(
+        model.knowledge, model.prompts, confidence=0.99, clarify_below=0.3, delay_s=0
+    )
     assert "?" in ask(model_strict, "my order is wrong")
     assert "do you mean" in ask(model_strict, "my order is wrong").lower() or "is your question" in ask(
         model_strict, "my order is wrong"
@@ -50,7 +52,9 @@ def test_ambiguous_question_asks_to_clarify(model: LocalChatModel) -> None:
 
 def test_recommend_route_introduces_the_recommendations(model: LocalChatModel) -> None:
     item = Recommendation("22423", "Regency Cakestand 3 Tier", 12.75, "GBP", "popular", 1.0)
-    answer = model.answer(ChatRequest(messages=[], route="recommend", query="recommend me", recommendations=[item]))
+    answer = model.answer(
+        ChatRequest(messages=[], route="recommend", query="recommend me", recommendations=[item])
+    )
     assert "Regency Cakestand 3 Tier" in answer
     assert "£12.75" in answer
 

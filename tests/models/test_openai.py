@@ -1,0 +1,193 @@
+"""The real openai SDK path, at the HTTP level: respx stands in for /v1/chat/completions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+
+from app.errors import ErrorCode, ModelError
+from app.models.base import ChatRequest, Finished, ModelEvent, TextDelta
+from app.models.openai import OpenAIChatModel
+
+BASE = "http://llm.test/v1"
+URL = f"{BASE}/chat/completions"
+REQUEST = ChatRequest(
+    messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+    route="chat",
+    query="hi",
+    max_output_tokens=64,
+)
+
+
+def chunk(content: str | None = None, finish: str | None = None, usage: dict[str, int] | None = None) -> str:
+    body: dict[str, object] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "test-model",
+        "choices": [] if usage else [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = {**usage, "total_tokens": sum(usage.values())}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def sse(*parts: str) -> bytes:
+    return ("".join(parts) + "data: [DONE]\n\n").encode()
+
+
+def model(*, retries: int = 0, timeout: float = 5.0, streaming: bool = True) -> OpenAIChatModel:
+    return OpenAIChatModel(
+        model="test-model",
+        api_key="sk-test",
+        base_url=BASE,
+        timeout_s=timeout,
+        max_retries=retries,
+        streaming=streaming,
+    )
+
+
+async def collect(m: OpenAIChatModel) -> list[ModelEvent]:
+    return [event async for event in m.stream(REQUEST)]
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=True) as router:
+        yield router
+
+
+async def test_sse_stream_yields_deltas_then_usage(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200,
+        headers={"content-type": "text/event-stream"},
+        content=sse(
+            chunk("Hel"),
+            chunk("lo"),
+            chunk(None, "stop"),
+            chunk(usage={"prompt_tokens": 12, "completion_tokens": 2}),
+        ),
+    )
+    events = await collect(model())
+    assert events == [
+        TextDelta("Hel"),
+        TextDelta("lo"),
+        Finished(finish_reason="stop", prompt_tokens=12, completion_tokens=2),
+    ]
+
+
+async def test_request_carries_model_messages_and_limits(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).respond(
+        200, headers={"content-type": "text/event-stream"}, content=sse(chunk("x"))
+    )
+    await collect(model())
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["model"] == "test-model"
+    assert sent["stream"] is True
+    assert sent["max_tokens"] == 64
+    assert sent["messages"][1] == {"role": "user", "content": "hi"}
+    assert route.calls.last.request.headers["authorization"] == "Bearer sk-test"
+
+
+async def test_non_streaming_completion(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200,
+        json={
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "test-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Whole answer."},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+        },
+    )
+    events = await collect(model(streaming=False))
+    assert events == [TextDelta("Whole answer."), Finished("stop", 9, 3)]
+
+
+async def test_429_then_success_is_retried(mock: respx.MockRouter) -> None:
+    route = mock.post(URL)
+    route.side_effect = [
+        httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}}),
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(chunk("ok"))),
+    ]
+    events = await collect(model(retries=2))
+    assert TextDelta("ok") in events
+    assert route.call_count == 2
+
+
+async def test_429_without_retries_is_rate_limited(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(429, headers={"retry-after": "7"}, json={"error": {"message": "slow down"}})
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.RATE_LIMITED
+    assert caught.value.retry_after_s == 7.0
+
+
+async def test_500_is_model_unavailable(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(500, json={"error": {"message": "boom"}})
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
+
+
+async def test_401_is_model_auth(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(401, json={"error": {"message": "bad key"}})
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_AUTH
+
+
+async def test_400_keeps_the_apis_message(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(400, json={"error": {"message": "context_length_exceeded"}})
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_BAD_REQUEST
+    assert "context_length_exceeded" in caught.value.message
+
+
+async def test_timeout_is_model_timeout(mock: respx.MockRouter) -> None:
+    mock.post(URL).side_effect = httpx.ReadTimeout("timed out")
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_TIMEOUT
+
+
+async def test_connection_refused_is_model_unavailable(mock: respx.MockRouter) -> None:
+    mock.post(URL).side_effect = httpx.ConnectError("refused")
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
+
+
+class _CutStream(httpx.AsyncByteStream):
+    """Sends two chunks, then the connection drops."""
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield chunk("Par").encode()
+        yield chunk("tial").encode()
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+async def test_stream_cut_in_the_middle_raises_after_the_text_sent(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(200, headers={"content-type": "text/event-stream"}, stream=_CutStream())
+    received: list[ModelEvent] = []
+
+    async def drain() -> None:
+        async for event in model().stream(REQUEST):
+            received.append(event)
+
+    with pytest.raises(ModelError) as caught:
+        await drain()
+    assert received == [TextDelta("Par"), TextDelta("tial")]
+    assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
