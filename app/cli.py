@@ -70,23 +70,23 @@ def show_config() -> None:
     typer.echo(f"(database: {settings.resolved_database_url()})")
 
 
-def _mount_optional() -> None:
-    # Sub-apps live next to the code they drive; a missing one must not break `serve`.
-    try:
-        from app.recommend.cli import recommend_app
-    except ImportError:
-        pass
-    else:
-        cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
-    try:
-        from finetune.cli import finetune_app
-    except ImportError:
-        pass
-    else:
-        cli.add_typer(finetune_app, name="finetune", help="Prepare, validate and submit fine-tuning data.")
+_mounted = False
+
+
+def mount_subcommands() -> None:
+    """Attach the ``recommend`` and ``finetune`` sub-commands (idempotent)."""
+    global _mounted
+    if _mounted:
+        return
+    from app.recommend.cli import recommend_app
+    from finetune.cli import finetune_app
+
+    cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
+    cli.add_typer(finetune_app, name="finetune", help="Prepare, validate and submit fine-tuning data.")
+    _mounted = True
 
 
 def main() -> None:
     """Console-script entry point."""
-    _mount_optional()
+    mount_subcommands()
     cli()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli, mount_subcommands
+
+mount_subcommands()
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "config", "recommend", "finetune"):
+        assert command in result.output
+
+
+def test_config_prints_effective_settings() -> None:
+    result = runner.invoke(cli, ["config"])
+    assert result.exit_code == 0
+    assert "llm_backend = local" in result.output
+
+
+def test_config_with_bad_value_exits_2_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPCHAT_PORT", "eighty")
+    result = runner.invoke(cli, ["config"])
+    assert result.exit_code == 2
+    assert "SHOPCHAT_PORT" in result.output
+
+
+def test_serve_refuses_bad_settings_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPCHAT_LLM_TIMEOUT_S", "-1")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "SHOPCHAT_LLM_TIMEOUT_S" in result.output
+
+
+def test_secret_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPCHAT_SECRET_KEY", "do-not-print-this-secret-value")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-print")
+    result = runner.invoke(cli, ["config"])
+    assert "do-not-print" not in result.output
