@@ -26,6 +26,7 @@ from app.models.base import ChatModel
 from app.models.local import LocalChatModel
 from app.models.openai import OpenAIChatModel
 from app.prompts import PromptLibrary
+from app.recommend.service import ShopRecommender, build_demo_model
 from app.recommender import PopularityRecommender, Recommender
 from app.router import default_router
 from app.settings import Settings, load_settings
@@ -88,13 +89,13 @@ def build_model(settings: Settings, knowledge: KnowledgeBase, prompts: PromptLib
     )
 
 
-def build_recommender(shop: Shop) -> Recommender:
-    """The collaborative-filtering recommender when available, else best sellers."""
-    try:
-        from app.recommend.service import ShopRecommender
-    except ImportError:
+def build_recommender(shop: Shop, shop_dir: Path) -> Recommender:
+    """Collaborative filtering from the shop's prebuilt ``model.npz``, else fitted now; best sellers if no history."""
+    if not shop.purchases:
         return PopularityRecommender(shop)
-    return ShopRecommender(shop)
+    model_path = shop_dir / "model.npz"
+    # A model is only valid for the purchase history it was built from, so never borrow the demo's.
+    return ShopRecommender(shop, model_path if model_path.exists() else build_demo_model(shop))
 
 
 def create_app(
@@ -113,7 +114,8 @@ def create_app(
             level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         install_offline_encodings()
-        shop = load_shop(config.shop_dir or DEMO_SHOP_DIR)
+        shop_dir = config.shop_dir or DEMO_SHOP_DIR
+        shop = load_shop(shop_dir)
         prompts = PromptLibrary(config.prompts_dir)
         embedder = encoder or default_encoder()
         knowledge = KnowledgeBase(shop, embedder)
@@ -127,7 +129,7 @@ def create_app(
             store=store,
             model=chat_model,
             router=default_router(embedder),
-            recommender=recommender or build_recommender(shop),
+            recommender=recommender or build_recommender(shop, shop_dir),
             prompts=prompts,
             shop=shop,
             counter=TokenCounter(config.llm_model),
@@ -146,6 +148,11 @@ def create_app(
         app.state.signer = TokenSigner(config.resolved_secret())
         app.state.ws_config = ws.WsConfig(
             allowed_origins=config.resolved_origins(),
+            customer_signing_key=(
+                config.customer_signing_key.get_secret_value().encode()
+                if config.customer_signing_key
+                else None
+            ),
             max_frame_bytes=config.max_frame_bytes,
             rate_limit_per_minute=config.rate_limit_per_minute,
         )
@@ -174,7 +181,7 @@ def create_app(
     static_dir = (settings.static_dir if settings else None) or Settings.model_fields["static_dir"].default
     app.mount("/static", CachedStaticFiles(directory=static_dir, check_dir=False), name="static")
 
-    @app.get("/", include_in_schema=False, response_model=None)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)
     async def index(request: Request) -> Response:
         page: Path | None = request.app.state.index_page
         if page is not None:

@@ -91,6 +91,7 @@ class Ready(Frame):
     customer_id: str | None = None
     last_seq: int
     resumed: bool
+    max_message_chars: int
 
 
 class Accepted(Frame):

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     static_dir: Path = SHIPPED_STATIC_DIR
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: SecretStr | None = None
+    customer_signing_key: SecretStr | None = None
     max_message_chars: int = Field(default=2000, ge=1, le=100_000)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     abandon_after_s: float = Field(default=60.0, gt=0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app.auth import TokenSigner
+from app.auth import TokenSigner, verify_customer
 from app.chat import ChatService, Hub, Subscriber
 from app.errors import ErrorCode
 from app.protocol import (
@@ -41,6 +41,7 @@ class WsConfig:
     """Per-connection limits, from settings."""
 
     allowed_origins: frozenset[str]
+    customer_signing_key: bytes | None
     max_frame_bytes: int
     rate_limit_per_minute: int
 
@@ -106,6 +107,17 @@ async def chat_socket(websocket: WebSocket) -> None:
             websocket, ErrorCode.INVALID_VALUE, "customer_id must be 1-64 of A-Z a-z 0-9 _ . : -", 4400
         )
         return
+    if (
+        customer_id is not None
+        and conversation_id is None
+        and config.customer_signing_key is not None
+        and not verify_customer(config.customer_signing_key, customer_id, params.get("customer_sig") or "")
+    ):
+        # Without this anyone could claim to be any customer and ask about their purchases.
+        await _refuse(
+            websocket, ErrorCode.UNAUTHORIZED, "customer_id needs a valid customer_sig.", CLOSE_UNAUTHORIZED
+        )
+        return
     try:
         last_seq = int(last_seq_raw) if last_seq_raw not in (None, "") else None
         if last_seq is not None and last_seq < 0:
@@ -143,6 +155,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             customer_id=customer_id,
             last_seq=stored.last_seq if stored is not None else 0,
             resumed=resumed,
+            max_message_chars=service.config.max_message_chars,
         )
     )
     hub = await service.attach(conversation_id, customer_id, subscriber)

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 
+from app.auth import sign_customer
 from app.errors import ConfigError, ErrorCode, ModelError
 from app.main import create_app
 from app.recommender import Recommendation
@@ -44,6 +46,7 @@ def test_ready_comes_first_with_a_verifiable_token(client: TestClient) -> None:
     assert ready["type"] == "ready"
     assert ready["customer_id"] == "12347"
     assert ready["resumed"] is False
+    assert ready["max_message_chars"] == 2000
     assert client.app.state.signer.verify(ready["conversation_id"], ready["token"])  # type: ignore[attr-defined]
 
 
@@ -384,11 +387,31 @@ def test_context_too_small_for_the_system_prompt_fails_at_start_up(
         pass
 
 
-def test_conversation_round_trip_on_postgresql(settings: Settings, model: ScriptedModel, postgres_url: str) -> None:
-    with make_client(settings, model, database_url=postgres_url) as client, client.websocket_connect("/ws/chat") as ws:
+def test_conversation_round_trip_on_postgresql(
+    settings: Settings, model: ScriptedModel, postgres_url: str
+) -> None:
+    with (
+        make_client(settings, model, database_url=postgres_url) as client,
+        client.websocket_connect("/ws/chat") as ws,
+    ):
         ready = ws.receive_json()
         send_message(ws, "m1", "hi")
         frames = receive_until(ws, "done")
-        conversation = client.get(f"/api/conversations/{ready['conversation_id']}?token={ready['token']}").json()
+        conversation = client.get(
+            f"/api/conversations/{ready['conversation_id']}?token={ready['token']}"
+        ).json()
     assert frames[-1]["text"] == "Hello there!"
     assert [m["text"] for m in conversation["messages"]] == ["hi", "Hello there!"]
+
+
+def test_signed_customer_ids_are_required_when_a_key_is_set(settings: Settings, model: ScriptedModel) -> None:
+    key = "shop-backend-signing-key"
+    with make_client(settings, model, customer_signing_key=SecretStr(key)) as client:
+        with client.websocket_connect("/ws/chat?customer_id=12347&customer_sig=deadbeef") as ws:
+            refused = ws.receive_json()
+        with client.websocket_connect(
+            f"/ws/chat?customer_id=12347&customer_sig={sign_customer(key.encode(), '12347')}"
+        ) as ws:
+            accepted = ws.receive_json()
+    assert refused["code"] == ErrorCode.UNAUTHORIZED
+    assert (accepted["type"], accepted["customer_id"]) == ("ready", "12347")

@@ -1,0 +1,61 @@
+"""Price caps, keywords and referred-to products parsed from customers' messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.recommend.constraints import Constraints, parse_constraints
+
+VOCABULARY = {"mug", "christmas", "candle", "red", "gift", "bag", "lunch", "tea"}
+
+
+@pytest.mark.parametrize(
+    ("message", "cap"),
+    [
+        ("a gift under £10?", 10.0),
+        ("something less than 5 pounds", 5.0),
+        ("anything below £7.50", 7.5),
+        ("cheaper than £3 please", 3.0),
+        ("£12 or less", 12.0),
+        ("stocking fillers under 50p", 0.5),
+        ("up to 4.99", 4.99),
+    ],
+)
+def test_price_caps(message: str, cap: float) -> None:
+    assert parse_constraints(message).max_price == pytest.approx(cap)
+
+
+def test_price_range_between() -> None:
+    parsed = parse_constraints("a present between £5 and £15")
+    assert (parsed.min_price, parsed.max_price) == (5.0, 15.0)
+
+
+def test_price_floor() -> None:
+    assert parse_constraints("something over £20").min_price == 20.0
+
+
+def test_no_price_means_no_bounds() -> None:
+    parsed = parse_constraints("recommend me something")
+    assert (parsed.min_price, parsed.max_price) == (None, None)
+
+
+def test_keywords_are_singular_catalogue_words() -> None:
+    assert parse_constraints("any Christmas candles?", VOCABULARY).keywords == ("christmas", "candle")
+
+
+def test_gift_is_not_a_keyword() -> None:
+    assert parse_constraints("recommend a gift under £5", VOCABULARY).keywords == ()
+
+
+def test_words_outside_the_vocabulary_are_ignored() -> None:
+    assert parse_constraints("a red spaceship mug", VOCABULARY).keywords == ("red", "mug")
+
+
+def test_goes_with_names_an_anchor_not_a_filter() -> None:
+    parsed = parse_constraints("what goes with the mug I bought?", VOCABULARY)
+    assert (parsed.anchors, parsed.keywords) == (("mug",), ())
+
+
+def test_allows_price_is_inclusive() -> None:
+    bounds = Constraints(max_price=5.0, min_price=1.0)
+    assert [bounds.allows_price(p) for p in (0.99, 1.0, 5.0, 5.01)] == [False, True, True, False]

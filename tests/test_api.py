@@ -1,0 +1,115 @@
+"""REST endpoints, static files and error bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.fakes import ScriptedModel
+from tests.wsutil import Frame, receive_until, send_message
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, model=ScriptedModel())) as c:
+        yield c
+
+
+@pytest.fixture
+def conversation(client: TestClient) -> Frame:
+    with client.websocket_connect("/ws/chat") as ws:
+        ready: Frame = ws.receive_json()
+        send_message(ws, "m1", "hi")
+        receive_until(ws, "done")
+    return ready
+
+
+def test_healthz_reports_model_and_database(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "model": "scripted", "database": "sqlite"}
+
+
+def test_conversation_with_bearer_token(client: TestClient, conversation: Frame) -> None:
+    response = client.get(
+        f"/api/conversations/{conversation['conversation_id']}",
+        headers={"Authorization": f"Bearer {conversation['token']}"},
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert [(m["role"], m["text"]) for m in body["messages"]] == [
+        ("user", "hi"),
+        ("assistant", "Hello there!"),
+    ]
+    assert body["messages"][1]["route"] == "chat"
+
+
+def test_conversation_without_token_is_401(client: TestClient, conversation: Frame) -> None:
+    response = client.get(f"/api/conversations/{conversation['conversation_id']}")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_conversation_with_wrong_token_is_403(client: TestClient, conversation: Frame) -> None:
+    response = client.get(f"/api/conversations/{conversation['conversation_id']}?token=wrong")
+    assert response.status_code == 403
+
+
+def test_malformed_authorization_header_is_401(client: TestClient, conversation: Frame) -> None:
+    response = client.get(
+        f"/api/conversations/{conversation['conversation_id']}", headers={"Authorization": "Basic abc"}
+    )
+    assert response.status_code == 401
+
+
+def test_conversation_without_messages_is_404(client: TestClient) -> None:
+    signer = client.app.state.signer  # type: ignore[attr-defined]
+    conversation_id = "a" * 32
+    response = client.get(f"/api/conversations/{conversation_id}?token={signer.issue(conversation_id)}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_products_search_and_limit(client: TestClient) -> None:
+    found = client.get("/api/products?q=lunch box&limit=3").json()
+    assert len(found) == 3
+    assert all("Lunch Box" in p["name"] for p in found)
+
+
+def test_bad_query_parameter_is_422_with_message(client: TestClient) -> None:
+    response = client.get("/api/products?limit=0")
+    assert response.status_code == 422
+    assert "limit" in response.json()["error"]["message"]
+
+
+def test_customers_have_purchase_counts(client: TestClient) -> None:
+    customers = client.get("/api/customers?limit=5").json()
+    assert len(customers) == 5
+    assert customers[0]["n_products"] >= customers[-1]["n_products"] > 0
+
+
+def test_unknown_path_is_404_json(client: TestClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_index_is_the_demo_storefront_and_answers_head(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "widget.js" in page.text
+    assert client.head("/").status_code == 200
+
+
+def test_widget_script_revalidates_with_etag(client: TestClient) -> None:
+    first = client.get("/static/widget.js")
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "no-cache"
+    again = client.get("/static/widget.js", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert "/api/conversations/{conversation_id}" in client.get("/openapi.json").json()["paths"]
