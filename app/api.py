@@ -8,34 +8,44 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 
 from app.auth import TokenSigner
 from app.chat import ChatService
 from app.errors import ErrorCode
 from app.shop import Shop
+from app.wsconfig import WsConfig
 
 
-def get_chat(request: Request) -> ChatService:
+# HTTPConnection covers both requests and websockets, so the socket endpoint shares these dependencies.
+def get_chat(conn: HTTPConnection) -> ChatService:
     """The chat service of this app."""
-    service: ChatService = request.app.state.chat
+    service: ChatService = conn.app.state.chat
     return service
 
 
-def get_shop(request: Request) -> Shop:
+def get_shop(conn: HTTPConnection) -> Shop:
     """The shop this app answers for."""
-    shop: Shop = request.app.state.shop
+    shop: Shop = conn.app.state.shop
     return shop
 
 
-def get_signer(request: Request) -> TokenSigner:
+def get_signer(conn: HTTPConnection) -> TokenSigner:
     """The conversation-token signer."""
-    signer: TokenSigner = request.app.state.signer
+    signer: TokenSigner = conn.app.state.signer
     return signer
+
+
+def get_ws_config(conn: HTTPConnection) -> WsConfig:
+    """Per-connection websocket limits."""
+    config: WsConfig = conn.app.state.ws_config
+    return config
 
 
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 ShopDep = Annotated[Shop, Depends(get_shop)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]
 
 router = APIRouter()
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from app.errors import BudgetError, ConfigError, ErrorCode, ModelError, ShopchatError
+from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
 from app.models.base import ChatModel, ChatRequest, Finished, TextDelta
 from app.prompts import PromptLibrary, customer_view
 from app.protocol import (
@@ -34,7 +34,7 @@ from app.protocol import (
 from app.recommender import Recommendation, Recommender
 from app.router import IntentRouter
 from app.shop import Shop
-from app.store import Store, StoredEvent
+from app.store import MessageStatus, Store, StoredEvent
 from app.tokens import ChatMessage, TokenCounter, fit_messages
 
 log = logging.getLogger("shopchat.chat")
@@ -108,6 +108,23 @@ class Subscriber:
 class _Job:
     accepted: Accepted
     recovered: bool = False
+
+
+@dataclass(slots=True)
+class _Draft:
+    """An answer being generated: what has been produced so far."""
+
+    message_id: str
+    route: Route = "chat"
+    parts: list[str] = field(default_factory=list)
+    cards: list[ProductCard] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        return "".join(self.parts)
 
 
 @dataclass(slots=True)
@@ -333,41 +350,25 @@ class ChatService:
             subscriber.deliver(frame)
 
     async def _finish_cancelled_unstarted(self, hub: Hub, job: _Job) -> None:
-        message_id = job.accepted.message_id
-        await self.store.start_answer(hub.conversation_id, message_id, "chat")
-        await self.store.finish_answer(
-            hub.conversation_id, message_id, text="", status="stopped", route="chat",
-            prompt_tokens=0, completion_tokens=0,
-        )  # fmt: skip
-        await self._emit(
-            hub,
-            lambda seq: Done(
-                seq=seq, message_id=message_id, route="chat", text="", stopped=True,
-                usage=Usage(prompt_tokens=0, completion_tokens=0),
-            ),
-        )  # fmt: skip
+        draft = _Draft(message_id=job.accepted.message_id)
+        await self.store.start_answer(hub.conversation_id, draft.message_id, draft.route)
+        await self._finish(hub, draft, "stopped")
 
     async def _answer(self, hub: Hub, job: _Job) -> None:
-        message_id = job.accepted.message_id
+        draft = _Draft(message_id=job.accepted.message_id)
         text = job.accepted.text
-        route: Route = "chat"
-        parts: list[str] = []
-        prompt_tokens = 0
-        completion_tokens: int | None = None
-        cards: list[ProductCard] = []
         started = time.monotonic()
         try:
             if job.recovered:
-                await self._emit(hub, lambda seq: Reset(seq=seq, message_id=message_id))
-            decision = await asyncio.to_thread(self.router.classify, text)
-            route = decision.route
-            await self.store.start_answer(hub.conversation_id, message_id, route)
+                await self._emit(hub, lambda seq: Reset(seq=seq, message_id=draft.message_id))
+            draft.route = (await asyncio.to_thread(self.router.classify, text)).route
+            await self.store.start_answer(hub.conversation_id, draft.message_id, draft.route)
             items: list[Recommendation] = []
-            if route == "recommend":
+            if draft.route == "recommend":
                 items = await asyncio.to_thread(
                     self.recommender.recommend, hub.customer_id, text, self.config.recommendations_n
                 )
-                cards = [
+                draft.cards = [
                     ProductCard(
                         product_id=i.product_id,
                         name=i.name,
@@ -377,106 +378,79 @@ class ChatService:
                     )
                     for i in items
                 ]
+                cards = draft.cards
                 await self._emit(
-                    hub, lambda seq: Recommendations(seq=seq, message_id=message_id, items=cards)
+                    hub, lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards)
                 )
-            request = await self._build_request(hub, message_id, text, route, items)
-            prompt_tokens = self.counter.count_messages(request.messages)
+            request = await self._build_request(hub, draft.message_id, text, draft.route, items)
+            draft.prompt_tokens = self.counter.count_messages(request.messages)
             async for event in self.model.stream(request):
-                if isinstance(event, TextDelta):
-                    if not event.text:
-                        continue
-                    parts.append(event.text)
-                    await self._emit(hub, _delta(message_id, event.text))
+                if isinstance(event, TextDelta) and event.text:
+                    draft.parts.append(event.text)
+                    await self._emit(hub, _delta(draft.message_id, event.text))
                 elif isinstance(event, Finished):
-                    prompt_tokens = event.prompt_tokens or prompt_tokens
-                    completion_tokens = event.completion_tokens
-            answer = "".join(parts)
-            usage = Usage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens
-                if completion_tokens is not None
-                else self.counter.count_text(answer),
-            )
-            await self.store.finish_answer(
-                hub.conversation_id, message_id, text=answer, status="done", route=route,
-                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                recommendations=[c.model_dump() for c in cards],
-            )  # fmt: skip
-            await self._emit(
-                hub, lambda seq: Done(seq=seq, message_id=message_id, route=route, text=answer, usage=usage)
-            )
+                    # Providers' own counts win over ours; local servers often report none.
+                    draft.prompt_tokens = event.prompt_tokens or draft.prompt_tokens
+                    draft.completion_tokens = event.completion_tokens
+            usage = await self._finish(hub, draft, "done")
             log.info(
                 "answered %s/%s route=%s tokens=%d+%d in %.2fs",
-                hub.conversation_id, message_id, route, usage.prompt_tokens, usage.completion_tokens,
+                hub.conversation_id, draft.message_id, draft.route, usage.prompt_tokens, usage.completion_tokens,
                 time.monotonic() - started,
             )  # fmt: skip
         except asyncio.CancelledError:
-            reason = hub.running.stop_reason if hub.running is not None else "shutdown"
-            await asyncio.shield(
-                self._stopped(
-                    hub, message_id, route, "".join(parts), prompt_tokens, cards, reason or "shutdown"
-                )
-            )
+            reason = (hub.running.stop_reason if hub.running is not None else None) or "shutdown"
+            # A shutdown leaves the answer unfinished on purpose: the next process regenerates it after a reset.
+            if reason != "shutdown":
+                await asyncio.shield(self._finish(hub, draft, "stopped"))
             raise
-        except (ModelError, BudgetError, ShopchatError) as exc:
-            await self._failed(hub, message_id, route, "".join(parts), prompt_tokens, cards, exc)
         except Exception as exc:
-            log.exception("answer to %s/%s failed", hub.conversation_id, message_id)
-            await self._failed(hub, message_id, route, "".join(parts), prompt_tokens, cards, exc)
+            if not isinstance(exc, ShopchatError):
+                log.exception("answer to %s/%s failed", hub.conversation_id, draft.message_id)
+            await self._finish(hub, draft, "failed", exc)
 
-    async def _stopped(
-        self,
-        hub: Hub,
-        message_id: str,
-        route: Route,
-        partial: str,
-        prompt_tokens: int,
-        cards: list[ProductCard],
-        reason: StopReason,
-    ) -> None:
-        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=self.counter.count_text(partial))
-        if reason == "shutdown":
-            # Leave the answer marked unfinished: the next process regenerates it (after a ``reset``).
-            return
-        await self.store.finish_answer(
-            hub.conversation_id, message_id, text=partial, status="stopped", route=route,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            recommendations=[c.model_dump() for c in cards],
-        )  # fmt: skip
-        await self._emit(
-            hub,
-            lambda seq: Done(
-                seq=seq, message_id=message_id, route=route, text=partial, usage=usage, stopped=True
-            ),
-        )  # fmt: skip
-
-    async def _failed(
-        self,
-        hub: Hub,
-        message_id: str,
-        route: Route,
-        partial: str,
-        prompt_tokens: int,
-        cards: list[ProductCard],
-        exc: Exception,
-    ) -> None:
-        if isinstance(exc, ShopchatError):
-            code, message = exc.code, exc.message
-        else:
-            code, message = ErrorCode.INTERNAL, "Something went wrong on our side. Please try again."
-        retry_after = exc.retry_after_s if isinstance(exc, ModelError) else None
-        await self.store.finish_answer(
-            hub.conversation_id, message_id, text=partial, status="failed", route=route,
-            prompt_tokens=prompt_tokens, completion_tokens=self.counter.count_text(partial),
-            error_code=str(code), recommendations=[c.model_dump() for c in cards],
-        )  # fmt: skip
-        await self._emit(
-            hub,
-            lambda seq: Error(
-                seq=seq, code=code, message=message, reply_to=message_id, retry_after_s=retry_after
-            ),
+    async def _finish(
+        self, hub: Hub, draft: _Draft, status: MessageStatus, exc: Exception | None = None
+    ) -> Usage:
+        """Store the answer as it stands and send the event that ends it (``done`` or ``error``)."""
+        text = draft.text
+        usage = Usage(
+            prompt_tokens=draft.prompt_tokens,
+            completion_tokens=draft.completion_tokens
+            if draft.completion_tokens is not None and status == "done"
+            else self.counter.count_text(text),
         )
+        code: ErrorCode | None = None
+        if status == "failed":
+            code = exc.code if isinstance(exc, ShopchatError) else ErrorCode.INTERNAL
+        await self.store.finish_answer(
+            hub.conversation_id, draft.message_id, text=text, status=status, route=draft.route,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            error_code=str(code) if code else None, recommendations=[c.model_dump() for c in draft.cards],
+        )  # fmt: skip
+        message_id, route = draft.message_id, draft.route
+        if code is None:
+            stopped = status == "stopped"
+            await self._emit(
+                hub,
+                lambda seq: Done(
+                    seq=seq, message_id=message_id, route=route, text=text, usage=usage, stopped=stopped
+                ),
+            )  # fmt: skip
+        else:
+            shown = (
+                exc.message
+                if isinstance(exc, ShopchatError)
+                else "Something went wrong on our side. Please try again."
+            )
+            retry_after = exc.retry_after_s if isinstance(exc, ModelError) else None
+            await self._emit(
+                hub,
+                lambda seq: Error(
+                    seq=seq, code=code, message=shown, reply_to=message_id, retry_after_s=retry_after
+                ),
+            )  # fmt: skip
+        return usage
 
     async def _build_request(
         self, hub: Hub, message_id: str, text: str, route: Route, items: list[Recommendation]

@@ -33,6 +33,7 @@ from app.settings import Settings, load_settings
 from app.shop import DEMO_SHOP_DIR, Shop, load_shop
 from app.store import Store
 from app.tokens import TokenCounter, install_offline_encodings
+from app.wsconfig import WsConfig
 
 log = logging.getLogger("shopchat")
 
@@ -146,7 +147,7 @@ def create_app(
         app.state.catalog = knowledge.catalog
         app.state.chat = service
         app.state.signer = TokenSigner(config.resolved_secret())
-        app.state.ws_config = ws.WsConfig(
+        app.state.ws_config = WsConfig(
             allowed_origins=config.resolved_origins(),
             customer_signing_key=(
                 config.customer_signing_key.get_secret_value().encode()

@@ -7,12 +7,12 @@ import contextlib
 import logging
 import re
 import time
-from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from app.auth import TokenSigner, verify_customer
+from app.api import ChatDep, SignerDep, WsConfigDep
+from app.auth import verify_customer
 from app.chat import ChatService, Hub, Subscriber
 from app.errors import ErrorCode
 from app.protocol import (
@@ -26,6 +26,7 @@ from app.protocol import (
     Ready,
     parse_client_frame,
 )
+from app.wsconfig import WsConfig
 
 log = logging.getLogger("shopchat.ws")
 router = APIRouter()
@@ -34,16 +35,6 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4408
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class WsConfig:
-    """Per-connection limits, from settings."""
-
-    allowed_origins: frozenset[str]
-    customer_signing_key: bytes | None
-    max_frame_bytes: int
-    rate_limit_per_minute: int
 
 
 class RateLimiter:
@@ -83,13 +74,8 @@ async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
 
 
 @router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket) -> None:
+async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep) -> None:
     """One customer's chat connection; see docs/protocol.md."""
-    state = websocket.app.state
-    service: ChatService = state.chat
-    signer: TokenSigner = state.signer
-    config: WsConfig = state.ws_config
-
     origin = websocket.headers.get("origin")
     # Browsers always send Origin; refusing foreign ones before the handshake stops cross-site hijacking.
     if origin is not None and origin.rstrip("/") not in config.allowed_origins:

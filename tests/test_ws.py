@@ -415,3 +415,18 @@ def test_signed_customer_ids_are_required_when_a_key_is_set(settings: Settings, 
             accepted = ws.receive_json()
     assert refused["code"] == ErrorCode.UNAUTHORIZED
     assert (accepted["type"], accepted["customer_id"]) == ("ready", "12347")
+
+
+def test_cancelling_a_queued_message_stops_it_before_it_starts(settings: Settings) -> None:
+    slow = ScriptedModel(chunks=tuple(f"w{i} " for i in range(20)), delay_s=0.01)
+    with make_client(settings, slow) as client, client.websocket_connect("/ws/chat") as ws:
+        ws.receive_json()
+        send_message(ws, "m1", "first")
+        send_message(ws, "m2", "second")
+        ws.send_json({"type": "cancel", "message_id": "m2"})
+        frames = receive_until(ws, "done")
+        frames += receive_until(ws, "done")
+    dones = {f["message_id"]: f for f in frames if f["type"] == "done"}
+    assert dones["m1"]["stopped"] is False
+    assert (dones["m2"]["stopped"], dones["m2"]["text"]) == (True, "")
+    assert len(slow.requests) == 1
