@@ -1,0 +1,112 @@
+"""CLI exit codes and messages for prepare and validate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from finetune.cli import finetune_app
+from tests.finetune.conftest import FIXTURES
+
+runner = CliRunner()
+
+
+def test_validate_good_file_exits_0_with_summary() -> None:
+    result = runner.invoke(finetune_app, ["validate", str(FIXTURES / "chat.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "3 examples, all checks passed" in result.output
+    assert "warning missing_system_message: 2" in result.output
+
+
+def test_validate_bad_file_lists_line_check_and_message() -> None:
+    result = runner.invoke(finetune_app, ["validate", str(FIXTURES / "invalid.jsonl")])
+    assert result.exit_code == 1
+    assert "15 of 15 examples failed checks" in result.stderr
+    assert "line 1: data_type: example is a list, not an object" in result.stderr
+    assert "line 5: unrecognized_role: message 0: unrecognized role 'customer'" in result.stderr
+    assert "line 15: invalid_json:" in result.stderr
+
+
+def test_validate_token_limit_is_a_failure() -> None:
+    result = runner.invoke(finetune_app, ["validate", str(FIXTURES / "chat.jsonl"), "--max-tokens", "30"])
+    assert result.exit_code == 1
+    assert "over_token_limit" in result.stderr
+
+
+def test_validate_missing_file() -> None:
+    result = runner.invoke(finetune_app, ["validate", "nope.jsonl"])
+    assert result.exit_code == 1
+    assert "[input_not_found]" in result.stderr
+
+
+def test_prepare_writes_everything_and_summarises(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [
+        "prepare",
+        str(FIXTURES / "chat.jsonl"),
+        str(FIXTURES / "support.csv"),
+        "-o",
+        str(out),
+        "-q",
+        "--workers",
+        "1",
+    ]
+    result = runner.invoke(finetune_app, args)
+    assert result.exit_code == 0, result.output
+    assert "8 records:" in result.output
+    for name in (
+        "train.jsonl",
+        "validation.jsonl",
+        "rejected.jsonl",
+        "report.json",
+        "report.md",
+        "token_lengths.png",
+    ):
+        assert (out / name).is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["records_in"] == 8
+    first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
+    assert first["messages"][0]["role"] == "system"
+    assert "Hollybrook" in first["messages"][0]["content"]
+
+
+def test_prepared_output_passes_validate(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner.invoke(
+        finetune_app, ["prepare", *map(str, FIXTURES.iterdir()), "-o", str(out), "-q", "--workers", "1"]
+    )
+    assert runner.invoke(finetune_app, ["validate", str(out / "train.jsonl")]).exit_code == 0
+
+
+def test_prepare_without_inputs_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(finetune_app, ["prepare", "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "give at least one input file" in result.stderr
+
+
+def test_prepare_bad_speaker_mapping(tmp_path: Path) -> None:
+    args = ["prepare", str(FIXTURES / "transcripts.jsonl"), "-o", str(tmp_path), "--speaker", "oops"]
+    result = runner.invoke(finetune_app, args)
+    assert result.exit_code == 1
+    assert "[bad_option]" in result.stderr
+
+
+def test_prepare_speaker_mapping_rescues_unknown_speakers(tmp_path: Path) -> None:
+    args = [
+        "prepare",
+        str(FIXTURES / "transcripts.jsonl"),
+        "-o",
+        str(tmp_path),
+        "-q",
+        "--workers",
+        "1",
+        "--speaker",
+        "Narrator=assistant",
+        "--system-prompt",
+        "none",
+    ]
+    assert runner.invoke(finetune_app, args).exit_code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rejected_by_reason"] == {}
