@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run install install-dev browser lint format test test-fast test-browser bench clean
+.PHONY: run install install-dev browser lint format test test-fast screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ test: install-dev browser lint
 
 test-fast: install-dev
 	$(BIN)/pytest -m "not browser and not slow" -x -q
+
+## screenshots: refresh the README's widget screenshots in docs/screenshots/
+screenshots: install-dev browser
+	SHOPCHAT_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -m browser tests/browser/test_widget_screenshots.py
 
 ## bench: the benchmarks behind the README's figures (need ../shared/data)
 bench: install-dev
