@@ -328,6 +328,10 @@ def latency(model: KNNRecommender, shop: Any) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------ report
 
 
+def _load(values: Sequence[float] | None) -> str:
+    return "n/a" if not values else " / ".join(f"{v:.2f}" for v in values)
+
+
 def markdown(r: dict[str, Any]) -> str:
     head = r["cv"][0]
     topn, by_rating, sur = r["topn_ours"], r["topn_ours_by_rating"], r["topn_surprise"]
@@ -336,7 +340,9 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "Reproduce with `.venv/bin/python bench/cf.py` (MovieLens-100k from `../shared/data/ml-100k`, "
         f"scikit-surprise {r['surprise_version']}, numpy {np.__version__}, {os.cpu_count()} CPUs). "
-        f"Measured {r['date']}; each ratio comes from the same run.",
+        f"Measured {r['date']}; each ratio comes from the same run. The machine is shared: load average "
+        f"(1/5/15 min) {_load(r.get('load_average_start'))} when the run started and "
+        f"{_load(r.get('load_average_cv_end'))} after the cross-validation.",
         "",
         "## Speed",
         "",
@@ -362,7 +368,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"({sur['sample_loop_s']:.1f} s for the sample, plus {sur['fit_s']:.1f} s to fit); its peak RSS is "
         "for that sampled run. Peak RSS is each run's own process (VmHWM), interpreter and imports "
         "included. BLAS is pinned to one thread for the whole bench (Surprise is single-threaded); "
-        "shopchat's predict still spreads large batches over 2 threads.",
+        "shopchat still runs its similarity products and large predict batches on 2 threads.",
         "",
         "## Same numbers as Surprise",
         "",
@@ -460,7 +466,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         sys.exit("error: scikit-surprise is not installed: pip install -e '.[bench]'")
     ratings = load_ratings()
-    results: dict[str, Any] = {"surprise_version": surprise.__version__, "date": time.strftime("%Y-%m-%d")}
+    results: dict[str, Any] = {
+        "surprise_version": surprise.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "load_average_start": list(os.getloadavg()),
+    }
     cv = []
     # Warm both libraries up (imports, allocator, BLAS) on one fold before anything is timed.
     run_cv(ratings, "user", "cosine", True, 1)
@@ -475,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     results["cv"] = cv
+    results["load_average_cv_end"] = list(os.getloadavg())
     results["topn_ours"] = in_subprocess("topn-ours")
     results["topn_ours_by_rating"] = in_subprocess("topn-ours-by-rating")
     results["topn_surprise"] = in_subprocess("topn-surprise", str(args.sample))

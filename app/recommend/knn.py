@@ -152,8 +152,12 @@ class KNNRecommender:
     def _neighbour_sim(self) -> FloatArray:
         self._require_fitted()
         if self._sim is None:
-            sim = similarity_matrix(self._x_rows, self.similarity, self.min_support, self.shrinkage)
-            self._sim = neighbour_similarities(sim)
+            self._sim = neighbour_similarities(
+                lambda out: similarity_matrix(
+                    self._x_rows, self.similarity, self.min_support, self.shrinkage, out=out
+                ),
+                self._x_rows.shape[0],
+            )
         return self._sim
 
     @property

@@ -8,9 +8,10 @@ kept, ties going to the earlier rating exactly as ``heapq.nlargest`` does in Sur
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -18,14 +19,15 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+Index = npt.NDArray[np.signedinteger[Any]]
 
 # Cells per padded block: big enough to amortise numpy's per-call cost, small enough to stay in cache.
-_BLOCK_CELLS: Final = 1 << 18
+_BLOCK_CELLS: Final = 1 << 17
 # Below this many cells a thread pool costs more than it saves.
 _PARALLEL_CELLS: Final = 1 << 20
 _WORKERS: Final = max(1, min(4, os.cpu_count() or 1))
 # Candidate lists longer than k are padded up to the next width in this geometric progression.
-_WIDTH_GROWTH: Final = 1.25
+_WIDTH_GROWTH: Final = 1.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +68,14 @@ class Formula:
     positive_only: bool
 
 
-def neighbour_similarities(sim: FloatArray) -> FloatArray:
-    """``sim`` with -inf on the diagonal and an extra all -inf column, the layout ``estimate`` expects.
+def neighbour_similarities(fill: Callable[[FloatArray], object], n_x: int) -> FloatArray:
+    """The layout ``estimate`` expects: ``fill``'s n x n similarities, -inf on the diagonal, one -inf column.
 
-    -inf makes an x never its own neighbour, and the extra column is where padding cells point.
+    -inf makes an x never its own neighbour, and the extra column is where padding cells point. ``fill``
+    writes straight into the (n, n + 1) array, which saves copying a matrix that can be tens of MB.
     """
-    n_x = sim.shape[0]
     out = np.empty((n_x, n_x + 1), dtype=np.float64)
-    out[:, :n_x] = sim
+    fill(out[:, :n_x])
     out[:, n_x] = -np.inf
     np.fill_diagonal(out[:, :n_x], -np.inf)
     return out
@@ -85,6 +87,24 @@ def _widths(counts: IntArray, k: int) -> IntArray:
     steps = np.ceil(np.log(np.maximum(counts, 1) / k) / np.log(_WIDTH_GROWTH)).clip(min=0)
     widths = np.ceil(k * _WIDTH_GROWTH**steps).astype(np.int64)
     return np.where(counts <= k, short, np.maximum(widths, counts))
+
+
+def _blocks(widths: IntArray, xs: IntArray) -> list[tuple[int, IntArray]]:
+    """Pairs split into blocks of one width each, at most about ``_BLOCK_CELLS`` cells per block."""
+    # Ordered by x inside a width, consecutive pairs read the same similarity row, which is then in cache
+    # instead of costing a memory access per candidate.
+    order = np.lexsort((xs, widths))
+    sorted_widths = widths[order]
+    edges = np.flatnonzero(sorted_widths[1:] != sorted_widths[:-1]) + 1
+    blocks: list[tuple[int, IntArray]] = []
+    for begin, end in zip(np.r_[0, edges].tolist(), np.r_[edges, len(order)].tolist(), strict=True):
+        width = int(sorted_widths[begin])
+        rows_per_block = max(1, _BLOCK_CELLS // width)
+        blocks.extend(
+            (width, order[start : min(end, start + rows_per_block)])
+            for start in range(begin, end, rows_per_block)
+        )
+    return blocks
 
 
 def estimate(
@@ -107,19 +127,16 @@ def estimate(
     widths = _widths(counts, formula.k)
     deviations = by_y.value - means[by_y.x] if formula.with_means else by_y.value
     flat_sim = neighbour_sim.reshape(-1)
-    blocks: list[tuple[int, IntArray]] = []
-    for width in np.unique(widths).tolist():
-        members = np.flatnonzero(widths == width)
-        rows_per_block = max(1, _BLOCK_CELLS // width)
-        blocks.extend(
-            (width, members[start : start + rows_per_block])
-            for start in range(0, len(members), rows_per_block)
-        )
+    stride = neighbour_sim.shape[1]
+    # Flat offsets into the similarity matrix fit in int32 below 46k users/items: half the index traffic.
+    index_type: type[np.signedinteger[Any]] = np.int32 if flat_sim.size < np.iinfo(np.int32).max else np.int64
+    candidates: Index = by_y.x.astype(index_type)
+    offsets: Index = (xs * stride).astype(index_type)
 
     def run(job: tuple[int, IntArray]) -> None:
         width, block = job
         num, den, used = _aggregate(
-            flat_sim, neighbour_sim.shape[1], by_y, deviations, xs[block], ys[block], width, formula
+            flat_sim, stride, by_y.ptr, candidates, deviations, offsets[block], ys[block], width, formula
         )
         enough = (used >= formula.min_k) & (den > 0)
         ratio = np.divide(num, den, out=np.zeros_like(num), where=enough)
@@ -131,6 +148,7 @@ def estimate(
             value[block] = np.where(enough, ratio, global_mean)
             impossible[block] = ~enough
 
+    blocks = _blocks(widths, xs)
     if int(widths.sum()) < _PARALLEL_CELLS or _WORKERS == 1:
         for job in blocks:
             run(job)
@@ -144,9 +162,10 @@ def estimate(
 def _aggregate(
     flat_sim: FloatArray,
     stride: int,
-    by_y: RatingsByY,
+    ptr: IntArray,
+    candidates: Index,
     deviations: FloatArray,
-    xs: IntArray,
+    offsets: Index,
     ys: IntArray,
     width: int,
     formula: Formula,
@@ -154,30 +173,34 @@ def _aggregate(
     """Weighted deviation sum, weight sum and neighbour count per pair, over a block padded to ``width``."""
     # Candidate tables are built once per distinct y, then shared by every pair with that y.
     distinct, which = np.unique(ys, return_inverse=True)
-    starts = by_y.ptr[distinct]
-    counts = by_y.ptr[distinct + 1] - starts
-    offsets = np.arange(width, dtype=np.int64)
-    present = offsets[None, :] < counts[:, None]
-    cells = np.where(present, starts[:, None] + offsets[None, :], 0)
-    sentinel = stride - 1
-    table_x = np.where(present, by_y.x[cells], sentinel)
+    starts = ptr[distinct]
+    counts = ptr[distinct + 1] - starts
+    columns = np.arange(width, dtype=np.int64)
+    present = columns[None, :] < counts[:, None]
+    cells = np.where(present, starts[:, None] + columns[None, :], 0)
+    # Padding points at the extra all -inf column, so it is never a neighbour.
+    table_x = np.where(present, candidates[cells], candidates.dtype.type(stride - 1))
     table_dev = np.where(present, deviations[cells], 0.0)
-    neighbours = table_x[which]
+    index = table_x[which]
+    index += offsets[:, None]
+    sims = np.take(flat_sim, index)
     devs = table_dev[which]
-    sims = flat_sim[xs[:, None] * stride + neighbours]
     k = formula.k
     if formula.positive_only:
         # Keeping "top k" and "similarity > 0" in one comparison: a positive value within the top k is one
         # at or above max(k-th largest, smallest positive double).
         floor = np.nextafter(0.0, 1.0)
-        threshold = floor if width <= k else np.maximum(_kth_largest(sims, k), floor)
-        weights = np.where(sims >= threshold, sims, 0.0)
-        used = np.count_nonzero(weights, axis=1)
+        threshold = np.full((len(ys), 1), floor) if width <= k else np.maximum(_kth_largest(sims, k), floor)
+        chosen = sims >= threshold
+        used = np.count_nonzero(chosen, axis=1)
         crowded = np.flatnonzero(used > k)
         if crowded.size:
-            keep = _first_k(sims[crowded], np.broadcast_to(threshold, sims.shape)[crowded, :1], k)
-            weights[crowded] = np.where(keep, weights[crowded], 0.0)
+            chosen[crowded] = _first_k(sims[crowded], threshold[crowded], k)
             used[crowded] = k
+        # The threshold is positive, so clamping at 0 changes no chosen value and turns -inf into 0, which
+        # makes "weight = similarity if chosen" a multiplication instead of a select.
+        weights = np.maximum(sims, 0.0, out=sims)
+        weights *= chosen
         denominator = weights.sum(axis=1)
     else:
         if width > k:
