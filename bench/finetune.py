@@ -141,12 +141,12 @@ def ours(path: Path, workers: int, out_dir: Path, system_prompt: str) -> int:
     return counts["records_in"]
 
 
-def validate(path: Path) -> int:
-    """``finetune validate``: the checks alone (guide's and extended), streamed."""
+def validate(path: Path, workers: int) -> int:
+    """``finetune validate``: the checks alone (guide's and extended), streamed, as the CLI runs it."""
     from finetune.tokens import Tokenizer, token_limit
     from finetune.validator import validate_file
 
-    report = validate_file(path, Tokenizer.for_model(MODEL), token_limit(MODEL), model=MODEL)
+    report = validate_file(path, Tokenizer.for_model(MODEL), token_limit(MODEL), model=MODEL, workers=workers)
     return report.examples
 
 
@@ -207,7 +207,7 @@ def run_one(args: argparse.Namespace) -> None:
     if args.run == "guide":
         n = guide_loop(path, args.format, prompt)
     elif args.run == "validate":
-        n = validate(path)
+        n = validate(path, args.workers)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             n = ours(path, args.workers, Path(tmp), prompt)
@@ -268,7 +268,7 @@ def main() -> None:
             datasets.append((f"generated {size:,} conversations", path, "chat", path))
         for label, path, fmt, jsonl in datasets:
             guide = measure("guide", path, fmt, 1)
-            checks = measure("validate", jsonl, "chat", 1)
+            checks = measure("validate", jsonl, "chat", args.workers)
             mine = measure("ours", path, fmt, args.workers)
             rows.append(
                 {

@@ -227,13 +227,19 @@ def validate(
     max_tokens: Annotated[
         int | None, typer.Option(help="Per-example token limit; default: the model's.")
     ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per CPU).")] = 0,
 ) -> None:
     """Run every check on a prepared file; exit 1 listing line, check and message if any fails."""
     from finetune.tokens import Tokenizer, token_limit
     from finetune.validator import validate_file
 
     limit = max_tokens or token_limit(model)
-    report = _run(lambda: validate_file(file, Tokenizer.for_model(model, encoding), limit, model=model))
+    processes = workers if workers > 0 else max(1, os.cpu_count() or 1)
+    report = _run(
+        lambda: validate_file(
+            file, Tokenizer.for_model(model, encoding), limit, model=model, workers=processes
+        )
+    )
     if not report.ok:
         typer.echo(
             f"{file}: {report.failed_examples:,} of {report.examples:,} examples failed checks", err=True

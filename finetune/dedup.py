@@ -58,6 +58,20 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     return best
 
 
+# Enough distinct words for any one language's working vocabulary; cleared when full, so memory stays flat.
+_WORD_CACHE_SIZE = 1 << 18
+
+
+class _WordHashes(dict[str, int]):
+    """crc32 of each word's UTF-8, remembered: words repeat (Zipf), and a lookup is a fraction of a hash."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= _WORD_CACHE_SIZE:
+            self.clear()
+        value = self[word] = zlib.crc32(word.encode())
+        return value
+
+
 class MinHasher:
     """MinHash signatures of word 3-gram shingles, deterministic across processes (crc32, seeded perms)."""
 
@@ -73,25 +87,59 @@ class MinHasher:
         self._band_salt = rng.integers(1, 1 << 62, size=self.bands, dtype=np.uint64)
         with np.errstate(over="ignore"):
             self._row_mult = np.uint64(0x9E3779B97F4A7C15) ** np.arange(self.rows, dtype=np.uint64)
+        self._words = _WordHashes()
 
-    def signature(self, text: str) -> npt.NDArray[np.uint32]:
-        """The MinHash signature (num_perm uint32) of ``text``'s word 3-grams (fewer words: the words)."""
+    def _shingles(self, text: str) -> npt.NDArray[np.uint32]:
         words = text.split() or [""]
-        hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint32, count=len(words))
-        with np.errstate(over="ignore"):
-            if len(hashes) >= 3:
+        hashes = np.fromiter(map(self._words.__getitem__, words), dtype=np.uint32, count=len(words))
+        if len(hashes) >= 3:
+            with np.errstate(over="ignore"):
                 hashes = (
                     hashes[:-2] * np.uint32(0x9E3779B1) + hashes[1:-1] * np.uint32(0x85EBCA77) + hashes[2:]
                 )
-            permuted = hashes[:, None] * self._a + self._b
-        signature: npt.NDArray[np.uint32] = permuted.min(axis=0)
-        return signature
+        return hashes
+
+    def signature(self, text: str) -> npt.NDArray[np.uint32]:
+        """The MinHash signature (num_perm uint32) of ``text``'s word 3-grams (fewer words: the words)."""
+        row: npt.NDArray[np.uint32] = self.signatures([text])[0]
+        return row
+
+    def signatures(self, texts: Sequence[str]) -> npt.NDArray[np.uint32]:
+        """``signature`` of each text, one row each: the permutations run over all of them at once."""
+        if not texts:
+            return np.empty((0, self.num_perm), dtype=np.uint32)
+        shingles = [self._shingles(text) for text in texts]
+        lengths = np.fromiter(map(len, shingles), dtype=np.int64, count=len(shingles))
+        starts = np.zeros(len(shingles), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        hashes = np.concatenate(shingles)
+        out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        # In slices, so the (shingles x permutations) matrix stays a few MB whatever the batch.
+        step = max(1, (1 << 20) // self.num_perm)
+        first = 0
+        while first < len(texts):
+            last = int(np.searchsorted(starts, starts[first] + step, side="right"))
+            last = max(last, first + 1)
+            lo = int(starts[first])
+            hi = int(starts[last]) if last < len(texts) else len(hashes)
+            # Permutations by rows, so that each text's shingles are contiguous for ``reduceat``.
+            with np.errstate(over="ignore"):
+                permuted = self._a[:, None] * hashes[None, lo:hi] + self._b[:, None]
+            out[first:last] = np.minimum.reduceat(permuted, starts[first:last] - lo, axis=1).T
+            first = last
+        return out
 
     def band_keys(self, signature: npt.NDArray[np.uint32]) -> U64:
         """One 64-bit key per LSH band (never 0)."""
-        used = signature[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
+        out: U64 = self.band_keys_of(signature[None, :])[0]
+        return out
+
+    def band_keys_of(self, signatures: npt.NDArray[np.uint32]) -> U64:
+        """``band_keys`` of each row of ``signatures``."""
+        n = len(signatures)
+        used = signatures[:, : self.bands * self.rows].astype(np.uint64).reshape(n, self.bands, self.rows)
         with np.errstate(over="ignore"):
-            keys = (used * self._row_mult).sum(axis=1, dtype=np.uint64) ^ self._band_salt
+            keys = (used * self._row_mult).sum(axis=2, dtype=np.uint64) ^ self._band_salt
         keys[keys == 0] = 1
         out: U64 = keys
         return out

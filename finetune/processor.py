@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ import numpy.typing as npt
 
 from finetune.cleaning import CleaningStats, clean_messages, map_contents
 from finetune.dedup import MinHasher, exact_key, normalised_text
+from finetune.fastjson import loads
 from finetune.pii import Redaction, Redactor, default_detectors
 from finetune.placeholders import PlaceholderFiller, PlaceholderMode, count_placeholders
 from finetune.records import Origin, Reason
@@ -48,6 +50,20 @@ class Outcome:
     slots_left: int = 0
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _is_system(message: object) -> bool:
     return isinstance(message, dict) and message.get("role") in ("system", "developer")
 
@@ -73,10 +89,22 @@ class Processor:
             if settings.dedup == DedupMode.NEAR
             else None
         )
+        # Examples of the batch being processed that still need their MinHash (None outside a batch).
+        self._pending: list[tuple[Outcome, str]] | None = None
 
     def process_batch(self, records: Sequence[RawRecord]) -> list[Outcome]:
         """Outcomes in input order, exactly one per record."""
-        return [self.process(record) for record in records]
+        self._pending = []
+        outcomes = [self.process(record) for record in records]
+        if self.hasher is not None and self._pending:
+            # MinHash for the whole batch at once: one pass of numpy per batch instead of per example.
+            signatures = self.hasher.signatures([text for _, text in self._pending])
+            bands = self.hasher.band_keys_of(signatures)
+            for (outcome, _), signature, keys in zip(self._pending, signatures, bands, strict=True):
+                outcome.signature = signature
+                outcome.bands = keys
+        self._pending = None
+        return outcomes
 
     def _excerpt(self, text: str) -> str:
         text = text[:_EXCERPT_CHARS]
@@ -84,10 +112,16 @@ class Processor:
         return self.redactor.redact(text, Redaction()) if self.redactor is not None else text
 
     def _parse(self, record: RawRecord) -> Any:
-        if record.kind == Kind.CHAT_JSON:
-            return json.loads(record.payload)
-        if record.kind == Kind.TRANSCRIPT_JSON:
-            return transcript_to_example(json.loads(record.payload), self.settings.transcript)
+        if record.kind in (Kind.CHAT_JSON, Kind.TRANSCRIPT_JSON):
+            value = loads(record.payload)
+            # JSON may escape half of a UTF-16 pair ("\ud800"); such text cannot be written back as UTF-8.
+            if _SURROGATE_ESCAPE.search(record.payload) and _has_lone_surrogate(value):
+                raise ValueError(
+                    "the text holds an unpaired UTF-16 surrogate escape, which is not valid Unicode"
+                )
+            if record.kind == Kind.CHAT_JSON:
+                return value
+            return transcript_to_example(value, self.settings.transcript)
         if record.kind == Kind.TRANSCRIPT:
             return transcript_to_example(record.payload, self.settings.transcript)
         return record.payload
@@ -140,8 +174,11 @@ class Processor:
         text = normalised_text(messages)
         out.exact = exact_key(text)
         if self.hasher is not None:
-            out.signature = self.hasher.signature(text)
-            out.bands = self.hasher.band_keys(out.signature)
+            if self._pending is not None:
+                self._pending.append((out, text))
+            else:
+                out.signature = self.hasher.signature(text)
+                out.bands = self.hasher.band_keys(out.signature)
         out.line = self._dumps(example)
         return out
 

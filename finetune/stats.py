@@ -43,6 +43,12 @@ class Distribution:
         self.n += 1
         self.total += value
 
+    def add_counts(self, counts: Counter[int]) -> None:
+        """Record many observations at once, given as a count per value (e.g. another process's)."""
+        self.counts.update(counts)
+        self.n += sum(counts.values())
+        self.total += sum(value * n for value, n in counts.items())
+
     def _value_at(self, rank: int, keys: list[int], cumulative: list[int]) -> int:
         return keys[bisect.bisect_right(cumulative, rank)]
 

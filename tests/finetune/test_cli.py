@@ -110,3 +110,21 @@ def test_prepare_speaker_mapping_rescues_unknown_speakers(tmp_path: Path) -> Non
     assert runner.invoke(finetune_app, args).exit_code == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["rejected_by_reason"] == {}
+
+
+def test_prepare_rejects_unpaired_surrogates_and_keeps_real_pairs(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"messages":[{"role":"user","content":"hi \\ud800"},{"role":"assistant","content":"ok"}]}\n'
+        '{"messages":[{"role":"user","content":"smile \\ud83d\\ude00"},{"role":"assistant","content":"ok"}]}\n'
+    )
+    result = runner.invoke(
+        finetune_app, ["prepare", str(source), "-o", str(tmp_path / "out"), "--dedup", "off"]
+    )
+    assert result.exit_code == 0, result.output
+    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    kept = (tmp_path / "out" / "train.jsonl").read_text() + (
+        tmp_path / "out" / "validation.jsonl"
+    ).read_text()
+    assert [(r["record"], r["reason"]) for r in rejected] == [(1, "invalid_json")]
+    assert "😀" in kept

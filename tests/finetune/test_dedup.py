@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,21 @@ def test_exact_mode_keeps_near_duplicates(tmp_path: Path, make_settings: Prepare
     _write_dataset(path, 10)
     tally, _ = run_prepare(make_settings(path, dedup=DedupMode.EXACT, redact_pii=False))
     assert dict(tally.rejected_by_reason) == {"exact_duplicate": 10}
+
+
+def test_batched_signatures_equal_one_at_a_time() -> None:
+    hasher = MinHasher(64, 0.85, 42)
+    texts = ["", "one", "two words", *(f"user:word {i} " * (i % 40 + 1) for i in range(300))]
+    batch = hasher.signatures(texts)
+    assert batch.shape == (len(texts), 64)
+    for text, row in zip(texts, batch, strict=True):
+        # The textbook computation, text by text: crc32 of each word, 3-gram mix, min over a*x + b.
+        words = np.array([zlib.crc32(w.encode()) for w in text.split() or [""]], dtype=np.uint32)
+        with np.errstate(over="ignore"):
+            if len(words) >= 3:
+                words = words[:-2] * np.uint32(0x9E3779B1) + words[1:-1] * np.uint32(0x85EBCA77) + words[2:]
+            expected = (words[:, None] * hasher._a + hasher._b).min(axis=0)
+        assert (expected == row).all()
+        assert (hasher.signature(text) == row).all()
+    keys = hasher.band_keys_of(batch)
+    assert all((hasher.band_keys(row) == k).all() for row, k in zip(batch, keys, strict=True))
