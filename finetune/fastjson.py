@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -55,3 +56,24 @@ def loads(raw: bytes | str) -> Any:
     except RecursionError:
         pass
     return json.loads(raw)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(v) for v in value)
+    return False
+
+
+def has_lone_surrogate(raw: bytes | str, value: Any) -> bool:
+    """Whether ``value`` (parsed from ``raw``) holds half a UTF-16 pair, which JSON allows but UTF-8 cannot encode."""
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+    # Only an escape can produce one, so the cheap scan of the raw text spares nearly every record the walk.
+    return _SURROGATE_ESCAPE.search(text) is not None and _holds_surrogate(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ import numpy.typing as npt
 
 from finetune.cleaning import CleaningStats, clean_messages, map_contents
 from finetune.dedup import MinHasher, exact_key, normalised_text
-from finetune.fastjson import loads
+from finetune.fastjson import has_lone_surrogate, loads
 from finetune.pii import Redaction, Redactor, default_detectors
 from finetune.placeholders import PlaceholderFiller, PlaceholderMode, count_placeholders
 from finetune.records import Origin, Reason
@@ -48,20 +47,6 @@ class Outcome:
     filled: int = 0
     unfilled: dict[str, int] = field(default_factory=dict)
     slots_left: int = 0
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_lone_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return _LONE_SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
-    return False
 
 
 def _is_system(message: object) -> bool:
@@ -115,7 +100,7 @@ class Processor:
         if record.kind in (Kind.CHAT_JSON, Kind.TRANSCRIPT_JSON):
             value = loads(record.payload)
             # JSON may escape half of a UTF-16 pair ("\ud800"); such text cannot be written back as UTF-8.
-            if _SURROGATE_ESCAPE.search(record.payload) and _has_lone_surrogate(value):
+            if has_lone_surrogate(record.payload, value):
                 raise ValueError(
                     "the text holds an unpaired UTF-16 surrogate escape, which is not valid Unicode"
                 )

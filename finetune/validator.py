@@ -17,7 +17,7 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from finetune.errors import ErrorCode, FinetuneError
-from finetune.fastjson import loads
+from finetune.fastjson import has_lone_surrogate, loads
 from finetune.stats import CostEstimate, Distribution, estimate_cost
 from finetune.tokens import Tokenizer
 from finetune.validation import Check, check_example, is_plain, warnings_for
@@ -115,6 +115,14 @@ class ChunkChecker:
                 # The message must be the one ``json`` gives for the line as the file has it.
                 original = raw + b"\n" if number < last or ends_with_newline else raw
                 fail(number, "invalid_json", f"not valid JSON: {_json_error(original)}")
+                continue
+            if b"\\u" in raw and has_lone_surrogate(raw, example):
+                report.failed_examples += 1
+                fail(
+                    number,
+                    "invalid_unicode",
+                    "text holds an unpaired UTF-16 surrogate escape (not valid Unicode)",
+                )
                 continue
             if is_plain(example):
                 total, assistant = tokenizer.plain_example_tokens(example["messages"])

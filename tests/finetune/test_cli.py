@@ -128,3 +128,13 @@ def test_prepare_rejects_unpaired_surrogates_and_keeps_real_pairs(tmp_path: Path
     ).read_text()
     assert [(r["record"], r["reason"]) for r in rejected] == [(1, "invalid_json")]
     assert "😀" in kept
+
+
+def test_validate_flags_unpaired_surrogates(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"messages":[{"role":"user","content":"hi \\udc00"},{"role":"assistant","content":"ok"}]}\n'
+    )
+    result = runner.invoke(finetune_app, ["validate", str(source)])
+    assert result.exit_code == 1
+    assert "line 1: invalid_unicode" in result.stderr
