@@ -269,6 +269,12 @@ def validate(
         )
 
 
+# Shared by every command that talks to the API.
+BaseUrlOption = Annotated[str | None, typer.Option(help="API base URL (default: OPENAI_BASE_URL or OpenAI).")]
+ApiKeyOption = Annotated[str | None, typer.Option(help="API key (default: OPENAI_API_KEY).")]
+MaxRetriesOption = Annotated[int, typer.Option(help="SDK retries on 429/5xx/network errors.")]
+
+
 def _client(base_url: str | None, api_key: str | None, max_retries: int) -> Any:
     from finetune.submit import make_client
 
@@ -284,11 +290,9 @@ def submit(
     seed: Annotated[int | None, typer.Option(help="Job seed.")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends.")] = False,
     poll_interval: Annotated[float, typer.Option(help="Seconds between status polls with --wait.")] = 15.0,
-    base_url: Annotated[
-        str | None, typer.Option(help="API base URL (default: OPENAI_BASE_URL or OpenAI).")
-    ] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default: OPENAI_API_KEY).")] = None,
-    max_retries: Annotated[int, typer.Option(help="SDK retries on 429/5xx/network errors.")] = 2,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    max_retries: MaxRetriesOption = 2,
 ) -> None:
     """Upload train/validation, create the fine-tuning job and print its id (and, with --wait, the model)."""
     from finetune.submit import follow_job, serve_settings, submit_job
@@ -321,11 +325,9 @@ def submit(
 def status(
     job_id: Annotated[str, typer.Argument(help="Fine-tuning job id (ftjob-…).")],
     events: Annotated[int, typer.Option(help="How many recent events to show.")] = 20,
-    base_url: Annotated[
-        str | None, typer.Option(help="API base URL (default: OPENAI_BASE_URL or OpenAI).")
-    ] = None,
-    api_key: Annotated[str | None, typer.Option(help="API key (default: OPENAI_API_KEY).")] = None,
-    max_retries: Annotated[int, typer.Option(help="SDK retries on 429/5xx/network errors.")] = 2,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    max_retries: MaxRetriesOption = 2,
 ) -> None:
     """Show a job's status, recent events and checkpoints."""
     from finetune.submit import job_status, serve_settings
