@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from app import api, ws
+from app import api, logfilter, ws
 from app.api import ApiError
 from app.auth import TokenSigner
 from app.chat import ChatConfig, ChatService
@@ -114,6 +114,7 @@ def create_app(
         logging.basicConfig(
             level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        logfilter.install()
         install_offline_encodings()
         shop_dir = config.shop_dir or DEMO_SHOP_DIR
         shop = load_shop(shop_dir)
