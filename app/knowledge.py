@@ -1,11 +1,11 @@
-"""Retrieval over the shop's FAQ (semantic) and catalog (BM25 over product names)."""
+"""Retrieval over the shop's FAQ (sentence embeddings plus BM25) and catalog (BM25 over product names)."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,8 +16,7 @@ from app.embedding import Encoder
 from app.shop import FaqEntry, Product, Shop
 
 _WORD = re.compile(r"[a-z0-9]+")
-# Words that say nothing about which product is meant.
-_STOP = frozenset(
+_COMMON = frozenset(
     [
         "a",
         "an",
@@ -46,22 +45,46 @@ _STOP = frozenset(
         "it",
         "this",
         "that",
-        "sell",
+        "can",
+        "be",
+        "what",
+        "how",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "would",
+        "could",
+        "should",
+        "please",
+        "there",
         "any",
         "some",
-        "how",
+        "am",
+        "was",
+        "were",
+        "if",
+        "at",
+        "by",
+        "from",
+        "as",
+        "so",
+        "just",
+    ]
+)
+# In a catalog search these also say nothing about which product is meant.
+_SHOPPING = frozenset(
+    [
+        "sell",
         "much",
-        "what",
         "price",
         "cost",
         "costs",
         "stock",
         "available",
-        "there",
-        "can",
         "get",
         "buy",
-        "please",
         "want",
         "need",
         "looking",
@@ -74,32 +97,89 @@ _STOP = frozenset(
         "one",
     ]
 )
+_CATALOG_STOP = _COMMON | _SHOPPING
+
+# Hybrid FAQ score = best cosine + FAQ_LEXICAL_WEIGHT * min(BM25 / FAQ_LEXICAL_SCALE, 1). Chosen by
+# leave-one-out over the FAQ's own phrasings (each held out and matched against the rest): 70/98 top-1
+# against 64/98 for embeddings alone.
+FAQ_LEXICAL_WEIGHT = 0.15
+FAQ_LEXICAL_SCALE = 5.0
 
 
-def _singular(word: str) -> str:
-    # Crude English plural folding, applied alike to names and queries, so "boxes" finds "Lunch Box".
-    if len(word) <= 3 or not word.endswith("s") or word.endswith("ss"):
+def _stem(word: str) -> str:
+    # Crude English folding, applied alike to documents and queries, so "boxes" finds "Lunch Box" and
+    # "returning" finds "return".
+    if len(word) <= 3:
         return word
     if word.endswith("ies"):
         return word[:-3] + "y"
     if word.endswith(("xes", "ches", "shes", "sses")):
         return word[:-2]
-    return word[:-1]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _stem_more(word: str) -> str:
+    word = _stem(word)
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed"):
+        return word[:-2]
+    return word
 
 
 def terms(text: str) -> list[str]:
-    """Lower-case word stems used for catalog search (plural 's' folded)."""
-    out = []
-    for word in _WORD.findall(text.lower()):
-        if word in _STOP:
-            continue
-        out.append(_singular(word))
-    return out
+    """Catalog search terms: lower-case, plurals folded, shopping filler words dropped."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _CATALOG_STOP]
+
+
+def faq_terms(text: str) -> list[str]:
+    """FAQ search terms: lower-case, plurals and -ing/-ed folded, function words dropped."""
+    return [_stem_more(w) for w in _WORD.findall(text.lower()) if w not in _COMMON]
+
+
+class BM25:
+    """Okapi BM25 over small collections; scores only the documents that share a term with the query."""
+
+    def __init__(self, documents: Iterable[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self._docs = [Counter(doc) for doc in documents]
+        self._lengths = [sum(doc.values()) for doc in self._docs]
+        self._avg_len = (sum(self._lengths) / len(self._docs)) if self._docs else 1.0
+        df: Counter[str] = Counter()
+        for doc in self._docs:
+            df.update(doc.keys())
+        n = len(self._docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._postings: dict[str, list[int]] = {}
+        for index, doc in enumerate(self._docs):
+            for term in doc:
+                self._postings.setdefault(term, []).append(index)
+        self._k1 = k1
+        self._b = b
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def scores(self, query: Sequence[str]) -> tuple[dict[int, float], Counter[int]]:
+        """Score per matching document, and how many distinct query terms each matched."""
+        scores: dict[int, float] = {}
+        matched: Counter[int] = Counter()
+        for term in dict.fromkeys(query):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for index in self._postings[term]:
+                tf = self._docs[index][term]
+                norm = tf + self._k1 * (1 - self._b + self._b * self._lengths[index] / self._avg_len)
+                scores[index] = scores.get(index, 0.0) + idf * tf * (self._k1 + 1) / norm
+                matched[index] += 1
+        return scores, matched
 
 
 @dataclass(frozen=True, slots=True)
 class FaqHit:
-    """An FAQ entry and how closely the best of its questions matches."""
+    """An FAQ entry and its hybrid score (closest phrasing's cosine plus a bounded lexical bonus)."""
 
     entry: FaqEntry
     score: float
@@ -123,7 +203,7 @@ def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> npt.NDArray[np.f
 
 
 class FaqIndex:
-    """Nearest-question search over every phrasing of every FAQ entry."""
+    """Finds the FAQ entry a question is about: nearest phrasing by meaning, plus shared words."""
 
     def __init__(self, encoder: Encoder, entries: Sequence[FaqEntry]) -> None:
         self._encoder = encoder
@@ -136,54 +216,38 @@ class FaqIndex:
                 texts.append(question)
         self._owners = np.array(owners, dtype=np.int64)
         self._vectors = _encode_cached(encoder, tuple(texts))
+        # Words carry what paraphrase embeddings blur ("damaged" vs "late"): each entry's phrasings and answer.
+        self._lexical = BM25(
+            faq_terms(" ".join(entry.questions) + " " + entry.answer) for entry in self._entries
+        )
 
     def search(self, text: str, n: int = 3) -> list[FaqHit]:
-        """The ``n`` best entries, best first, scored by cosine similarity of the closest phrasing."""
+        """The ``n`` best entries, best first."""
         if not self._entries:
             return []
         sims = self._vectors @ self._encoder.encode([text])[0]
         best = np.full(len(self._entries), -1.0)
         np.maximum.at(best, self._owners, sims)
+        lexical, _ = self._lexical.scores(faq_terms(text))
+        for index, value in lexical.items():
+            best[index] += FAQ_LEXICAL_WEIGHT * min(value / FAQ_LEXICAL_SCALE, 1.0)
         order = np.argsort(-best, kind="stable")[:n]
         return [FaqHit(entry=self._entries[i], score=float(best[i])) for i in order]
 
 
 class CatalogIndex:
-    """Okapi BM25 over product names; small enough to score every product per query."""
+    """BM25 over product names; small enough to score every matching product per query."""
 
-    def __init__(self, products: Sequence[Product], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, products: Sequence[Product]) -> None:
         self._products = list(products)
-        self._docs = [Counter(terms(p.name)) for p in self._products]
-        lengths = np.array([sum(d.values()) for d in self._docs], dtype=np.float64)
-        self._avg_len = float(lengths.mean()) if len(lengths) else 1.0
-        self._lengths = lengths
-        df: Counter[str] = Counter()
-        for doc in self._docs:
-            df.update(doc.keys())
-        n = len(self._docs)
-        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self._postings: dict[str, list[int]] = {}
-        for index, doc in enumerate(self._docs):
-            for term in doc:
-                self._postings.setdefault(term, []).append(index)
-        self._k1 = k1
-        self._b = b
+        self._bm25 = BM25(terms(p.name) for p in self._products)
 
     def search(self, text: str, n: int = 5) -> list[ProductHit]:
         """Products whose names match ``text``, best first; ``matched`` is the share of the query's words found."""
         wanted = list(dict.fromkeys(terms(text)))
-        query = [t for t in wanted if t in self._idf]
-        if not query:
+        if not wanted:
             return []
-        scores: dict[int, float] = {}
-        matched: Counter[int] = Counter()
-        for term in query:
-            idf = self._idf[term]
-            for index in self._postings[term]:
-                tf = self._docs[index][term]
-                norm = tf + self._k1 * (1 - self._b + self._b * self._lengths[index] / self._avg_len)
-                scores[index] = scores.get(index, 0.0) + idf * tf * (self._k1 + 1) / norm
-                matched[index] += 1
+        scores, matched = self._bm25.scores(wanted)
         ranked = sorted(scores, key=lambda i: (-scores[i], -self._products[i].n_customers))[:n]
         return [
             ProductHit(product=self._products[i], score=scores[i], matched=matched[i] / len(wanted))
@@ -192,7 +256,7 @@ class CatalogIndex:
 
     def vocabulary(self) -> frozenset[str]:
         """Every term that occurs in some product name."""
-        return frozenset(self._idf)
+        return frozenset(self._bm25.idf)
 
 
 class KnowledgeBase:

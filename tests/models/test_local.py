@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.embedding import Encoder
@@ -66,3 +68,19 @@ async def test_stream_reassembles_to_the_answer_and_ends_with_finished(model: Lo
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == model.answer(request)
     assert len(events) > 10
+
+
+FAQ_EVAL = Path(__file__).resolve().parent.parent / "data" / "faq_eval.tsv"
+
+
+def test_held_out_paraphrases_are_answered_right_or_clarified_rarely_wrong(model: LocalChatModel) -> None:
+    rows = [line.split("\t") for line in FAQ_EVAL.read_text().splitlines() if line.strip()]
+    by_answer = {entry.answer: entry.faq_id for entry in model.knowledge.shop.faq}
+    outcomes = [by_answer.get(ask(model, question)) for _, question in rows]
+    right = sum(got == want for got, (want, _) in zip(outcomes, rows, strict=True))
+    wrong = sum(got is not None and got != want for got, (want, _) in zip(outcomes, rows, strict=True))
+    print(
+        f"local responder on {len(rows)} held-out paraphrases: {right} right, {wrong} wrong, rest clarified"
+    )
+    assert right / len(rows) >= 0.6
+    assert wrong / len(rows) <= 0.05
