@@ -14,7 +14,8 @@ def sign_customer(key: bytes, customer_id: str) -> str:
 
 def verify_customer(key: bytes, customer_id: str, signature: str) -> bool:
     """Whether ``signature`` was made for ``customer_id`` with ``key``; constant time."""
-    return hmac.compare_digest(sign_customer(key, customer_id), signature.lower())
+    # Bytes, not str: compare_digest raises on non-ASCII text, and the signature comes from the client.
+    return hmac.compare_digest(sign_customer(key, customer_id).encode(), signature.lower().encode())
 
 
 class TokenSigner:
@@ -32,4 +33,4 @@ class TokenSigner:
 
     def verify(self, conversation_id: str, token: str) -> bool:
         """Whether ``token`` was issued for ``conversation_id``; constant time."""
-        return hmac.compare_digest(self.issue(conversation_id), token)
+        return hmac.compare_digest(self.issue(conversation_id).encode(), token.encode())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from app.store import MessageStatus, Store, StoredEvent
 from app.tokens import ChatMessage, TokenCounter, fit_messages
 
 log = logging.getLogger("shopchat.chat")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 OutFrame = Ready | Accepted | Delta | Reset | Recommendations | Done | Error | FeedbackSaved | Pong
 StopReason = Literal["cancel", "abandoned", "shutdown"]
@@ -255,6 +257,13 @@ class ChatService:
         """Reject a message before storing it when it can never be answered."""
         if not text.strip():
             return Error(code=ErrorCode.INVALID_VALUE, message="The message is empty.")
+        if _UNSTORABLE.search(text):
+            # PostgreSQL cannot store NUL and no database can store half a UTF-16 pair: refuse them up front
+            # instead of failing after the client thinks the message was sent.
+            return Error(
+                code=ErrorCode.INVALID_VALUE,
+                message="The message contains a NUL or invalid Unicode character.",
+            )
         if len(text) > self.config.max_message_chars:
             return Error(
                 code=ErrorCode.MESSAGE_TOO_LONG,

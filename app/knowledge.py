@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from app.embedding import Encoder
 from app.shop import FaqEntry, Product, Shop
+from app.text import singular
 
 _WORD = re.compile(r"[a-z0-9]+")
 _COMMON = frozenset(
@@ -106,22 +107,8 @@ FAQ_LEXICAL_WEIGHT = 0.15
 FAQ_LEXICAL_SCALE = 5.0
 
 
-def _stem(word: str) -> str:
-    # Crude English folding, applied alike to documents and queries, so "boxes" finds "Lunch Box" and
-    # "returning" finds "return".
-    if len(word) <= 3:
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("xes", "ches", "shes", "sses")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
 def _stem_more(word: str) -> str:
-    word = _stem(word)
+    word = singular(word)
     if len(word) > 5 and word.endswith("ing"):
         return word[:-3]
     if len(word) > 4 and word.endswith("ed"):
@@ -131,7 +118,7 @@ def _stem_more(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Catalog search terms: lower-case, plurals folded, shopping filler words dropped."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _CATALOG_STOP]
+    return [singular(w) for w in _WORD.findall(text.lower()) if w not in _CATALOG_STOP]
 
 
 def faq_terms(text: str) -> list[str]:

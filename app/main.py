@@ -29,7 +29,7 @@ from app.prompts import PromptLibrary
 from app.recommend.service import ShopRecommender, build_demo_model
 from app.recommender import PopularityRecommender, Recommender
 from app.router import default_router
-from app.settings import Settings, load_settings
+from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop import DEMO_SHOP_DIR, Shop, load_shop
 from app.store import Store
 from app.tokens import TokenCounter, install_offline_encodings
@@ -158,8 +158,7 @@ def create_app(
             max_frame_bytes=config.max_frame_bytes,
             rate_limit_per_minute=config.rate_limit_per_minute,
         )
-        static_dir = config.static_dir
-        index_page = static_dir / "index.html"
+        index_page = SHIPPED_STATIC_DIR / "index.html"
         app.state.index_page = index_page if index_page.is_file() else None
         log.info(
             "shopchat ready: model=%s database=%s shop=%s (%d products)",
@@ -180,8 +179,7 @@ def create_app(
     )
     app.include_router(api.router)
     app.include_router(ws.router)
-    static_dir = (settings.static_dir if settings else None) or Settings.model_fields["static_dir"].default
-    app.mount("/static", CachedStaticFiles(directory=static_dir, check_dir=False), name="static")
+    app.mount("/static", CachedStaticFiles(directory=SHIPPED_STATIC_DIR, check_dir=False), name="static")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)
     async def index(request: Request) -> Response:

@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path("shopchat-data")
     prompts_dir: Path = SHIPPED_PROMPTS_DIR
     shop_dir: Path | None = None
-    static_dir: Path = SHIPPED_STATIC_DIR
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: SecretStr | None = None
     customer_signing_key: SecretStr | None = None

@@ -9,11 +9,14 @@ from typing import Any
 
 import tiktoken
 
-from app.tokens import encoding_name_for_model, get_encoding
+from app.tokens import (
+    REPLY_PRIMING,
+    TOKENS_PER_MESSAGE,
+    TOKENS_PER_NAME,
+    encoding_name_for_model,
+    get_encoding,
+)
 
-TOKENS_PER_MESSAGE = 3
-TOKENS_PER_NAME = 1
-REPLY_PRIMING = 3
 # The guide's own limit, used for models the table below does not know.
 DEFAULT_MAX_TOKENS = 4096
 

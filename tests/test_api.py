@@ -113,3 +113,8 @@ def test_widget_script_revalidates_with_etag(client: TestClient) -> None:
 
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert "/api/conversations/{conversation_id}" in client.get("/openapi.json").json()["paths"]
+
+
+def test_non_ascii_token_is_403_not_a_crash(client: TestClient, conversation: Frame) -> None:
+    response = client.get(f"/api/conversations/{conversation['conversation_id']}?token=t%C3%B6ken")
+    assert response.status_code == 403

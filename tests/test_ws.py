@@ -97,6 +97,8 @@ def test_prompt_has_system_context_history_and_latest(client: TestClient, model:
         ('{"type":"message","id":"m1","text":["x"]}', ErrorCode.WRONG_TYPE),
         ('{"type":"feedback","message_id":"m1","rating":5}', ErrorCode.INVALID_VALUE),
         ('{"type":"message","id":"m1","text":"   "}', ErrorCode.INVALID_VALUE),
+        ('{"type":"message","id":"m1","text":"nul \\u0000 here"}', ErrorCode.INVALID_VALUE),
+        ('{"type":"message","id":"m1","text":"half \\ud800 pair"}', ErrorCode.INVALID_VALUE),
         ('{"type":"cancel","message_id":"nothing"}', ErrorCode.NOT_FOUND),
         ('{"type":"feedback","message_id":"nothing","rating":1}', ErrorCode.NOT_FOUND),
     ],

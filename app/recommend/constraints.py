@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from app.text import singular
+
 # Words that carry the request's intent or grammar, never a product type. "gift"/"present" are here because
 # "a gift under £5" asks for anything giftable, not for gift-wrap or gift bags.
 STOPWORDS: Final = frozenset(
@@ -267,17 +269,6 @@ class Constraints:
         if self.max_price is not None and price > self.max_price:
             return False
         return not (self.min_price is not None and price < self.min_price)
-
-
-def singular(word: str) -> str:
-    """A crude English singular, enough to match "mugs" with "mug" and "candles" with "candle"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "mas")):
-        return word[:-1]
-    return word
 
 
 _SYNONYMS: Final = {"xmas": "christmas", "mugs": "mug", "colour": "color", "grey": "gray"}
