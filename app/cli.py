@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import entry_points
 from typing import Annotated
 
 import typer
@@ -45,7 +46,7 @@ def serve(
         raise typer.Exit(2) from exc
     typer.echo(f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend})")
     uvicorn.run(
-        "app.main:create_app",
+        "app.web.application:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -70,19 +71,25 @@ def show_config() -> None:
     typer.echo(f"(database: {settings.resolved_database_url()})")
 
 
+# Sub-commands from other distributions (the fine-tune pipeline) register here, so ``app`` never imports them.
+COMMAND_GROUP = "shopchat.commands"
+
 _mounted = False
 
 
 def mount_subcommands() -> None:
-    """Attach the ``recommend`` and ``finetune`` sub-commands (idempotent)."""
+    """Attach ``recommend``, ``db`` and every registered plugin command group (idempotent)."""
     global _mounted
     if _mounted:
         return
-    from app.recommend.cli import recommend_app
-    from finetune.cli import finetune_app
+    from app.shop.recommend.cli import recommend_app
+    from app.store.cli import db_app
 
     cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
-    cli.add_typer(finetune_app, name="finetune", help="Prepare, validate and submit fine-tuning data.")
+    cli.add_typer(db_app, name="db", help="The database schema: upgrade, current revision.")
+    for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
+        app = entry.load()
+        cli.add_typer(app, name=entry.name, help=app.info.help)
     _mounted = True
 
 

@@ -9,7 +9,6 @@ class ErrorCode(StrEnum):
     """Stable error codes, sent in ``error`` frames and HTTP error bodies; never renamed."""
 
     BAD_JSON = "bad_json"
-    BAD_FRAME = "bad_frame"
     UNKNOWN_TYPE = "unknown_type"
     MISSING_FIELD = "missing_field"
     WRONG_TYPE = "wrong_type"
@@ -64,19 +63,7 @@ class ModelError(ShopchatError):
         self.retry_after_s = retry_after_s
 
 
-class ClientError(ShopchatError):
-    """The client sent something we cannot act on; the connection stays usable."""
-
-    code = ErrorCode.BAD_FRAME
-
-
-class BudgetError(ClientError):
+class BudgetError(ShopchatError):
     """A single user message does not fit the model's context budget."""
 
     code = ErrorCode.MESSAGE_TOO_MANY_TOKENS
-
-
-class AuthError(ShopchatError):
-    """A conversation token is missing, malformed or does not match."""
-
-    code = ErrorCode.UNAUTHORIZED

@@ -10,9 +10,9 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.errors import ConfigError
+from app.llm.prompts import SHIPPED_PROMPTS_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 SHIPPED_STATIC_DIR = PROJECT_ROOT / "static"
 
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.recommend import KNNRecommender  # noqa: E402
+from app.shop.recommend import KNNRecommender  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "ml-100k"
 RESULTS = ROOT / "bench" / "results"
@@ -261,8 +261,8 @@ def quality_movielens(ratings: Ratings) -> dict[str, dict[str, float]]:
 
 
 def demo_shop_model() -> tuple[Any, KNNRecommender, str]:
-    from app.recommend.service import DEFAULT_MODEL_PATH, build_demo_model
-    from app.shop import load_shop
+    from app.shop.catalog import load_shop
+    from app.shop.recommend.service import DEFAULT_MODEL_PATH, build_demo_model
 
     shop = load_shop()
     if DEFAULT_MODEL_PATH.exists():
@@ -297,7 +297,7 @@ def quality_shop(shop: Any) -> tuple[dict[str, dict[str, float]], str]:
 
 
 def latency(model: KNNRecommender, shop: Any) -> dict[str, float]:
-    from app.recommend.service import ShopRecommender
+    from app.shop.recommend.service import ShopRecommender
 
     rng = np.random.default_rng(SEED)
     customers = rng.choice(np.array(shop.customer_ids()), size=2000)

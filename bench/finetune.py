@@ -197,7 +197,7 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
 
 
 def run_one(args: argparse.Namespace) -> None:
-    from app.tokens import get_encoding
+    from app.llm.tokens import get_encoding
 
     path = Path(args.file)
     # Rendering the shop prompt (loading the shop) and loading the encoding are start-up, not throughput.

@@ -12,7 +12,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.store import Conversation, Message, create_engine
+from app.store.engine import create_engine
+from app.store.tables import Conversation, Message
 from finetune.errors import ErrorCode, FinetuneError
 from finetune.records import Origin
 from finetune.sources import Kind, RawRecord

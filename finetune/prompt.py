@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.errors import ShopchatError
-from app.prompts import PromptLibrary
-from app.settings import SHIPPED_PROMPTS_DIR
-from app.shop import DEMO_SHOP_DIR, load_shop
+from app.llm.prompts import SHIPPED_PROMPTS_DIR, PromptLibrary
+from app.shop.catalog import DEMO_SHOP_DIR, load_shop
 from finetune.errors import ErrorCode, FinetuneError
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import tiktoken
 
-from app.tokens import (
+from app.llm.tokens import (
     REPLY_PRIMING,
     TOKENS_PER_MESSAGE,
     TOKENS_PER_NAME,

@@ -94,7 +94,6 @@
         model_timeout: "The assistant took too long to answer. Please try again.",
         model_unavailable: "The assistant is not available right now. Please try again in a moment.",
         model: "The assistant could not answer just now. Please try again.",
-        busy: "The assistant is still answering — your message will be sent right after.",
         not_found: "That message could not be found.",
         internal: "Something went wrong on our side. Please try again.",
         generic: "Something went wrong. Please try again.",
@@ -154,7 +153,6 @@
         model_timeout: "Der Assistent hat zu lange gebraucht. Bitte versuche es erneut.",
         model_unavailable: "Der Assistent ist gerade nicht erreichbar. Bitte versuche es gleich noch einmal.",
         model: "Der Assistent konnte gerade nicht antworten. Bitte versuche es erneut.",
-        busy: "Der Assistent antwortet noch — deine Nachricht wird direkt danach gesendet.",
         not_found: "Diese Nachricht wurde nicht gefunden.",
         internal: "Bei uns ist etwas schiefgelaufen. Bitte versuche es erneut.",
         generic: "Etwas ist schiefgelaufen. Bitte versuche es erneut.",
@@ -1083,12 +1081,11 @@
   }
 
   var sentOnSocket = new Set(); // ids sent on the current socket (cleared on reconnect)
-  var holdForBusy = new Set(); // ids the server said to resend after the current answer
 
   function flushOutbox() {
     if (!isReady() || !replayDone) return;
     store.outbox.forEach(function (item) {
-      if (sentOnSocket.has(item.id) || holdForBusy.has(item.id)) return;
+      if (sentOnSocket.has(item.id)) return;
       sentOnSocket.add(item.id);
       send({ type: "message", id: item.id, text: item.text });
     });
@@ -1141,7 +1138,6 @@
     // A refused message was never stored, so the same id can be sent again.
     turn.state = "pending";
     turn.errorText = "";
-    holdForBusy.delete(turn.id);
     sentOnSocket.delete(turn.id);
     if (!store.outbox.some(function (i) { return i.id === turn.id; })) store.outbox.push({ id: turn.id, text: turn.text });
     saveStore();
@@ -1166,7 +1162,6 @@
   var replayTimer = null;
 
   function handleFrame(f) {
-    if (!f || typeof f !== "object") return;
     if (f.type === "ready") return onReady(f);
     if (f.type === "pong") return;
     if (f.type === "feedback_saved") return onFeedbackSaved(f);
@@ -1194,8 +1189,6 @@
       case "error":
         onError(f, live);
         break;
-      default:
-        break; // a newer server's frame: ignore
     }
     if (!replayDone && lastSeq >= replayUntil) finishReplay();
   }
@@ -1203,17 +1196,14 @@
   function onReady(f) {
     fatalCloses = 0;
     // The server's limit wins over data-max-chars, so the counter never promises more than is accepted.
-    if (f.max_message_chars > 0) maxChars = f.max_message_chars;
-    if (!store.conv || store.conv.id !== f.conversation_id) {
-      if (store.conv) clearConversationUI(); // the server started a new conversation for us
-      lastSeq = 0;
-    }
+    maxChars = f.max_message_chars;
+    if (!store.conv) lastSeq = 0; // a new conversation
     store.conv = { id: f.conversation_id, token: f.token, customerId: f.customer_id || customerId || null };
     saveStore();
     ready = true;
     attempt = 0;
     everConnected = true;
-    replayUntil = f.last_seq || 0;
+    replayUntil = f.last_seq;
     replayDone = replayUntil <= lastSeq;
     clearTimeout(replayTimer);
     if (!replayDone) {
@@ -1246,7 +1236,7 @@
     var stick = nearBottom();
     if (!turn.userEl) buildUserEl(turn);
     messages.append(turn.userEl); // moves a pending bubble out of the outbox, in server order
-    if (turn.createdAt) turn.userEl.title = new Date(turn.createdAt).toLocaleString(lang);
+    turn.userEl.title = new Date(turn.createdAt).toLocaleString(lang);
     if (turn.state === "pending" || turn.state === "failed") turn.state = "accepted";
     setUserMeta(turn);
     if (!turn.botEl) messages.append(buildBotEl(turn));
@@ -1265,7 +1255,7 @@
     var turn = answerTurn(f);
     if (turn.state === "done" || turn.state === "error") return;
     turn.state = "streaming";
-    turn.answer += String(f.text || "");
+    turn.answer += f.text;
     scheduleRender(turn);
     updateStopButton();
   }
@@ -1282,7 +1272,7 @@
 
   function onRecommendations(f) {
     var turn = answerTurn(f);
-    turn.items = Array.isArray(f.items) ? f.items : [];
+    turn.items = f.items;
     renderCards(turn);
     if (nearBottom(240)) scrollToBottom();
   }
@@ -1290,7 +1280,7 @@
   function onDone(f, live) {
     var turn = answerTurn(f);
     turn.state = "done";
-    turn.answer = String(f.text || "");
+    turn.answer = f.text;
     turn.route = f.route;
     turn.stopped = !!f.stopped;
     turn.stopping = false;
@@ -1304,12 +1294,11 @@
       announce(fmt(T.newAnswer, { text: turn.answer }));
       if (!isOpen) bumpUnread();
     }
-    releaseBusy();
   }
 
   function onError(f, live) {
-    var code = String(f.code || "");
-    // Before `ready`, an error explains the close that follows (bad token, unknown conversation): the close
+    var code = f.code;
+    // Before `ready`, an error explains the close that follows (bad token or bad parameters): the close
     // handler starts a new conversation, there is nothing to show the customer.
     if (!ready) return;
     var text = errorText(f);
@@ -1319,22 +1308,16 @@
       turn = answerTurn({ message_id: f.reply_to });
       turn.state = "error";
       turn.errorText = text;
-      turn.retryable = code !== "message_too_long" && code !== "message_too_many_tokens";
+      turn.retryable = code !== "message_too_many_tokens";
       dirtyTurns.delete(turn);
       renderAnswer(turn);
       renderExtras(turn);
       updateStopButton();
       if (live) announce(text);
-      releaseBusy();
       return;
     }
     if (turn && (turn.state === "pending" || turn.state === "failed")) {
       // The message itself was refused (not stored).
-      if (code === "busy") {
-        holdForBusy.add(turn.id); // resend automatically once the current answer is done
-        turn.metaEl.replaceChildren(icon("clock"), document.createTextNode(text));
-        return;
-      }
       store.outbox = store.outbox.filter(function (i) {
         return i.id !== turn.id;
       });
@@ -1367,18 +1350,9 @@
     }, Math.max(1, seconds) * 1000);
   }
 
-  function releaseBusy() {
-    if (!holdForBusy.size) return;
-    holdForBusy.forEach(function (id) {
-      sentOnSocket.delete(id);
-    });
-    holdForBusy.clear();
-    flushOutbox();
-  }
-
   function errorText(f) {
     var E = T.errors;
-    var code = String(f.code || "");
+    var code = f.code;
     if (code === "rate_limited") {
       return f.retry_after_s ? fmt(E.rate_limited_s, { s: Math.ceil(f.retry_after_s) }) : E.rate_limited;
     }
@@ -1490,13 +1464,7 @@
     sock.onmessage = function (event) {
       if (ws !== sock) return;
       lastFrameAt = Date.now();
-      var frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
-      handleFrame(frame);
+      handleFrame(JSON.parse(event.data));
     };
     sock.onclose = function (event) {
       if (ws !== sock) return;
@@ -1524,8 +1492,8 @@
     turns.forEach(function (t) {
       if (t.state === "pending") setUserMeta(t);
     });
-    if (code === 4401 || code === 4404 || code === 4400) {
-      // The stored conversation is unusable (bad token, deleted, or bad parameters): start a new one.
+    if (code === 4401 || code === 4400) {
+      // The stored conversation is unusable (bad token or bad parameters): start a new one.
       fatalCloses++;
       store.conv = null;
       lastSeq = 0;

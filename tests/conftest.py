@@ -19,9 +19,9 @@ os.environ.setdefault(
     "TIKTOKEN_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".venv" / "tiktoken-cache")
 )
 
-from app.embedding import Encoder, default_encoder  # noqa: E402
+from app.llm.tokens import install_offline_encodings  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
-from app.tokens import install_offline_encodings  # noqa: E402
+from app.shop.embedding import Encoder, default_encoder  # noqa: E402
 
 install_offline_encodings()
 
@@ -51,10 +51,56 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def postgres_url() -> str:
+POSTGRES_TEST_DATABASE = "shopchat_test"
+
+
+async def _create_database(server_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
     """The PostgreSQL URL from ``SHOPCHAT_TEST_POSTGRES_URL``; skips when unset."""
     url = os.environ.get("SHOPCHAT_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("SHOPCHAT_TEST_POSTGRES_URL is not set (CI sets it; PostgreSQL tests skipped)")
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> str:
+    """A database of the tests' own on that server (created once), so shared databases are never touched."""
+    import asyncio
+    import threading
+
+    # Its own thread: the fixture may be set up from inside a running event loop (async fixtures).
+    worker = threading.Thread(
+        target=asyncio.run, args=(_create_database(postgres_server_url, POSTGRES_TEST_DATABASE),)
+    )
+    worker.start()
+    worker.join()
+    base, _, _ = postgres_server_url.rpartition("/")
+    return f"{base}/{POSTGRES_TEST_DATABASE}"
+
+
+async def reset_database(url: str) -> None:
+    """Drop every table (migrations' bookkeeping included) so a test starts from an empty database."""
+    from sqlalchemy import MetaData
+
+    from app.store.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            metadata = MetaData()
+            await conn.run_sync(metadata.reflect)
+            await conn.run_sync(metadata.drop_all)
+    finally:
+        await engine.dispose()

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from app.errors import ModelError
-from app.models.base import ChatRequest, Finished, ModelEvent, TextDelta
-from app.recommender import Recommendation
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.shop.recommender import Recommendation
 
 
 @dataclass

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.settings import Settings
+from app.web.application import create_app
 from tests.fakes import ScriptedModel
 from tests.wsutil import Frame, receive_until, send_message
 

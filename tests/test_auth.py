@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.auth import TokenSigner, sign_customer, verify_customer
+from app.web.auth import TokenSigner, sign_customer, verify_customer
 
 KEY = b"0123456789abcdef0123456789abcdef"
 

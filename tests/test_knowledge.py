@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.embedding import Encoder
-from app.knowledge import CatalogIndex, KnowledgeBase, terms
-from app.shop import Product, load_shop
+from app.shop.catalog import Product, load_shop
+from app.shop.embedding import Encoder
+from app.shop.knowledge import CatalogIndex, KnowledgeBase, terms
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from app.logfilter import RedactSecrets, install, redact
+from app.web.logfilter import RedactSecrets, install, redact
 
 
 def test_tokens_and_signatures_are_redacted() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.settings import Settings
+from app.web.application import create_app
 from tests.fakes import ScriptedModel
 from tests.wsutil import receive_until, send_message
 

@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 
 from app.errors import TemplateError
-from app.prompts import PromptLibrary, customer_view
-from app.recommender import Recommendation
-from app.settings import SHIPPED_PROMPTS_DIR
-from app.shop import Shop, load_shop
+from app.llm.prompts import SHIPPED_PROMPTS_DIR, PromptLibrary, customer_view
+from app.shop.catalog import Shop, load_shop
+from app.shop.recommender import Recommendation
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from app.errors import ErrorCode
-from app.protocol import SERVER_FRAME, ClientFeedback, ClientMessage, Done, Error, Usage, parse_client_frame
+from app.events import Done, Error, Usage
+from app.web.frames import SERVER_FRAME, ClientFeedback, ClientMessage, parse_client_frame
 
 
 def code_of(raw: str) -> ErrorCode:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from app.settings import Settings
-from app.shop import load_shop
+from app.shop.catalog import load_shop
+from app.web.application import create_app
 from tests.wsutil import Frame, receive_until, send_message
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app.embedding import Encoder
-from app.router import IntentRouter, default_router, read_labelled
+from app.conversation.router import IntentRouter, default_router, read_labelled
+from app.shop.embedding import Encoder
 
 EVAL_SET = Path(__file__).parent / "data" / "router_eval.tsv"
 

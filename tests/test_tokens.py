@@ -7,7 +7,7 @@ import pytest
 import tiktoken
 
 from app.errors import BudgetError
-from app.tokens import (
+from app.llm.tokens import (
     ChatMessage,
     TokenCounter,
     encoding_name_for_model,

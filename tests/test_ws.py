@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 
-from app.auth import sign_customer
 from app.errors import ConfigError, ErrorCode, ModelError
-from app.main import create_app
-from app.recommender import Recommendation
 from app.settings import Settings
+from app.shop.recommender import Recommendation
+from app.web.application import create_app
+from app.web.auth import sign_customer
 from tests.fakes import FixedRecommender, ScriptedModel
 from tests.wsutil import Frame, answer_text, receive_until, send_message
 

@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @dataclass
 class ShopchatServer:
-    """``uvicorn app.main:create_app`` on a fixed port and database, which can be killed and restarted."""
+    """``uvicorn app.web.application:create_app`` on a fixed port and database, which can be killed and restarted."""
 
     workdir: Path
     stream_delay_ms: int = 40
@@ -89,7 +89,7 @@ class ShopchatServer:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "app.main:create_app",
+                "app.web.application:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -6,9 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from typer.testing import CliRunner
 
-from app.store import Conversation, Message, Store
+from app.store.migrate import upgrade
+from app.store.store import Store
+from app.store.tables import Conversation, Message
 from finetune.cli import finetune_app
 from finetune.database import FeedbackFilter, StoreQuery, read_store
 from finetune.sources import Kind
@@ -18,8 +21,8 @@ runner = CliRunner()
 
 async def _seed(url: str) -> None:
     store = Store.from_url(url)
-    await store.create_schema()
-    async with store.sessions.begin() as session:
+    await upgrade(store.engine)
+    async with async_sessionmaker(store.engine).begin() as session:
         rows: dict[str, list[tuple[str, str, str | None, int | None, str]]] = {
             "c1": [
                 ("user", "Where is order 55501234?", None, None, "done"),

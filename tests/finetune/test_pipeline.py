@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.prompts import PromptLibrary
-from app.shop import load_shop
+from app.llm.prompts import PromptLibrary
+from app.shop.catalog import load_shop
 from finetune.pipeline import run_prepare
 from finetune.placeholders import PlaceholderMode
 from finetune.prompt import shop_system_prompt

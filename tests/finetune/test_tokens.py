@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from app.tokens import get_encoding
+from app.llm.tokens import get_encoding
 from finetune.pipeline import run_prepare
 from finetune.report import REPORT_JSON, write_reports
 from finetune.stats import Distribution, default_epochs, estimate_cost

@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from app.embedding import Encoder
-from app.knowledge import KnowledgeBase
-from app.models.base import ChatRequest, Finished, TextDelta
-from app.models.local import LocalChatModel
-from app.prompts import PromptLibrary
-from app.recommender import Recommendation
-from app.shop import load_shop
+from app.llm.local import LocalChatModel
+from app.llm.model import ChatRequest, Finished, TextDelta
+from app.llm.prompts import PromptLibrary
+from app.shop.catalog import load_shop
+from app.shop.embedding import Encoder
+from app.shop.knowledge import KnowledgeBase
+from app.shop.recommender import Recommendation
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import respx
 
 from app.errors import ErrorCode, ModelError
-from app.models.base import ChatRequest, Finished, ModelEvent, TextDelta
-from app.models.openai import OpenAIChatModel
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.openai import OpenAIChatModel
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"

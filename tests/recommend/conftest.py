@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.shop import Shop, load_shop
+from app.shop.catalog import Shop, load_shop
 
 # Users A-D rate items 1-4 (a missing cell is an unrated item); small enough to check predictions by hand.
 HAND_RATINGS: list[tuple[str, str, float]] = [

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.recommend import KNNRecommender
-from app.recommend.cli import recommend_app
-from app.shop import DEMO_SHOP_DIR
+from app.shop.catalog import DEMO_SHOP_DIR
+from app.shop.recommend import KNNRecommender
+from app.shop.recommend.cli import recommend_app
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from app.recommend.confidence import confidence
+from app.shop.recommend.confidence import confidence
 
 
 def test_confidence_grows_with_diminishing_returns() -> None:

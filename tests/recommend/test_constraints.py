@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.recommend.constraints import Constraints, parse_constraints
+from app.shop.recommend.constraints import Constraints, parse_constraints
 
 VOCABULARY = {"mug", "christmas", "candle", "red", "gift", "bag", "lunch", "tea"}
 

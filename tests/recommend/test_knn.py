@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.recommend import KNNRecommender
+from app.shop.recommend import KNNRecommender
 
 Triples = tuple[list[str], list[str], list[float]]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.recommend import KNNRecommender
+from app.shop.recommend import KNNRecommender
 
 
 def fitted() -> KNNRecommender:

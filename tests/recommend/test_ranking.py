@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.recommend import KNNRecommender
+from app.shop.recommend import KNNRecommender
 
 # Everybody who bought tea also bought a pot; cups are the best seller but unrelated to tea.
 BASKETS = {

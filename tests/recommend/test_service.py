@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.recommend.service import DEFAULT_MODEL_PATH, ShopRecommender
-from app.recommender import Recommender
-from app.shop import Shop
+from app.shop.catalog import Shop
+from app.shop.recommend.service import DEFAULT_MODEL_PATH, ShopRecommender
+from app.shop.recommender import Recommender
 
 
 @pytest.fixture(scope="module")

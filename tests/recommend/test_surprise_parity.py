@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.recommend import KNNRecommender
+from app.shop.recommend import KNNRecommender
 
 surprise = pytest.importorskip("surprise", reason="scikit-surprise (the bench extra) is not installed")
 

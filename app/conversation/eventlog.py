@@ -1,0 +1,263 @@
+"""The event log's writer: every conversation's events, group-committed, then published in ``seq`` order.
+
+Each conversation has a ``Journal`` of writes waiting, in order. One writer task takes whatever every journal
+holds, gives events their ``seq``, stores the lot in one transaction and only then publishes them, so the live
+stream and the replay are the same events. Answer text that arrives while the conversation's previous text is
+being written merges into one ``delta``: the busier the server, the fewer, larger deltas and transactions — never text held back longer
+than one commit plus ``linger_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.conversation.broadcaster import Broadcaster
+from app.events import Delta, StoredEvent, event_message_id
+from app.store.records import NewEvent, Write
+from app.store.store import Store
+
+log = logging.getLogger("shopchat.eventlog")
+
+EventBuilder = Callable[[int], StoredEvent]
+
+
+@dataclass(slots=True)
+class _Text:
+    message_id: str
+    parts: list[str]
+
+
+@dataclass(slots=True)
+class _Entry:
+    writes: tuple[Write, ...]
+    build: EventBuilder | None
+    done: asyncio.Future[StoredEvent] | None
+
+
+@dataclass(slots=True)
+class _Staged:
+    journal: Journal
+    seq: int
+    payload: str
+    event: StoredEvent
+    done: asyncio.Future[StoredEvent] | None
+
+
+@dataclass(eq=False)
+class Journal:
+    """One conversation's writes waiting for the next commit, in order; ``last_seq`` is the newest given out."""
+
+    conversation_id: str
+    last_seq: int
+    log: EventLog
+    published_seq: int = 0
+    failed: BaseException | None = None
+    _entries: list[_Text | _Entry] = field(default_factory=list)
+    _in_flight: int = 0
+    _text_in_flight: bool = False
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.published_seq = self.last_seq
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing being written."""
+        return not self._entries and not self._in_flight
+
+    async def flushed(self) -> None:
+        """Return once everything queued so far is stored (or failed)."""
+        if self.idle:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def _wake_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def text(self, message_id: str, text: str, *, urgent: bool = False) -> None:
+        """Append answer text: its own ``delta``, unless it joins text already waiting behind a commit."""
+        last = self._entries[-1] if self._entries else None
+        # While this conversation's previous text is being written, what comes meanwhile waits as one piece:
+        # a quiet server sends every piece as it comes, a busy one fewer, larger pieces.
+        if self._text_in_flight and isinstance(last, _Text) and last.message_id == message_id:
+            last.parts.append(text)
+        else:
+            self._entries.append(_Text(message_id, [text]))
+        self.log.mark(self, urgent=urgent)
+
+    def write(self, *writes: Write) -> None:
+        """Queue rows to store with the next commit, in order with the events."""
+        self._entries.append(_Entry(writes, None, None))
+        self.log.mark(self, urgent=False)
+
+    def event(self, build: EventBuilder, *writes: Write) -> asyncio.Future[StoredEvent]:
+        """Queue an event (built once its ``seq`` is known) with rows stored in the same transaction.
+
+        The future resolves to the event once it is stored and published; it fails if the commit failed.
+        """
+        done: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
+        self._entries.append(_Entry(writes, build, done))
+        self.log.mark(self, urgent=True)
+        return done
+
+    def _stage(self) -> tuple[list[Write], list[_Staged]]:
+        """Give the waiting events their ``seq``s; the rows to store and the events to publish after."""
+        entries, self._entries = self._entries, []
+        self._in_flight += 1
+        writes: list[Write] = []
+        staged: list[_Staged] = []
+        for entry in entries:
+            done: asyncio.Future[StoredEvent] | None = None
+            if isinstance(entry, _Text):
+                self._text_in_flight = True
+                self.last_seq += 1
+                event: StoredEvent = Delta(
+                    seq=self.last_seq, message_id=entry.message_id, text="".join(entry.parts)
+                )
+            else:
+                writes.extend(entry.writes)
+                if entry.build is None:
+                    continue
+                done = entry.done
+                self.last_seq += 1
+                event = entry.build(self.last_seq)
+            payload = event.model_dump_json()
+            writes.append(
+                NewEvent(
+                    conversation_id=self.conversation_id,
+                    seq=self.last_seq,
+                    type=event.type,
+                    message_id=event_message_id(event),
+                    payload=payload,
+                )
+            )
+            staged.append(_Staged(self, self.last_seq, payload, event, done))
+        return writes, staged
+
+
+class EventLog:
+    """The one writer of every conversation's events in this process (see the module docstring)."""
+
+    def __init__(self, store: Store, broadcaster: Broadcaster, *, linger_s: float = 0.0) -> None:
+        self.store = store
+        self.broadcaster = broadcaster
+        self.linger_s = linger_s
+        self.on_idle: Callable[[Journal], None] = lambda _journal: None
+        self._dirty: dict[Journal, None] = {}
+        self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+
+    def journal(self, conversation_id: str, last_seq: int) -> Journal:
+        """A journal for a conversation whose newest stored event is ``last_seq``."""
+        return Journal(conversation_id=conversation_id, last_seq=last_seq, log=self)
+
+    def start(self) -> None:
+        """Start the writer task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="eventlog-writer")
+
+    def mark(self, journal: Journal, *, urgent: bool) -> None:
+        """Note that ``journal`` has something to write."""
+        if self._closing and self._task is None:
+            raise RuntimeError("the event log is closed")
+        self._dirty[journal] = None
+        self._wake.set()
+        if urgent:
+            self._urgent.set()
+
+    async def close(self) -> None:
+        """Write everything still waiting, then stop the writer."""
+        self._closing = True
+        self._wake.set()
+        self._urgent.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_start = 0.0
+        while True:
+            await self._wake.wait()
+            if self.linger_s and not self._urgent.is_set():
+                # Plain answer text may wait a little for company: fewer, larger commits under load.
+                remaining = last_start + self.linger_s - loop.time()
+                if remaining > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._urgent.wait(), remaining)
+            self._wake.clear()
+            self._urgent.clear()
+            if not self._dirty:
+                if self._closing:
+                    return
+                continue
+            last_start = loop.time()
+            journals = list(self._dirty)
+            self._dirty.clear()
+            await self._commit(journals)
+
+    async def _commit(self, journals: list[Journal]) -> None:
+        batches = [journal._stage() for journal in journals]
+        try:
+            await self.store.write([w for writes, _ in batches for w in writes])
+        except Exception as exc:
+            if len(journals) == 1:
+                self._fail(journals[0], batches[0][1], exc)
+            else:
+                # One conversation's bad write must not sink the others': retry each on its own.
+                await self._commit_each(journals, batches)
+                return
+        else:
+            for _, staged in batches:
+                self._publish(staged)
+        self.commits += 1
+        for journal in journals:
+            self._settle(journal)
+
+    async def _commit_each(
+        self, journals: list[Journal], batches: list[tuple[list[Write], list[_Staged]]]
+    ) -> None:
+        for journal, (writes, staged) in zip(journals, batches, strict=True):
+            try:
+                await self.store.write(writes)
+            except Exception as exc:
+                self._fail(journal, staged, exc)
+            else:
+                self._publish(staged)
+            self.commits += 1
+            self._settle(journal)
+
+    def _fail(self, journal: Journal, staged: list[_Staged], exc: Exception) -> None:
+        log.error("storing events of %s failed: %s", journal.conversation_id, exc)
+        # Nothing of this journal was stored: give its seqs out again and tell whoever waits.
+        journal.last_seq = journal.published_seq
+        journal.failed = exc
+        for s in staged:
+            if s.done is not None and not s.done.done():
+                s.done.set_exception(exc)
+
+    def _publish(self, staged: list[_Staged]) -> None:
+        for s in staged:
+            s.journal.published_seq = s.seq
+            self.broadcaster.publish(s.journal.conversation_id, s.seq, s.payload)
+            if s.done is not None and not s.done.done():
+                s.done.set_result(s.event)
+
+    def _settle(self, journal: Journal) -> None:
+        journal._in_flight -= 1
+        journal._text_in_flight = False
+        if journal.idle:
+            journal._wake_waiters()
+            self.on_idle(journal)

@@ -1,0 +1,60 @@
+"""The live state of one conversation in this process: its journal, its answer queue and who is connected."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Literal
+
+from app.conversation.eventlog import Journal
+from app.events import Accepted
+
+StopReason = Literal["cancel", "abandoned", "shutdown"]
+
+
+@dataclass(slots=True)
+class Job:
+    """A stored customer message waiting for its answer; ``recovered`` if a previous process left it."""
+
+    accepted: Accepted
+    recovered: bool = False
+
+
+@dataclass(slots=True)
+class Running:
+    """The answer being generated and, once asked to stop, why."""
+
+    message_id: str
+    task: asyncio.Task[None]
+    stop_reason: StopReason | None = None
+
+
+@dataclass(eq=False)
+class Hub:
+    """One conversation's live state; answers are generated one at a time, in the order messages came."""
+
+    conversation_id: str
+    customer_id: str | None
+    journal: Journal
+    persisted: bool
+    jobs: asyncio.Queue[Job] = field(default_factory=asyncio.Queue)
+    queued: set[str] = field(default_factory=set)
+    accepting: dict[str, asyncio.Future[Accepted]] = field(default_factory=dict)
+    worker: asyncio.Task[None] | None = None
+    running: Running | None = None
+    abandon_timer: asyncio.TimerHandle | None = None
+    sockets: int = 0
+    abandoned: bool = False
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything still needs this hub: sockets, answers, pending writes or a pending abandon."""
+        return bool(
+            self.sockets
+            or self.running is not None
+            or not self.jobs.empty()
+            or self.accepting
+            or (self.worker is not None and not self.worker.done())
+            or self.abandon_timer is not None
+            or not self.journal.idle
+        )

@@ -1,0 +1,294 @@
+"""The conversation service: the one entry point the web layer uses to open, watch and talk in conversations.
+
+It owns the live hubs (one per conversation with a socket or work in this process), queues answers one at a
+time per conversation, stops them on cancel, abandon or shutdown, and resumes answers a previous process left
+unfinished. Events reach sockets only through the event log, so what is sent is what is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
+from app.conversation.checks import MessageChecks
+from app.conversation.eventlog import EventLog, Journal
+from app.conversation.hub import Hub, Job, Running
+from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
+from app.conversation.subscriber import Subscriber
+from app.events import Accepted, Error
+from app.store.records import NewConversation, NewUserMessage, Write
+from app.store.store import Store
+from app.store.tables import utcnow
+
+log = logging.getLogger("shopchat.conversation")
+
+
+class ChatService:
+    """Conversations in flight in this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        pipeline: AnswerPipeline,
+        config: ChatConfig,
+        broadcaster: Broadcaster | None = None,
+        linger_s: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.config = config
+        self.broadcaster = broadcaster or InProcessBroadcaster()
+        self.eventlog = EventLog(store, self.broadcaster, linger_s=linger_s)
+        self.eventlog.on_idle = self._journal_idle
+        self.checks = MessageChecks(
+            pipeline.counter,
+            max_chars=config.max_message_chars,
+            max_tokens=config.context_tokens - config.max_output_tokens - pipeline.system_tokens,
+        )
+        self._hubs: dict[str, Hub] = {}
+        self._opening: dict[str, asyncio.Future[Hub]] = {}
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the event log's writer; call once the event loop runs."""
+        self.eventlog.start()
+
+    @property
+    def model_name(self) -> str:
+        """The chat model answering."""
+        return self.pipeline.model.name
+
+    # ---- connections -------------------------------------------------------------------------------
+
+    def new_hub(self, customer_id: str | None) -> Hub:
+        """A hub for a brand-new conversation; nothing is stored until its first message."""
+        conversation_id = self.store.new_conversation_id()
+        hub = Hub(
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            journal=self.eventlog.journal(conversation_id, 0),
+            persisted=False,
+        )
+        self._hubs[conversation_id] = hub
+        return hub
+
+    async def open(self, conversation_id: str, customer_id: str | None) -> Hub:
+        """The hub of an existing conversation id; resumes answers a previous process left unfinished.
+
+        A conversation the store has no record of (nothing was ever sent in it) continues as an empty one.
+        """
+        hub = self._hubs.get(conversation_id)
+        if hub is not None and hub.abandoned:
+            # Its last events are still being written: start afresh from the store once they are.
+            await hub.journal.flushed()
+            if self._hubs.get(conversation_id) is hub:
+                del self._hubs[conversation_id]
+            hub = self._hubs.get(conversation_id)
+        if hub is not None:
+            return hub
+        opening = self._opening.get(conversation_id)
+        if opening is not None:
+            return await asyncio.shield(opening)
+        future: asyncio.Future[Hub] = asyncio.get_running_loop().create_future()
+        self._opening[conversation_id] = future
+        try:
+            record = await self.store.get_conversation(conversation_id)
+            last_seq = await self.store.last_seq(conversation_id) if record is not None else 0
+            hub = Hub(
+                conversation_id=conversation_id,
+                customer_id=record.customer_id if record is not None else customer_id,
+                journal=self.eventlog.journal(conversation_id, last_seq),
+                persisted=record is not None,
+            )
+            self._hubs[conversation_id] = hub
+            if record is not None:
+                for accepted in await self.store.pending_answers(conversation_id):
+                    log.info("resuming unfinished answer to %s in %s", accepted.message_id, conversation_id)
+                    self._enqueue(hub, Job(accepted=accepted, recovered=True))
+            future.set_result(hub)
+            return hub
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: concurrent openers get it through their own await
+            raise
+        finally:
+            del self._opening[conversation_id]
+
+    async def attach(self, hub: Hub, subscriber: Subscriber) -> None:
+        """Subscribe a socket and replay what it missed (events after its ``last_seq``), each once, in order."""
+        hub.sockets += 1
+        if hub.abandon_timer is not None:
+            hub.abandon_timer.cancel()
+            hub.abandon_timer = None
+        self.broadcaster.subscribe(hub.conversation_id, subscriber)
+        try:
+            stored = (
+                await self.store.payloads_after(hub.conversation_id, subscriber.last_seq)
+                if hub.persisted and subscriber.last_seq < hub.journal.published_seq
+                else []
+            )
+        except BaseException:
+            self.detach(hub, subscriber)
+            raise
+        subscriber.finish_replay(stored)
+
+    def detach(self, hub: Hub, subscriber: Subscriber) -> None:
+        """Unsubscribe; when nobody is left while an answer is under way, start the abandon timer."""
+        self.broadcaster.unsubscribe(hub.conversation_id, subscriber)
+        hub.sockets -= 1
+        if hub.sockets or self._closing:
+            return
+        if hub.running is not None or not hub.jobs.empty():
+            loop = asyncio.get_running_loop()
+            hub.abandon_timer = loop.call_later(self.config.abandon_after_s, self._abandon, hub)
+            return
+        self._release(hub)
+
+    def _abandon(self, hub: Hub) -> None:
+        hub.abandon_timer = None
+        if hub.sockets:
+            return
+        log.info("conversation %s abandoned; stopping its answer", hub.conversation_id)
+        hub.abandoned = True
+        if hub.running is not None:
+            hub.running.stop_reason = "abandoned"
+            hub.running.task.cancel()
+        # Unstarted messages stay stored without an answer; the next connection recovers them.
+        hub.queued.clear()
+        while not hub.jobs.empty():
+            hub.jobs.get_nowait()
+        if hub.worker is not None:
+            hub.worker.cancel()
+        self._release(hub)
+
+    def _release(self, hub: Hub) -> None:
+        """Forget the hub once nothing needs it; a later socket reads the conversation back from the store."""
+        if not hub.busy and self._hubs.get(hub.conversation_id) is hub:
+            del self._hubs[hub.conversation_id]
+
+    def _journal_idle(self, journal: Journal) -> None:
+        hub = self._hubs.get(journal.conversation_id)
+        if hub is not None and hub.journal is journal:
+            self._release(hub)
+
+    # ---- customer frames ---------------------------------------------------------------------------
+
+    def check_message(self, text: str) -> Error | None:
+        """Refuse a message before storing it when it can never be answered."""
+        return self.checks.check(text)
+
+    async def submit(self, hub: Hub, subscriber: Subscriber, message_id: str, text: str) -> None:
+        """Store a customer message (idempotently by ``message_id``), acknowledge it and queue its answer."""
+        pending = hub.accepting.get(message_id)
+        if pending is not None:
+            subscriber.send((await asyncio.shield(pending)).model_dump_json())
+            return
+        existing = await self.store.find_accepted(hub.conversation_id, message_id) if hub.persisted else None
+        if existing is None and message_id in hub.accepting:
+            existing = await asyncio.shield(hub.accepting[message_id])
+        if existing is not None:
+            # The client resent a message we have: repeat the acknowledgement to it alone.
+            subscriber.send(existing.model_dump_json())
+            return
+        writes: list[Write] = [] if hub.persisted else [NewConversation(hub.conversation_id, hub.customer_id)]
+        hub.persisted = True
+        now = utcnow()
+        writes.append(NewUserMessage(hub.conversation_id, message_id, text, now))
+        future = hub.journal.event(
+            lambda seq: Accepted(seq=seq, message_id=message_id, text=text, created_at=now.isoformat()),
+            *writes,
+        )
+        stored: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        hub.accepting[message_id] = stored
+        try:
+            accepted = await asyncio.shield(future)
+        except BaseException as exc:
+            stored.set_exception(exc)
+            stored.exception()
+            raise
+        else:
+            assert isinstance(accepted, Accepted)
+            stored.set_result(accepted)
+            self._enqueue(hub, Job(accepted=accepted))
+        finally:
+            del hub.accepting[message_id]
+            self._release(hub)
+
+    def cancel(self, hub: Hub, message_id: str) -> bool:
+        """Stop the answer to ``message_id`` if it is being generated or waiting; False if neither."""
+        running = hub.running
+        if running is not None and running.message_id == message_id:
+            running.stop_reason = "cancel"
+            running.task.cancel()
+            return True
+        if message_id in hub.queued:
+            hub.queued.discard(message_id)
+            return True
+        return False
+
+    async def feedback(self, hub: Hub, message_id: str, rating: int, comment: str | None) -> bool:
+        """Store thumbs up/down on an answer; False if there is no such answer."""
+        return await self.store.set_feedback(hub.conversation_id, message_id, rating, comment)
+
+    # ---- answering ---------------------------------------------------------------------------------
+
+    def _enqueue(self, hub: Hub, job: Job) -> None:
+        hub.queued.add(job.accepted.message_id)
+        hub.jobs.put_nowait(job)
+        if hub.worker is None or hub.worker.done():
+            hub.worker = asyncio.create_task(self._work(hub), name=f"answers:{hub.conversation_id}")
+
+    async def _work(self, hub: Hub) -> None:
+        try:
+            while not hub.jobs.empty():
+                job = hub.jobs.get_nowait()
+                message_id = job.accepted.message_id
+                if message_id not in hub.queued:
+                    # Cancelled before it started: it still gets its one terminal event.
+                    await self.pipeline.finish(hub, Draft(message_id=message_id), "stopped")
+                    continue
+                hub.queued.discard(message_id)
+                task = asyncio.create_task(self.pipeline.answer(hub, job), name=f"answer:{message_id}")
+                hub.running = Running(message_id=message_id, task=task)
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is None or not current.cancelling():
+                        continue  # only the answer was stopped (stop button): go on with the next message
+                    # The worker itself is being cancelled (abandon/shutdown): stop the answer, wait for it.
+                    if not task.done():
+                        if hub.running.stop_reason is None:
+                            hub.running.stop_reason = "shutdown"
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    raise
+                finally:
+                    hub.running = None
+        finally:
+            hub.worker = None
+            if not hub.sockets and hub.abandon_timer is not None and hub.jobs.empty():
+                hub.abandon_timer.cancel()
+                hub.abandon_timer = None
+            self._release(hub)
+
+    async def close(self) -> None:
+        """Stop every answer in flight (the next process resumes them), store what is waiting, close sockets."""
+        self._closing = True
+        workers = [
+            hub.worker for hub in self._hubs.values() if hub.worker is not None and not hub.worker.done()
+        ]
+        for hub in self._hubs.values():
+            if hub.abandon_timer is not None:
+                hub.abandon_timer.cancel()
+                hub.abandon_timer = None
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await self.eventlog.close()
+        self.broadcaster.close()
+        self._hubs.clear()

@@ -1,0 +1,106 @@
+"""The stored event vocabulary: every event a conversation's log holds, defined once.
+
+Events carry a ``seq``; they are stored before they are sent, replayed on reconnect, and read back by the API
+and the fine-tune export. Frames that belong to one connection only live in ``app.web.frames``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from app.errors import ErrorCode
+
+Route = Literal["chat", "recommend"]
+
+
+class Frame(BaseModel):
+    """Base of every wire frame: unknown fields are rejected so typos surface as errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Usage(Frame):
+    """Tokens the model read and wrote for one answer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ProductCard(Frame):
+    """One recommended product as the widget shows it."""
+
+    product_id: str
+    name: str
+    price: float
+    currency: str
+    reason: str
+
+
+class Accepted(Frame):
+    """The user message is stored; it will be answered exactly once."""
+
+    type: Literal["accepted"] = "accepted"
+    seq: int
+    message_id: str
+    text: str
+    created_at: str
+
+
+class Delta(Frame):
+    """A piece of the answer to ``message_id``, in order."""
+
+    type: Literal["delta"] = "delta"
+    seq: int
+    message_id: str
+    text: str
+
+
+class Reset(Frame):
+    """Discard the partial answer to ``message_id``: the server restarted and answers it again."""
+
+    type: Literal["reset"] = "reset"
+    seq: int
+    message_id: str
+
+
+class Recommendations(Frame):
+    """Products suggested for the answer to ``message_id``; sent before its ``done``."""
+
+    type: Literal["recommendations"] = "recommendations"
+    seq: int
+    message_id: str
+    items: list[ProductCard]
+
+
+class Done(Frame):
+    """The answer to ``message_id`` is complete (or ``stopped`` early); ``text`` is all of it."""
+
+    type: Literal["done"] = "done"
+    seq: int
+    message_id: str
+    route: Route
+    text: str
+    usage: Usage
+    stopped: bool = False
+
+
+class Error(Frame):
+    """Something went wrong; ``seq`` is set when the error ends the answer to ``reply_to`` (it is stored)."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    reply_to: str | None = None
+    seq: int | None = None
+    retry_after_s: float | None = None
+
+
+StoredEvent = Accepted | Delta | Reset | Recommendations | Done | Error
+EVENT: TypeAdapter[StoredEvent] = TypeAdapter(Annotated[StoredEvent, Field(discriminator="type")])
+
+
+def event_message_id(event: StoredEvent) -> str | None:
+    """The customer message an event belongs to (``reply_to`` for errors)."""
+    return event.reply_to if isinstance(event, Error) else event.message_id

@@ -1,0 +1,145 @@
+"""The embedded default model: a retrieval responder that needs no API key, no network and no GPU.
+
+It answers from the shop's curated FAQ when it is confident, describes matching catalog products, asks a
+clarifying question when two answers are close, and otherwise offers a human. It never improvises policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.prompts import PromptLibrary, customer_view
+from app.shop.knowledge import KnowledgeBase, ProductHit
+
+_CHUNK = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class _SmallTalk:
+    pattern: re.Pattern[str]
+    reply: str
+
+
+def _small_talk(shop_name: str, hours: str) -> list[_SmallTalk]:
+    def rx(words: str) -> re.Pattern[str]:
+        return re.compile(rf"^\W*({words})\b[\W\w]{{0,25}}$", re.IGNORECASE)
+
+    return [
+        _SmallTalk(
+            rx(r"are you (a )?(bot|robot|human|real|person|ai)|who are you|what are you"),
+            f"I'm the {shop_name} virtual assistant — an automated helper, not a person. I can answer questions "
+            f"about orders, delivery, returns and payments, and suggest products. A human colleague is available "
+            f"{hours} whenever you'd like one.",
+        ),
+        _SmallTalk(
+            rx(r"thanks?|thank you|thx|cheers|ta|great,? thanks?"),
+            "You're welcome! Is there anything else I can help you with?",
+        ),
+        _SmallTalk(
+            rx(r"bye|goodbye|see you|that'?s all|no,? that'?s (all|it)|have a (nice|good) day"),
+            f"Thanks for visiting {shop_name} — have a lovely day!",
+        ),
+        _SmallTalk(rx(r"how are you|how'?s it going"), "I'm very well, thank you! How can I help you today?"),
+        _SmallTalk(
+            rx(r"hi|hello|hey|hiya|good (morning|afternoon|evening)|greetings|howdy"),
+            f"Hello! I'm the {shop_name} assistant. I can help with orders, delivery, returns and payments, "
+            f"or suggest a gift — what can I do for you?",
+        ),
+        _SmallTalk(rx(r"ok(ay)?|yes|no|sure|fine|cool"), "Alright! What else can I help you with?"),
+    ]
+
+
+class LocalChatModel:
+    """Answers from the shop's own FAQ and catalog; streams word by word like a hosted model."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        knowledge: KnowledgeBase,
+        prompts: PromptLibrary,
+        *,
+        confidence: float = 0.55,
+        clarify_below: float = 0.42,
+        clarify_margin: float = 0.05,
+        delay_s: float = 0.015,
+        cpu: Executor | None = None,
+    ) -> None:
+        self.knowledge = knowledge
+        self.prompts = prompts
+        self.confidence = confidence
+        self.clarify_below = clarify_below
+        self.clarify_margin = clarify_margin
+        self.delay_s = delay_s
+        self._cpu = cpu
+        shop = knowledge.shop
+        self._small_talk = _small_talk(shop.name, shop.support_hours)
+
+    def answer(self, request: ChatRequest) -> str:
+        """The whole answer, decided up front; ``stream`` paces it out."""
+        shop = self.knowledge.shop
+        query = request.query.strip()
+        if request.route == "recommend":
+            customer = customer_view(shop, request.customer_id)
+            return self.prompts.local_recommendation(shop, request.recommendations, customer, query)
+        for talk in self._small_talk:
+            if talk.pattern.match(query):
+                return talk.reply
+        faq = self.knowledge.faq.search(query, n=2)
+        products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
+        # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
+        # it is a near-verbatim FAQ question.
+        if products and products[0].matched >= 1.0 and (not faq or faq[0].score < 0.8):
+            return self._describe_products(products)
+        # Two entries nearly tied are a question to ask, not a guess to make: leave-one-out over the FAQ's own
+        # phrasings showed a 0.05 margin halves confidently wrong answers.
+        decisive = len(faq) < 2 or faq[0].score - faq[1].score >= self.clarify_margin
+        if faq and faq[0].score >= self.confidence and decisive:
+            answer = faq[0].entry.answer
+            if products and faq[0].entry.topic == "products":
+                answer = self._describe_products(products) + "\n\n" + answer
+            return answer
+        if products:
+            return self._describe_products(products)
+        if faq and faq[0].score >= self.clarify_below:
+            options = [hit.entry.questions[0] for hit in faq if hit.score >= self.clarify_below]
+            if len(options) == 1:
+                return f"Just to make sure I understand: is your question *{options[0]}*"
+            return (
+                "I want to get this right — do you mean *"
+                + options[0].rstrip("?")
+                + "*, or *"
+                + options[1].rstrip("?")
+                + "*? If it's something else, a colleague can help too."
+            )
+        return (
+            "I'm sorry, I can't answer that one reliably. I can help with **orders, delivery, returns, payments** "
+            f"and **gift ideas** — or pass you to a colleague ({shop.support_hours}, {shop.support_email}). "
+            "Would you like me to do that?"
+        )
+
+    def _describe_products(self, hits: list[ProductHit]) -> str:
+        shop = self.knowledge.shop
+        if len(hits) == 1:
+            p = hits[0].product
+            return f"Yes — we have **{p.name}** for {shop.format_price(p.price)}."
+        lines = [f"- **{h.product.name}** — {shop.format_price(h.product.price)}" for h in hits]
+        return "Here's what I found in our shop:\n\n" + "\n".join(lines)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
+        """Stream the answer word by word, pausing ``delay_s`` between words."""
+        # Retrieval embeds the question: CPU work that must not stall the event loop's other conversations.
+        text = await asyncio.get_running_loop().run_in_executor(self._cpu, self.answer, request)
+        for index, chunk in enumerate(_CHUNK.findall(text)):
+            if index and self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            yield TextDelta(chunk)
+        yield Finished(finish_reason="stop")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,56 @@
+"""The one interface every chat model implements, and the typed events it streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.events import Route
+from app.llm.tokens import ChatMessage
+from app.shop.recommender import Recommendation
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The answer ended; usage is the provider's count when it reports one."""
+
+    finish_reason: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+ModelEvent = TextDelta | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything a model may use to answer: the fitted prompt plus the structured facts behind it."""
+
+    messages: Sequence[ChatMessage]
+    route: Route
+    query: str
+    customer_id: str | None = None
+    recommendations: Sequence[Recommendation] = field(default_factory=tuple)
+    max_output_tokens: int = 512
+
+
+class ChatModel(Protocol):
+    """A chat model that streams its answer; the stream ends with exactly one ``Finished``."""
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
+        """Stream the answer; raises ``ModelError`` (with a stable code) when the model fails."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...

@@ -1,0 +1,157 @@
+"""Adapter for any OpenAI-compatible chat completions server (OpenAI, vLLM, Ollama, llama.cpp server)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+
+from app.errors import ErrorCode, ModelError
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+
+# Local servers (Ollama, llama.cpp, vLLM without --api-key) accept any key, but the SDK insists on one.
+PLACEHOLDER_KEY = "not-needed"
+
+
+def _retry_after(error: openai.APIStatusError) -> float | None:
+    value = error.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
+    out: list[ChatCompletionMessageParam] = []
+    for message in request.messages:
+        if message["role"] == "system":
+            out.append(ChatCompletionSystemMessageParam(role="system", content=message["content"]))
+        elif message["role"] == "assistant":
+            out.append(ChatCompletionAssistantMessageParam(role="assistant", content=message["content"]))
+        else:
+            out.append(ChatCompletionUserMessageParam(role="user", content=message["content"]))
+    return out
+
+
+def map_error(error: BaseException) -> ModelError:
+    """Translate SDK and transport errors into our stable codes, with a message safe to show customers."""
+    if isinstance(error, openai.APITimeoutError):
+        return ModelError(
+            "The assistant took too long to answer. Please try again.", code=ErrorCode.MODEL_TIMEOUT
+        )
+    if isinstance(error, openai.RateLimitError):
+        return ModelError(
+            "The assistant is busy right now. Please try again in a moment.",
+            code=ErrorCode.RATE_LIMITED,
+            retry_after_s=_retry_after(error),
+        )
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ModelError(
+            "The assistant is not configured correctly (model access denied).", code=ErrorCode.MODEL_AUTH
+        )
+    if isinstance(error, openai.BadRequestError | openai.NotFoundError | openai.UnprocessableEntityError):
+        detail = error.message if isinstance(error, openai.APIStatusError) else str(error)
+        return ModelError(f"The model rejected the request: {detail}", code=ErrorCode.MODEL_BAD_REQUEST)
+    if isinstance(error, openai.APIConnectionError | httpx2.TransportError):
+        return ModelError(
+            "The assistant's model cannot be reached right now.", code=ErrorCode.MODEL_UNAVAILABLE
+        )
+    if isinstance(error, openai.InternalServerError):
+        return ModelError("The assistant's model failed. Please try again.", code=ErrorCode.MODEL_UNAVAILABLE)
+    return ModelError("The assistant's model failed unexpectedly.", code=ErrorCode.MODEL_ERROR)
+
+
+class OpenAIChatModel:
+    """Streams chat completions through the official ``openai`` SDK."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None,
+        base_url: str | None,
+        timeout_s: float,
+        max_retries: int,
+        temperature: float = 0.3,
+        streaming: bool = True,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
+        self.name = f"openai:{model}"
+        self.model = model
+        self.temperature = temperature
+        self.streaming = streaming
+        self._client = client or AsyncOpenAI(
+            api_key=api_key or PLACEHOLDER_KEY, base_url=base_url, timeout=timeout_s, max_retries=max_retries
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
+        """Stream one completion; a stream that breaks off raises ``ModelError`` after the text already sent."""
+        if not self.streaming:
+            async for event in self._complete(request):
+                yield event
+            return
+        try:
+            stream = await self._client.chat.completions.create(
+                model=self.model,
+                messages=_messages(request),
+                stream=True,
+                stream_options={"include_usage": True},
+                max_tokens=request.max_output_tokens,
+                temperature=self.temperature,
+            )
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            raise map_error(exc) from exc
+        finish_reason = "stop"
+        prompt_tokens: int | None = None
+        completion_tokens: int | None = None
+        try:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield TextDelta(choice.delta.content)
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            raise map_error(exc) from exc
+        finally:
+            # Closing the stream releases the HTTP connection, also when the consumer stops early (cancel).
+            await stream.close()
+        yield Finished(
+            finish_reason=finish_reason, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+
+    async def _complete(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
+        # For servers or proxies that cannot stream: one request, the whole answer as a single delta.
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self.model,
+                messages=_messages(request),
+                max_tokens=request.max_output_tokens,
+                temperature=self.temperature,
+            )
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            raise map_error(exc) from exc
+        choice = completion.choices[0] if completion.choices else None
+        if choice is not None and choice.message.content:
+            yield TextDelta(choice.message.content)
+        usage = completion.usage
+        yield Finished(
+            finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+    async def aclose(self) -> None:
+        """Close the SDK's connection pool."""
+        await self._client.close()

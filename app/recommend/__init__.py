@@ -1,7 +1,0 @@
-"""Collaborative-filtering recommendations: the kNN engine and the shop-facing service around it."""
-
-from __future__ import annotations
-
-from app.recommend.knn import KNNRecommender
-
-__all__ = ["KNNRecommender"]

@@ -1,0 +1,1 @@
+"""Persistence: the schema, its migrations, and a store that returns plain records."""

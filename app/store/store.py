@@ -1,0 +1,345 @@
+"""Every read and write the chat server makes, returning plain records.
+
+Writes arrive as batches of plain values (``app.store.records.Write``) and are applied in one transaction, so
+the conversation layer can group-commit the events of many conversations at once. Within this process writes
+are serialised: SQLite has one writer, and taking turns here beats racing for its lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Insert, Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.events import EVENT, Accepted, StoredEvent
+from app.store.engine import create_engine
+from app.store.records import (
+    AnswerStarted,
+    ConversationRecord,
+    HistoryTurn,
+    MessageRecord,
+    NewConversation,
+    NewEvent,
+    NewUserMessage,
+    StoredPayload,
+    Write,
+)
+from app.store.tables import Conversation, EventRow, Message, utcnow
+
+CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+
+_FINISH = (
+    update(MESSAGES)
+    .where(
+        MESSAGES.c.conversation_id == bindparam("c_id"),
+        MESSAGES.c.client_id == bindparam("m_id"),
+        MESSAGES.c.role == "assistant",
+    )
+    .values(
+        text=bindparam("text"),
+        status=bindparam("status"),
+        route=bindparam("route"),
+        prompt_tokens=bindparam("prompt_tokens"),
+        completion_tokens=bindparam("completion_tokens"),
+        error_code=bindparam("error_code"),
+        recommendations=bindparam("recommendations"),
+        completed_at=bindparam("completed_at"),
+    )
+)
+_LAST_SEQ = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("c_id"))
+    .values(last_seq=bindparam("seq"), updated_at=bindparam("now"))
+)
+
+
+def _message_record(row: Any) -> MessageRecord:
+    return MessageRecord(
+        client_id=row.client_id,
+        role=row.role,
+        text=row.text,
+        status=row.status,
+        route=row.route,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        error_code=row.error_code,
+        recommendations=row.recommendations,
+        feedback_rating=row.feedback_rating,
+        feedback_comment=row.feedback_comment,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )
+
+
+class Store:
+    """The chat server's persistence; each method is one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """A store on a new engine for ``url``."""
+        return cls(create_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    async def close(self) -> None:
+        """Dispose of the connection pool."""
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.execute(select(1))
+
+    @staticmethod
+    def new_conversation_id() -> str:
+        """A fresh, unguessable conversation id."""
+        return uuid.uuid4().hex
+
+    # ---- reads ---------------------------------------------------------------------------------------
+
+    async def get_conversation(self, conversation_id: str) -> ConversationRecord | None:
+        """The conversation, or None if nothing was ever stored in it."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id))
+            ).first()
+        if row is None:
+            return None
+        return ConversationRecord(
+            id=row.id, customer_id=row.customer_id, created_at=row.created_at, last_seq=row.last_seq
+        )
+
+    async def messages(self, conversation_id: str) -> list[MessageRecord]:
+        """All messages of a conversation, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(MESSAGES).where(MESSAGES.c.conversation_id == conversation_id).order_by(MESSAGES.c.id)
+            )
+            return [_message_record(row) for row in rows]
+
+    async def payloads_after(self, conversation_id: str, seq: int) -> list[StoredPayload]:
+        """Stored events with ``seq`` greater than the given one, in order, as their JSON."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(EVENTS.c.seq, EVENTS.c.payload)
+                .where(EVENTS.c.conversation_id == conversation_id, EVENTS.c.seq > seq)
+                .order_by(EVENTS.c.seq)
+            )
+            return [StoredPayload(seq=row.seq, payload=row.payload) for row in rows]
+
+    async def events_after(self, conversation_id: str, seq: int) -> list[StoredEvent]:
+        """Stored events with ``seq`` greater than the given one, in order."""
+        return [EVENT.validate_json(p.payload) for p in await self.payloads_after(conversation_id, seq)]
+
+    async def last_seq(self, conversation_id: str) -> int:
+        """The newest stored event's ``seq`` (0 for none)."""
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.max(EVENTS.c.seq)).where(EVENTS.c.conversation_id == conversation_id)
+            )
+        return int(value or 0)
+
+    async def find_accepted(self, conversation_id: str, client_id: str) -> Accepted | None:
+        """The ``accepted`` event of a stored user message, or None."""
+        async with self.engine.connect() as conn:
+            payload = await conn.scalar(
+                select(EVENTS.c.payload).where(
+                    EVENTS.c.conversation_id == conversation_id,
+                    EVENTS.c.message_id == client_id,
+                    EVENTS.c.type == "accepted",
+                )
+            )
+        if payload is None:
+            return None
+        found = EVENT.validate_json(payload)
+        return found if isinstance(found, Accepted) else None
+
+    async def pending_answers(self, conversation_id: str) -> list[Accepted]:
+        """User messages whose answer never finished (the server stopped mid-answer), oldest first."""
+        answered = (
+            select(MESSAGES.c.client_id)
+            .where(
+                MESSAGES.c.conversation_id == conversation_id,
+                MESSAGES.c.role == "assistant",
+                MESSAGES.c.status != "streaming",
+            )
+            .scalar_subquery()
+        )
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(EVENTS.c.payload)
+                .where(
+                    EVENTS.c.conversation_id == conversation_id,
+                    EVENTS.c.type == "accepted",
+                    EVENTS.c.message_id.not_in(answered),
+                )
+                .order_by(EVENTS.c.seq)
+            )
+            found = [EVENT.validate_json(row.payload) for row in rows]
+        return [event for event in found if isinstance(event, Accepted)]
+
+    async def history(
+        self, conversation_id: str, *, before_client_id: str, limit: int = 200
+    ) -> list[HistoryTurn]:
+        """Finished turns before the given user message, oldest first, for the prompt."""
+        async with self.engine.connect() as conn:
+            anchor = await conn.scalar(
+                select(MESSAGES.c.id).where(
+                    MESSAGES.c.conversation_id == conversation_id,
+                    MESSAGES.c.client_id == before_client_id,
+                    MESSAGES.c.role == "user",
+                )
+            )
+            query = select(MESSAGES.c.role, MESSAGES.c.text, MESSAGES.c.status).where(
+                MESSAGES.c.conversation_id == conversation_id
+            )
+            if anchor is not None:
+                query = query.where(MESSAGES.c.id < anchor)
+            rows = list(await conn.execute(query.order_by(MESSAGES.c.id.desc()).limit(limit)))
+        turns: list[HistoryTurn] = []
+        for row in reversed(rows):
+            if row.role == "user":
+                turns.append(HistoryTurn(role="user", text=row.text))
+            elif row.text and row.status in ("done", "stopped"):
+                turns.append(HistoryTurn(role="assistant", text=row.text))
+        return turns
+
+    # ---- writes --------------------------------------------------------------------------------------
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        """Apply a batch of writes in one transaction; a failure applies none of them."""
+        if not writes:
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            await self._apply(conn, writes)
+
+    async def _apply(self, conn: AsyncConnection, writes: Sequence[Write]) -> None:
+        # One statement per kind (executemany); the order of kinds keeps foreign keys and answer lifecycles
+        # valid whatever order the batch lists them in.
+        now = utcnow()
+        conversations: list[dict[str, Any]] = []
+        users: list[dict[str, Any]] = []
+        started: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        finished: list[dict[str, Any]] = []
+        last_seq: dict[str, int] = {}
+        for w in writes:
+            if isinstance(w, NewEvent):
+                events.append(
+                    {
+                        "conversation_id": w.conversation_id,
+                        "seq": w.seq,
+                        "type": w.type,
+                        "message_id": w.message_id,
+                        "payload": w.payload,
+                        "created_at": now,
+                    }
+                )
+                last_seq[w.conversation_id] = max(w.seq, last_seq.get(w.conversation_id, 0))
+            elif isinstance(w, NewConversation):
+                conversations.append(
+                    {
+                        "id": w.conversation_id,
+                        "customer_id": w.customer_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_seq": 0,
+                    }
+                )
+            elif isinstance(w, NewUserMessage):
+                users.append(
+                    {
+                        "conversation_id": w.conversation_id,
+                        "client_id": w.client_id,
+                        "role": "user",
+                        "text": w.text,
+                        "status": "done",
+                        "created_at": w.created_at,
+                    }
+                )
+            elif isinstance(w, AnswerStarted):
+                started.append(
+                    {
+                        "conversation_id": w.conversation_id,
+                        "client_id": w.client_id,
+                        "role": "assistant",
+                        "text": "",
+                        "route": w.route,
+                        "status": "streaming",
+                        "created_at": now,
+                    }
+                )
+            else:
+                finished.append(
+                    {
+                        "c_id": w.conversation_id,
+                        "m_id": w.client_id,
+                        "text": w.text,
+                        "status": w.status,
+                        "route": w.route,
+                        "prompt_tokens": w.prompt_tokens,
+                        "completion_tokens": w.completion_tokens,
+                        "error_code": w.error_code,
+                        "recommendations": {"items": list(w.recommendations)} if w.recommendations else None,
+                        "completed_at": now,
+                    }
+                )
+        if conversations:
+            await conn.execute(self._insert(CONVERSATIONS).on_conflict_do_nothing(), conversations)
+        if users:
+            await conn.execute(MESSAGES.insert(), users)
+        if started:
+            upsert = self._insert(MESSAGES)
+            await conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["conversation_id", "role", "client_id"],
+                    set_={"text": "", "status": "streaming", "route": upsert.excluded.route},
+                ),
+                started,
+            )
+        if events:
+            await conn.execute(EVENTS.insert(), events)
+        if finished:
+            await conn.execute(_FINISH, finished)
+        if last_seq:
+            await conn.execute(
+                _LAST_SEQ, [{"c_id": c, "seq": seq, "now": now} for c, seq in last_seq.items()]
+            )
+
+    def _insert(self, table: Table) -> Any:
+        # INSERT … ON CONFLICT is spelled the same on both, but only the dialects' own insert() offers it.
+        if self.dialect == "postgresql":
+            stmt: Insert = postgresql.insert(table)
+        else:
+            stmt = sqlite.insert(table)
+        return stmt
+
+    async def set_feedback(
+        self, conversation_id: str, client_id: str, rating: int, comment: str | None
+    ) -> bool:
+        """Attach feedback to the answer to ``client_id``; False when there is no such answer."""
+        async with self._write_lock, self.engine.begin() as conn:
+            result = await conn.execute(
+                update(MESSAGES)
+                .where(
+                    MESSAGES.c.conversation_id == conversation_id,
+                    MESSAGES.c.client_id == client_id,
+                    MESSAGES.c.role == "assistant",
+                )
+                .values(feedback_rating=rating, feedback_comment=comment)
+            )
+            return bool(result.rowcount)

@@ -1,0 +1,231 @@
+"""The application factory: settings are read and services built once, in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+from threadpoolctl import threadpool_limits
+
+from app.conversation.pipeline import AnswerPipeline, ChatConfig
+from app.conversation.router import default_router
+from app.conversation.service import ChatService
+from app.errors import ConfigError, ErrorCode
+from app.llm.local import LocalChatModel
+from app.llm.model import ChatModel
+from app.llm.openai import OpenAIChatModel
+from app.llm.prompts import PromptLibrary
+from app.llm.tokens import TokenCounter, install_offline_encodings
+from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
+from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
+from app.shop.embedding import Encoder, default_encoder
+from app.shop.knowledge import KnowledgeBase
+from app.shop.recommend.service import ShopRecommender, build_demo_model
+from app.shop.recommender import PopularityRecommender, Recommender
+from app.store.migrate import upgrade
+from app.store.store import Store
+from app.web import logfilter, routes, socket
+from app.web.auth import TokenSigner
+from app.web.limits import WsConfig
+from app.web.routes import ApiError
+
+log = logging.getLogger("shopchat")
+
+FALLBACK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shopchat</title></head>
+<body><h1>shopchat is running</h1><p>The demo page (static/index.html) is missing. The websocket is at
+<code>/ws/chat</code>; the API docs are at <a href="/docs">/docs</a>.</p></body></html>"""
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with caching suited to an unversioned widget URL: revalidate code, cache images."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if str(full_path).endswith((".js", ".css", ".html", ".json")):
+            # Shops embed /static/widget.js without a version: browsers must revalidate (ETag → 304) so an
+            # upgrade reaches every storefront at once.
+            response.headers["Cache-Control"] = "no-cache"
+        else:
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def build_model(
+    settings: Settings, knowledge: KnowledgeBase, prompts: PromptLibrary, cpu: Executor | None = None
+) -> ChatModel:
+    """The chat model the settings ask for."""
+    if settings.llm_backend == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        if key is None and settings.openai_base_url is None:
+            raise ConfigError(
+                "SHOPCHAT_LLM_BACKEND=openai needs OPENAI_API_KEY (for api.openai.com) or OPENAI_BASE_URL "
+                "(for a local OpenAI-compatible server such as Ollama, vLLM or llama.cpp)"
+            )
+        return OpenAIChatModel(
+            model=settings.llm_model,
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout_s=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+            temperature=settings.llm_temperature,
+            streaming=settings.llm_stream,
+        )
+    return LocalChatModel(
+        knowledge,
+        prompts,
+        confidence=settings.local_confidence,
+        delay_s=settings.local_stream_delay_ms / 1000,
+        cpu=cpu,
+    )
+
+
+def build_recommender(shop: Shop, shop_dir: Path) -> Recommender:
+    """Collaborative filtering from the shop's prebuilt ``model.npz``, else fitted now; best sellers if no history."""
+    if not shop.purchases:
+        return PopularityRecommender(shop)
+    model_path = shop_dir / "model.npz"
+    # A model is only valid for the purchase history it was built from, so never borrow the demo's.
+    return ShopRecommender(shop, model_path if model_path.exists() else build_demo_model(shop))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model: ChatModel | None = None,
+    recommender: Recommender | None = None,
+    encoder: Encoder | None = None,
+) -> FastAPI:
+    """Build the ASGI app; services are created when it starts (so importing this module does nothing)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings or load_settings()
+        logging.basicConfig(
+            level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logfilter.install()
+        # One BLAS thread: embeddings then cost a few ms of one core instead of tens of ms of both, and the
+        # event loop keeps its core. CPU work runs on one worker thread beside the loop.
+        threadpool_limits(limits=1, user_api="blas")
+        cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopchat-cpu")
+        install_offline_encodings()
+        shop_dir = config.shop_dir or DEMO_SHOP_DIR
+        shop = load_shop(shop_dir)
+        prompts = PromptLibrary(config.prompts_dir)
+        embedder = encoder or default_encoder()
+        knowledge = KnowledgeBase(shop, embedder)
+        chat_model = model or build_model(config, knowledge, prompts, cpu)
+        database_url = config.resolved_database_url()
+        if database_url.startswith("sqlite") and not config.database_url:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store.from_url(database_url)
+        await upgrade(store.engine)
+        chat_config = ChatConfig(
+            context_tokens=config.llm_context_tokens,
+            max_output_tokens=config.llm_max_output_tokens,
+            max_message_chars=config.max_message_chars,
+            abandon_after_s=config.abandon_after_s,
+            recommendations_n=config.recommendations_n,
+        )
+        pipeline = AnswerPipeline(
+            store=store,
+            model=chat_model,
+            router=default_router(embedder),
+            recommender=recommender or build_recommender(shop, shop_dir),
+            prompts=prompts,
+            shop=shop,
+            counter=TokenCounter(config.llm_model),
+            config=chat_config,
+            cpu=cpu,
+        )
+        service = ChatService(store=store, pipeline=pipeline, config=chat_config)
+        service.start()
+        app.state.settings = config
+        app.state.shop = shop
+        app.state.catalog = knowledge.catalog
+        app.state.chat = service
+        app.state.store = store
+        app.state.signer = TokenSigner(config.resolved_secret())
+        app.state.ws_config = WsConfig(
+            allowed_origins=config.resolved_origins(),
+            customer_signing_key=(
+                config.customer_signing_key.get_secret_value().encode()
+                if config.customer_signing_key
+                else None
+            ),
+            max_frame_bytes=config.max_frame_bytes,
+            rate_limit_per_minute=config.rate_limit_per_minute,
+            max_message_chars=config.max_message_chars,
+        )
+        index_page = SHIPPED_STATIC_DIR / "index.html"
+        app.state.index_page = index_page if index_page.is_file() else None
+        log.info(
+            "shopchat ready: model=%s database=%s shop=%s (%d products)",
+            chat_model.name, store.dialect, shop.name, len(shop.products),
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            await service.close()
+            await chat_model.aclose()
+            await store.close()
+            cpu.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="shopchat",
+        summary="AI customer-service chat for online shops",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(routes.router)
+    app.include_router(socket.router)
+    app.mount("/static", CachedStaticFiles(directory=SHIPPED_STATIC_DIR, check_dir=False), name="static")
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)
+    async def index(request: Request) -> Response:
+        page: Path | None = request.app.state.index_page
+        if page is not None:
+            return FileResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(FALLBACK_PAGE)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = (
+            exc.code
+            if isinstance(exc, ApiError)
+            else (ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.INVALID_VALUE)
+        )
+        return JSONResponse(
+            {"error": {"code": str(code), "message": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ["?"], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            {"error": {"code": ErrorCode.INVALID_VALUE.value, "message": f"{where}: {first['msg']}"}},
+            status_code=422,
+        )
+
+    return app

@@ -1,0 +1,62 @@
+"""Every dependency the HTTP routes and the websocket endpoint take, declared once.
+
+``HTTPConnection`` covers requests and websockets alike, so both kinds of endpoint share these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from app.conversation.service import ChatService
+from app.shop.catalog import Shop
+from app.shop.knowledge import CatalogIndex
+from app.store.store import Store
+from app.web.auth import TokenSigner
+from app.web.limits import WsConfig
+
+
+def get_chat(conn: HTTPConnection) -> ChatService:
+    """The conversation service of this app."""
+    service: ChatService = conn.app.state.chat
+    return service
+
+
+def get_store(conn: HTTPConnection) -> Store:
+    """The store of this app."""
+    store: Store = conn.app.state.store
+    return store
+
+
+def get_shop(conn: HTTPConnection) -> Shop:
+    """The shop this app answers for."""
+    shop: Shop = conn.app.state.shop
+    return shop
+
+
+def get_catalog(conn: HTTPConnection) -> CatalogIndex:
+    """Search over the shop's products."""
+    catalog: CatalogIndex = conn.app.state.catalog
+    return catalog
+
+
+def get_signer(conn: HTTPConnection) -> TokenSigner:
+    """The conversation-token signer."""
+    signer: TokenSigner = conn.app.state.signer
+    return signer
+
+
+def get_ws_config(conn: HTTPConnection) -> WsConfig:
+    """Per-connection websocket limits."""
+    config: WsConfig = conn.app.state.ws_config
+    return config
+
+
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+StoreDep = Annotated[Store, Depends(get_store)]
+ShopDep = Annotated[Shop, Depends(get_shop)]
+CatalogDep = Annotated[CatalogIndex, Depends(get_catalog)]
+SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]

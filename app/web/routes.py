@@ -1,0 +1,187 @@
+"""REST endpoints: health, conversation read-back, and the demo storefront's catalog data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from pydantic import BaseModel
+
+from app.errors import ErrorCode
+from app.web.deps import CatalogDep, ChatDep, ShopDep, SignerDep, StoreDep
+
+router = APIRouter()
+
+
+class ApiError(HTTPException):
+    """An HTTP error with a stable code, rendered as ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str) -> None:
+        super().__init__(status_code=status, detail=message)
+        self.code = code
+
+
+class Health(BaseModel):
+    """Liveness: the process is up and its database answers."""
+
+    status: str
+    model: str
+    database: str
+
+
+class MessageOut(BaseModel):
+    """A stored message; assistant answers carry route, usage and feedback."""
+
+    message_id: str
+    role: str
+    text: str
+    status: str
+    route: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    error_code: str | None
+    feedback_rating: int | None
+    feedback_comment: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class ConversationOut(BaseModel):
+    """A conversation with all its messages, oldest first."""
+
+    conversation_id: str
+    customer_id: str | None
+    created_at: datetime
+    last_seq: int
+    messages: list[MessageOut]
+
+
+class ShopOut(BaseModel):
+    """The shop's public facts."""
+
+    name: str
+    currency: str
+    currency_symbol: str
+    support_hours: str
+    support_email: str
+
+
+class ProductOut(BaseModel):
+    """A catalog product."""
+
+    product_id: str
+    name: str
+    price: float
+    currency: str
+    n_customers: int
+
+
+class CustomerOut(BaseModel):
+    """A demo customer (for the storefront's customer picker)."""
+
+    customer_id: str
+    n_products: int
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz(chat: ChatDep, store: StoreDep) -> Health:
+    """200 when the server can reach its database."""
+    try:
+        await store.ping()
+    except Exception as exc:
+        raise ApiError(503, ErrorCode.INTERNAL, "database unavailable") from exc
+    return Health(status="ok", model=chat.model_name, database=store.dialect)
+
+
+@router.get("/api/conversations/{conversation_id}", tags=["conversations"])
+async def get_conversation(
+    conversation_id: str,
+    store: StoreDep,
+    signer: SignerDep,
+    authorization: Annotated[str | None, Header()] = None,
+    token: Annotated[
+        str | None, Query(description="the conversation token, if no Authorization header")
+    ] = None,
+) -> ConversationOut:
+    """The conversation and its messages; needs the conversation token (``Authorization: Bearer …``)."""
+    supplied = token
+    if authorization is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            raise ApiError(401, ErrorCode.UNAUTHORIZED, "use 'Authorization: Bearer <conversation token>'")
+        supplied = value.strip()
+    if not supplied:
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "the conversation token is required")
+    if not signer.verify(conversation_id, supplied):
+        raise ApiError(403, ErrorCode.UNAUTHORIZED, "the token does not match this conversation")
+    conversation = await store.get_conversation(conversation_id)
+    if conversation is None:
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no messages in this conversation yet")
+    rows = await store.messages(conversation_id)
+    return ConversationOut(
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        created_at=conversation.created_at,
+        last_seq=conversation.last_seq,
+        messages=[
+            MessageOut(
+                message_id=m.client_id,
+                role=m.role,
+                text=m.text,
+                status=m.status,
+                route=m.route,
+                prompt_tokens=m.prompt_tokens,
+                completion_tokens=m.completion_tokens,
+                error_code=m.error_code,
+                feedback_rating=m.feedback_rating,
+                feedback_comment=m.feedback_comment,
+                created_at=m.created_at,
+                completed_at=m.completed_at,
+            )
+            for m in rows
+        ],
+    )
+
+
+@router.get("/api/shop", tags=["shop"])
+async def shop_info(shop: ShopDep) -> ShopOut:
+    """Name and currency of the shop."""
+    return ShopOut(
+        name=shop.name,
+        currency=shop.currency,
+        currency_symbol=shop.currency_symbol,
+        support_hours=shop.support_hours,
+        support_email=shop.support_email,
+    )
+
+
+@router.get("/api/products", tags=["shop"])
+async def products(
+    shop: ShopDep,
+    catalog: CatalogDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 12,
+) -> list[ProductOut]:
+    """Best sellers, or products matching ``q``."""
+    if q:
+        found = [hit.product for hit in catalog.search(q, n=limit)]
+    else:
+        found = sorted(shop.products.values(), key=lambda p: (-p.n_customers, p.product_id))[:limit]
+    return [
+        ProductOut(
+            product_id=p.product_id,
+            name=p.name,
+            price=p.price,
+            currency=shop.currency,
+            n_customers=p.n_customers,
+        )
+        for p in found
+    ]
+
+
+@router.get("/api/customers", tags=["shop"])
+async def customers(shop: ShopDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[CustomerOut]:
+    """Demo customers with the longest purchase histories."""
+    ranked = sorted(shop.customer_ids(), key=lambda c: (-len(shop.customer_purchases(c)), c))[:limit]
+    return [CustomerOut(customer_id=c, n_products=len(shop.customer_purchases(c))) for c in ranked]

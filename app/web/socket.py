@@ -1,0 +1,187 @@
+"""The ``/ws/chat`` websocket: handshake, frame validation and the send/receive loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from app.conversation.hub import Hub
+from app.conversation.service import ChatService
+from app.conversation.subscriber import Subscriber
+from app.errors import ErrorCode
+from app.events import Error
+from app.web.deps import ChatDep, SignerDep, WsConfigDep
+from app.web.frames import (
+    ClientCancel,
+    ClientFeedback,
+    ClientMessage,
+    ClientPing,
+    FeedbackSaved,
+    Pong,
+    Ready,
+    parse_client_frame,
+)
+from app.web.handshake import CLOSE_TOO_SLOW, Refusal, parse_handshake
+from app.web.limits import WsConfig
+from app.web.ratelimit import RateLimiter
+
+log = logging.getLogger("shopchat.ws")
+router = APIRouter()
+
+
+async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
+    if refusal.before_accept:
+        log.warning("refused websocket: %s", refusal.message)
+        await websocket.close(code=refusal.close_code)
+        return
+    await websocket.accept()
+    assert refusal.code is not None
+    await websocket.send_text(Error(code=refusal.code, message=refusal.message).model_dump_json())
+    await websocket.close(code=refusal.close_code, reason=refusal.message[:120])
+
+
+async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
+    while True:
+        payload = await subscriber.outbox.get()
+        if payload is None:
+            if subscriber.overflowed:
+                await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with last_seq")
+            return
+        await websocket.send_text(payload)
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep) -> None:
+    """One customer's chat connection; see docs/protocol.md."""
+    decision = parse_handshake(websocket.headers.get("origin"), websocket.query_params, config, signer)
+    if isinstance(decision, Refusal):
+        await _refuse(websocket, decision)
+        return
+    await websocket.accept()
+    resumed = decision.conversation_id is not None
+    if decision.conversation_id is None:
+        hub = service.new_hub(decision.customer_id)
+    else:
+        hub = await service.open(decision.conversation_id, decision.customer_id)
+    newest = hub.journal.published_seq
+    # Without last_seq a resuming client has seen everything; replay nothing.
+    subscriber = Subscriber(last_seq=decision.last_seq if decision.last_seq is not None else newest)
+    subscriber.send(
+        Ready(
+            conversation_id=hub.conversation_id,
+            token=signer.issue(hub.conversation_id),
+            customer_id=hub.customer_id,
+            last_seq=newest,
+            resumed=resumed,
+            max_message_chars=config.max_message_chars,
+        ).model_dump_json()
+    )
+    await service.attach(hub, subscriber)
+    sender = asyncio.create_task(_sender(websocket, subscriber), name=f"send:{hub.conversation_id}")
+    try:
+        await _receive_loop(websocket, service, hub, subscriber, config, sender)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        service.detach(hub, subscriber)
+        subscriber.close()
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+
+
+async def _receive_loop(
+    websocket: WebSocket,
+    service: ChatService,
+    hub: Hub,
+    subscriber: Subscriber,
+    config: WsConfig,
+    sender: asyncio.Task[None],
+) -> None:
+    limiter = RateLimiter(config.rate_limit_per_minute)
+    while websocket.client_state == WebSocketState.CONNECTED and not sender.done():
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw = message.get("text")
+        if raw is None:
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.BINARY_FRAME, message="Binary frames are not supported; send JSON text."
+                ),
+            )
+            continue
+        if len(raw.encode()) > config.max_frame_bytes:
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.FRAME_TOO_LARGE,
+                    message=f"The frame is larger than {config.max_frame_bytes:,} bytes.",
+                ),
+            )
+            continue
+        try:
+            await _handle(raw, service, hub, subscriber, limiter)
+        except Exception:
+            # A bug must not take the conversation down with it; the client may retry.
+            log.exception("failed to handle a frame in %s", hub.conversation_id)
+            _reply(subscriber, Error(code=ErrorCode.INTERNAL, message="Something went wrong on our side."))
+
+
+def _reply(subscriber: Subscriber, frame: Error | FeedbackSaved | Pong) -> None:
+    subscriber.send(frame.model_dump_json())
+
+
+async def _handle(
+    raw: str, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: RateLimiter
+) -> None:
+    frame = parse_client_frame(raw)
+    if isinstance(frame, Error):
+        _reply(subscriber, frame)
+    elif isinstance(frame, ClientMessage):
+        problem = service.check_message(frame.text)
+        if problem is not None:
+            _reply(subscriber, problem.model_copy(update={"reply_to": frame.id}))
+            return
+        wait = limiter.take()
+        if wait is not None:
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.RATE_LIMITED,
+                    message="You are sending messages too quickly. Please wait a moment.",
+                    reply_to=frame.id,
+                    retry_after_s=round(wait, 1),
+                ),
+            )
+            return
+        await service.submit(hub, subscriber, frame.id, frame.text)
+    elif isinstance(frame, ClientCancel):
+        if not service.cancel(hub, frame.message_id):
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.NOT_FOUND,
+                    message="There is no answer in progress for that message.",
+                    reply_to=frame.message_id,
+                ),
+            )
+    elif isinstance(frame, ClientFeedback):
+        if await service.feedback(hub, frame.message_id, frame.rating, frame.comment):
+            _reply(subscriber, FeedbackSaved(message_id=frame.message_id, rating=frame.rating))
+        else:
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.NOT_FOUND,
+                    message="There is no answer to that message to rate.",
+                    reply_to=frame.message_id,
+                ),
+            )
+    elif isinstance(frame, ClientPing):
+        _reply(subscriber, Pong())
