@@ -37,11 +37,12 @@ browser:
 			|| echo "chromium could not be installed: browser tests will be skipped"; \
 	else echo "no /usr/bin/chromium and not root: browser tests will be skipped"; fi
 
-## lint: ruff (lint + format check) and mypy --strict
+## lint: ruff (lint + format check), mypy --strict and the layering contracts (import-linter)
 lint: install-dev
 	$(BIN)/ruff check app finetune tests bench
 	$(BIN)/ruff format --check app finetune tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install-dev
 	$(BIN)/ruff check --fix app finetune tests bench

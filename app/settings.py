@@ -10,7 +10,6 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.errors import ConfigError
-from app.llm.prompts import SHIPPED_PROMPTS_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_STATIC_DIR = PROJECT_ROOT / "static"
@@ -41,7 +40,7 @@ class Settings(BaseSettings):
     )
     database_url: str = ""
     data_dir: Path = Path("shopchat-data")
-    prompts_dir: Path = SHIPPED_PROMPTS_DIR
+    prompts_dir: Path | None = None  # None: the templates shipped in prompts/
     shop_dir: Path | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: SecretStr | None = None

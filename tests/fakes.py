@@ -1,4 +1,4 @@
-"""Test doubles above the model adapter: a scripted chat model and a fixed recommender."""
+"""Test doubles: a scripted chat model, a fixed recommender and router, a recording fan-out, a slow store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.conversation.broadcaster import InProcessBroadcaster
+from app.conversation.router import RouteDecision
+from app.conversation.subscriber import Subscriber
 from app.errors import ModelError
+from app.events import EVENT, Route, StoredEvent
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.shop.recommender import Recommendation
+from app.store.records import Write
+from app.store.store import Store
 
 
 @dataclass
@@ -54,3 +62,64 @@ class FixedRecommender:
         """The fixed items, at most ``n``."""
         self.calls.append((customer_id, query, n))
         return list(self.items)[:n]
+
+
+@dataclass
+class FixedRouter:
+    """Routes every message the same way."""
+
+    route: Route = "chat"
+
+    def classify(self, text: str) -> RouteDecision:
+        """The fixed route."""
+        return RouteDecision(
+            route=self.route, p_recommend=1.0 if self.route == "recommend" else 0.0, by_rule=True
+        )
+
+
+@dataclass
+class RecordingBroadcaster:
+    """The in-process fan-out, recording every published event in order."""
+
+    published: list[tuple[str, int, str]] = field(default_factory=list)
+    inner: InProcessBroadcaster = field(default_factory=InProcessBroadcaster)
+
+    def subscribe(self, conversation_id: str, subscriber: Subscriber) -> None:
+        """Start delivering to ``subscriber``."""
+        self.inner.subscribe(conversation_id, subscriber)
+
+    def unsubscribe(self, conversation_id: str, subscriber: Subscriber) -> None:
+        """Stop delivering to ``subscriber``."""
+        self.inner.unsubscribe(conversation_id, subscriber)
+
+    def watching(self, conversation_id: str) -> int:
+        """How many subscribers the conversation has."""
+        return self.inner.watching(conversation_id)
+
+    def publish(self, conversation_id: str, seq: int, payload: str) -> None:
+        """Record, then deliver."""
+        self.published.append((conversation_id, seq, payload))
+        self.inner.publish(conversation_id, seq, payload)
+
+    def close(self) -> None:
+        """Close every subscriber."""
+        self.inner.close()
+
+    def events(self, conversation_id: str) -> list[StoredEvent]:
+        """The events published for one conversation, parsed."""
+        return [EVENT.validate_json(p) for c, _, p in self.published if c == conversation_id]
+
+
+class SlowStore(Store):
+    """A store whose every write takes ``delay_s`` longer: a busy database, for coalescing and ordering."""
+
+    def __init__(self, engine: AsyncEngine, delay_s: float) -> None:
+        super().__init__(engine)
+        self.delay_s = delay_s
+        self.batches: list[int] = []
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        """Wait, then write."""
+        self.batches.append(len(writes))
+        await asyncio.sleep(self.delay_s)
+        await super().write(writes)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
-from app.conversation.router import IntentRouter
+from app.conversation.router import Router
 from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
 from app.events import Done, Error, ProductCard, Recommendations, Reset, Route, StoredEvent, Usage
 from app.llm.model import ChatModel, ChatRequest, Finished, TextDelta
@@ -64,7 +64,7 @@ class AnswerPipeline:
         *,
         store: Store,
         model: ChatModel,
-        router: IntentRouter,
+        router: Router,
         recommender: Recommender,
         prompts: PromptLibrary,
         shop: Shop,

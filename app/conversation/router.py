@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +51,14 @@ class RouteDecision:
     route: Route
     p_recommend: float
     by_rule: bool
+
+
+class Router(Protocol):
+    """Decides which route answers a customer message."""
+
+    def classify(self, text: str) -> RouteDecision:
+        """Route one customer message (CPU work: called off the event loop)."""
+        ...
 
 
 def _train_logistic(

@@ -54,7 +54,8 @@ def _template_location(exc: BaseException) -> str:
 class PromptLibrary:
     """Loads and renders the prompt templates; every failure names the file and line."""
 
-    def __init__(self, directory: Path = SHIPPED_PROMPTS_DIR) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or SHIPPED_PROMPTS_DIR
         directories = [directory] if directory == SHIPPED_PROMPTS_DIR else [directory, SHIPPED_PROMPTS_DIR]
         if not directory.is_dir():
             raise TemplateError(f"prompts directory {directory} does not exist")

@@ -1,0 +1,1 @@
+"""Revisions, applied in order by ``app.store.migrate.upgrade``; each file is frozen once released."""
