@@ -92,10 +92,6 @@ class RecordingBroadcaster:
         """Stop delivering to ``subscriber``."""
         self.inner.unsubscribe(conversation_id, subscriber)
 
-    def watching(self, conversation_id: str) -> int:
-        """How many subscribers the conversation has."""
-        return self.inner.watching(conversation_id)
-
     def publish(self, conversation_id: str, seq: int, payload: str) -> None:
         """Record, then deliver."""
         self.published.append((conversation_id, seq, payload))
@@ -122,4 +118,19 @@ class SlowStore(Store):
         """Wait, then write."""
         self.batches.append(len(writes))
         await asyncio.sleep(self.delay_s)
+        await super().write(writes)
+
+
+class FlakyStore(Store):
+    """A store whose next ``failures`` writes fail, as a database that drops out for a moment would."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.failures = 0
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        """Fail while failures remain, else write."""
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database unavailable")
         await super().write(writes)

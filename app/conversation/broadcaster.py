@@ -22,10 +22,6 @@ class Broadcaster(Protocol):
         """Stop delivering to ``subscriber`` (no error if it was not subscribed)."""
         ...
 
-    def watching(self, conversation_id: str) -> int:
-        """How many subscribers the conversation has."""
-        ...
-
     def publish(self, conversation_id: str, seq: int, payload: str) -> None:
         """Deliver a stored event (its JSON) to the conversation's subscribers; never blocks."""
         ...
@@ -53,10 +49,6 @@ class InProcessBroadcaster:
         subscribers.discard(subscriber)
         if not subscribers:
             del self._subscribers[conversation_id]
-
-    def watching(self, conversation_id: str) -> int:
-        """How many subscribers the conversation has."""
-        return len(self._subscribers.get(conversation_id, ()))
 
     def publish(self, conversation_id: str, seq: int, payload: str) -> None:
         """Queue the event on every subscriber's outbox."""

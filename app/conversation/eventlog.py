@@ -157,7 +157,6 @@ class EventLog:
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.commits = 0
 
     def journal(self, conversation_id: str, last_seq: int) -> Journal:
         """A journal for a conversation whose newest stored event is ``last_seq``."""
@@ -206,7 +205,11 @@ class EventLog:
             last_start = loop.time()
             journals = list(self._dirty)
             self._dirty.clear()
-            await self._commit(journals)
+            try:
+                await self._commit(journals)
+            except Exception:
+                # A bug here must not stop the writer: every later event of every conversation waits on it.
+                log.exception("the event log writer failed on a batch")
 
     async def _commit(self, journals: list[Journal]) -> None:
         batches = [journal._stage() for journal in journals]
@@ -222,7 +225,6 @@ class EventLog:
         else:
             for _, staged in batches:
                 self._publish(staged)
-        self.commits += 1
         for journal in journals:
             self._settle(journal)
 
@@ -236,7 +238,6 @@ class EventLog:
                 self._fail(journal, staged, exc)
             else:
                 self._publish(staged)
-            self.commits += 1
             self._settle(journal)
 
     def _fail(self, journal: Journal, staged: list[_Staged], exc: Exception) -> None:

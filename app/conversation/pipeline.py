@@ -99,6 +99,7 @@ class AnswerPipeline:
         text = job.accepted.text
         started = time.monotonic()
         journal = hub.journal
+        journal.failed = None
         try:
             if job.recovered:
                 journal.event(lambda seq: Reset(seq=seq, message_id=draft.message_id))

@@ -255,6 +255,10 @@ class ChatService:
                 hub.running = Running(message_id=message_id, task=task)
                 try:
                     await asyncio.shield(task)
+                except Exception:
+                    # Not even the error could be stored (the database is down): the message stays pending
+                    # and the next process, or the next connection after a restart, answers it.
+                    log.exception("answer to %s/%s could not be stored", hub.conversation_id, message_id)
                 except asyncio.CancelledError:
                     current = asyncio.current_task()
                     if current is None or not current.cancelling():

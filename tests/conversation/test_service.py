@@ -23,7 +23,14 @@ from app.store.migrate import upgrade
 from app.store.records import NewConversation, NewEvent, NewUserMessage
 from app.store.store import Store
 from tests.conftest import sqlite_url
-from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster, ScriptedModel, SlowStore
+from tests.fakes import (
+    FixedRecommender,
+    FixedRouter,
+    FlakyStore,
+    RecordingBroadcaster,
+    ScriptedModel,
+    SlowStore,
+)
 
 CONFIG = ChatConfig(
     context_tokens=16_000,
@@ -64,12 +71,14 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
     rigs: list[Rig] = []
 
     async def build(
-        model: ScriptedModel | None = None, store_delay_s: float = 0.0, db: str = "chat.db"
+        model: ScriptedModel | None = None, store_delay_s: float = 0.0, flaky: bool = False
     ) -> Rig:
-        url = sqlite_url(tmp_path / db)
-        store = (
-            Store.from_url(url) if not store_delay_s else SlowStore(Store.from_url(url).engine, store_delay_s)
-        )
+        engine = Store.from_url(sqlite_url(tmp_path / "chat.db")).engine
+        store: Store = Store(engine)
+        if store_delay_s:
+            store = SlowStore(engine, store_delay_s)
+        elif flaky:
+            store = FlakyStore(engine)
         await upgrade(store.engine)
         model = model or ScriptedModel()
         shop = load_shop()
@@ -322,3 +331,26 @@ async def test_shutdown_leaves_the_answer_for_the_next_process(make_rig: Callabl
     await rig.service.close()
     assert [a.message_id for a in await rig.store.pending_answers(hub.conversation_id)] == ["m1"]
     assert not [e for e in rig.events(hub) if isinstance(e, Done)]
+
+
+async def test_a_database_outage_mid_answer_ends_it_with_one_error_and_no_lost_seq(
+    make_rig: Callable[..., object],
+) -> None:
+    rig: Rig = await make_rig(
+        ScriptedModel(chunks=tuple(f"w{i} " for i in range(30)), delay_s=0.01), flaky=True
+    )  # type: ignore[misc]
+    store = rig.store
+    assert isinstance(store, FlakyStore)
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "hi")
+    await asyncio.sleep(0.08)
+    store.failures = 1
+    error = await rig.terminal(hub, "m1")
+    assert isinstance(error, Error)
+    assert error.code == "internal"
+    events = rig.events(hub)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [p.payload for p in await store.payloads_after(hub.conversation_id, 0)] == [
+        p for c, _, p in rig.broadcaster.published if c == hub.conversation_id
+    ]

@@ -18,6 +18,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,14 +27,19 @@ from typer.testing import CliRunner
 
 from app.errors import ConfigError, ErrorCode
 from app.events import Accepted, Delta, Done, Error, StoredEvent, Usage
+from app.settings import Settings
 from app.store.cli import db_app
 from app.store.engine import create_engine
 from app.store.migrate import alembic_config, current, head, upgrade
 from app.store.records import AnswerStarted, NewEvent, NewUserMessage
 from app.store.store import Store
 from app.store.tables import Base
-from tests.conftest import sqlite_url
+from app.web.application import create_app
+from app.web.auth import TokenSigner
+from tests.conftest import TEST_SECRET, sqlite_url
+from tests.fakes import FixedRecommender, ScriptedModel
 from tests.store.old_schema import OLD_METADATA
+from tests.wsutil import receive_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONV = "c0ffee00c0ffee00c0ffee00c0ffee00"
@@ -456,3 +462,26 @@ def test_cli_unreachable_database_exit_2(tmp_path: Path, monkeypatch: pytest.Mon
             "error: cannot connect to database postgresql+asyncpg://u@127.0.0.1:1/x: "
         )
         assert result.stderr.count("\n") == 1
+
+
+def test_old_conversation_resumes_over_the_websocket_after_start_up_upgrades(
+    old_url: str, settings: Settings
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"database_url": old_url}),
+        model=ScriptedModel(chunks=("You are ", "welcome!")),
+        recommender=FixedRecommender(),
+    )
+    token = TokenSigner(TEST_SECRET.encode()).issue(CONV)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect(f"/ws/chat?conversation_id={CONV}&token={token}&last_seq=0") as ws,
+    ):
+        ready = ws.receive_json()
+        replayed = [ws.receive_json() for _ in OLD_EVENTS]
+        rest = receive_until(ws, "done")
+    assert (ready["resumed"], ready["customer_id"], ready["last_seq"]) == (True, "12347", 8)
+    assert [f["seq"] for f in replayed] == [e.seq for e in OLD_EVENTS]
+    # m3 was cut off by a restart of the old server: it is answered again, once, after a reset.
+    assert (rest[0]["type"], rest[0]["seq"]) == ("reset", 9)
+    assert (rest[-1]["message_id"], rest[-1]["text"]) == ("m3", "You are welcome!")
