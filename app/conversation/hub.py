@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.conversation.eventlog import Journal
+from app.conversation.router import RouteDecision
+from app.conversation.transcript import Transcript
 from app.events import Accepted
 
 StopReason = Literal["cancel", "abandoned", "shutdown"]
@@ -14,10 +16,14 @@ StopReason = Literal["cancel", "abandoned", "shutdown"]
 
 @dataclass(slots=True)
 class Job:
-    """A stored customer message waiting for its answer; ``recovered`` if a previous process left it."""
+    """A stored customer message waiting for its answer; ``recovered`` if a previous process left it.
+
+    ``route`` is the message's classification, started while the message was being stored.
+    """
 
     accepted: Accepted
     recovered: bool = False
+    route: asyncio.Future[RouteDecision] | None = None
 
 
 @dataclass(slots=True)
@@ -45,6 +51,7 @@ class Hub:
     abandon_timer: asyncio.TimerHandle | None = None
     sockets: int = 0
     abandoned: bool = False
+    transcript: Transcript = field(default_factory=Transcript)
 
     @property
     def busy(self) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
-from app.conversation.router import Router
+from app.conversation.router import RouteDecision, Router
 from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
 from app.events import Done, Error, ProductCard, Recommendations, Reset, Route, StoredEvent, Usage
 from app.llm.model import ChatModel, ChatRequest, Finished, TextDelta
@@ -89,6 +89,10 @@ class AnswerPipeline:
                 f"({config.context_tokens}) minus SHOPCHAT_LLM_MAX_OUTPUT_TOKENS ({config.max_output_tokens}) leaves"
             )
 
+    def classify(self, text: str) -> asyncio.Future[RouteDecision]:
+        """Start routing a message now, off the event loop; await the result when the answer starts."""
+        return asyncio.get_running_loop().run_in_executor(self._cpu, self.router.classify, text)
+
     async def _off_loop(self, fn: Callable[[], T]) -> T:
         # Embeddings and ranking are CPU work: they run beside the event loop, never on it.
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
@@ -103,7 +107,8 @@ class AnswerPipeline:
         try:
             if job.recovered:
                 journal.event(lambda seq: Reset(seq=seq, message_id=draft.message_id))
-            draft.route = (await self._off_loop(lambda: self.router.classify(text))).route
+            decision = await job.route if job.route is not None else await self.classify(text)
+            draft.route = decision.route
             journal.write(AnswerStarted(hub.conversation_id, draft.message_id, draft.route))
             items: list[Recommendation] = []
             if draft.route == "recommend":
@@ -123,8 +128,9 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            request = await self._request(hub, draft.message_id, text, draft.route, items)
-            draft.prompt_tokens = self.counter.count_messages(request.messages)
+            request, draft.prompt_tokens = await self._request(
+                hub, draft.message_id, text, draft.route, items
+            )
             first = True
             async for event in self.model.stream(request):
                 if isinstance(event, TextDelta) and event.text:
@@ -201,17 +207,20 @@ class AnswerPipeline:
         )
         # The answer row is (re)started here too, so a message stopped before it began still gets one.
         await hub.journal.event(build, AnswerStarted(hub.conversation_id, message_id, route), finished)
+        if status in ("done", "stopped"):
+            hub.transcript.answered(message_id, text)
         return usage
 
     async def _request(
         self, hub: Hub, message_id: str, text: str, route: Route, items: list[Recommendation]
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, int]:
+        """The request for the model, and our count of its prompt tokens."""
         customer = customer_view(self.shop, hub.customer_id)
         system = self.system_prompt
         if route == "recommend":
             system += "\n\n" + self.prompts.recommendation_handoff(self.shop, items, customer, text)
         context_text = self.prompts.customer_context(self.shop, customer)
-        history = await self.store.history(hub.conversation_id, before_client_id=message_id)
+        history = hub.transcript.before(message_id)
         fitted = fit_messages(
             self.counter,
             system={"role": "system", "content": system},
@@ -221,7 +230,7 @@ class AnswerPipeline:
             context_tokens=self.config.context_tokens,
             max_output_tokens=self.config.max_output_tokens,
         )
-        return ChatRequest(
+        request = ChatRequest(
             messages=fitted.messages,
             route=route,
             query=text,
@@ -229,3 +238,4 @@ class AnswerPipeline:
             recommendations=items,
             max_output_tokens=self.config.max_output_tokens,
         )
+        return request, fitted.prompt_tokens

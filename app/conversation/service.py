@@ -17,6 +17,7 @@ from app.conversation.eventlog import EventLog, Journal
 from app.conversation.hub import Hub, Job, Running
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
+from app.conversation.transcript import Transcript
 from app.events import Accepted, Error
 from app.store.records import NewConversation, NewUserMessage, Write
 from app.store.store import Store
@@ -97,11 +98,14 @@ class ChatService:
         try:
             record = await self.store.get_conversation(conversation_id)
             last_seq = await self.store.last_seq(conversation_id) if record is not None else 0
+            # The turns so far, read once: prompts are built from memory from here on.
+            messages = await self.store.messages(conversation_id) if record is not None else []
             hub = Hub(
                 conversation_id=conversation_id,
                 customer_id=record.customer_id if record is not None else customer_id,
                 journal=self.eventlog.journal(conversation_id, last_seq),
                 persisted=record is not None,
+                transcript=Transcript.from_records(messages),
             )
             self._hubs[conversation_id] = hub
             if record is not None:
@@ -203,16 +207,20 @@ class ChatService:
         )
         stored: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         hub.accepting[message_id] = stored
+        # Routing needs no database: it runs while the message is being stored.
+        route = self.pipeline.classify(text)
         try:
             accepted = await asyncio.shield(future)
         except BaseException as exc:
             stored.set_exception(exc)
             stored.exception()
+            route.cancel()
             raise
         else:
             assert isinstance(accepted, Accepted)
             stored.set_result(accepted)
-            self._enqueue(hub, Job(accepted=accepted))
+            hub.transcript.asked(message_id, text)
+            self._enqueue(hub, Job(accepted=accepted, route=route))
         finally:
             del hub.accepting[message_id]
             self._release(hub)

@@ -85,13 +85,22 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 class TokenCounter:
     """Counts tokens the way the OpenAI chat API bills them."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, cache_size: int = 4096) -> None:
         self.model = model
         self.encoding = get_encoding(encoding_name_for_model(model))
+        # Every prompt repeats the system prompt and the conversation so far: count each text once.
+        self._cache: dict[str, int] = {}
+        self._cache_size = cache_size
 
     def count_text(self, text: str) -> int:
         """Tokens in plain text."""
-        return len(self.encoding.encode(text, disallowed_special=()))
+        count = self._cache.get(text)
+        if count is None:
+            count = len(self.encoding.encode(text, disallowed_special=()))
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[text] = count
+        return count
 
     def count_message(self, message: ChatMessage) -> int:
         """Tokens one message adds to a prompt, wrapper included."""

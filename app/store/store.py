@@ -21,7 +21,6 @@ from app.store.engine import create_engine
 from app.store.records import (
     AnswerStarted,
     ConversationRecord,
-    HistoryTurn,
     MessageRecord,
     NewConversation,
     NewEvent,
@@ -191,32 +190,6 @@ class Store:
             )
             found = [EVENT.validate_json(row.payload) for row in rows]
         return [event for event in found if isinstance(event, Accepted)]
-
-    async def history(
-        self, conversation_id: str, *, before_client_id: str, limit: int = 200
-    ) -> list[HistoryTurn]:
-        """Finished turns before the given user message, oldest first, for the prompt."""
-        async with self.engine.connect() as conn:
-            anchor = await conn.scalar(
-                select(MESSAGES.c.id).where(
-                    MESSAGES.c.conversation_id == conversation_id,
-                    MESSAGES.c.client_id == before_client_id,
-                    MESSAGES.c.role == "user",
-                )
-            )
-            query = select(MESSAGES.c.role, MESSAGES.c.text, MESSAGES.c.status).where(
-                MESSAGES.c.conversation_id == conversation_id
-            )
-            if anchor is not None:
-                query = query.where(MESSAGES.c.id < anchor)
-            rows = list(await conn.execute(query.order_by(MESSAGES.c.id.desc()).limit(limit)))
-        turns: list[HistoryTurn] = []
-        for row in reversed(rows):
-            if row.role == "user":
-                turns.append(HistoryTurn(role="user", text=row.text))
-            elif row.text and row.status in ("done", "stopped"):
-                turns.append(HistoryTurn(role="assistant", text=row.text))
-        return turns
 
     # ---- writes --------------------------------------------------------------------------------------
 

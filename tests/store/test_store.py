@@ -146,14 +146,6 @@ async def test_feedback_on_an_unknown_message_is_refused(store: Store) -> None:
     assert not await store.set_feedback(cid, "nope", 1, None)
 
 
-async def test_history_lists_finished_turns_before_a_message(store: Store) -> None:
-    cid = store.new_conversation_id()
-    await store.write(accept(cid, 1, "m1", "first", first=True) + done(cid, 2, "m1", "answer one"))
-    await store.write(accept(cid, 3, "m2", "second"))
-    history = await store.history(cid, before_client_id="m2")
-    assert [(t.role, t.text) for t in history] == [("user", "first"), ("assistant", "answer one")]
-
-
 async def test_an_event_for_a_missing_conversation_is_refused(store: Store) -> None:
     with pytest.raises(IntegrityError):
         await store.write([event("0" * 32, Delta(seq=1, message_id="m", text="x"))])

@@ -1,0 +1,56 @@
+"""The in-memory transcript that prompts are built from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.conversation.transcript import Transcript
+from app.store.records import MessageRecord
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(client_id: str, role: str, text: str, status: str = "done") -> MessageRecord:
+    return MessageRecord(client_id, role, text, status, None, None, None, None, None, None, None, T0, None)
+
+
+def test_history_is_each_earlier_message_with_its_answer() -> None:
+    transcript = Transcript()
+    transcript.asked("m1", "first")
+    transcript.asked("m2", "second")  # sent while the first answer was still streaming
+    transcript.answered("m1", "answer one")
+    assert [(t.role, t.text) for t in transcript.before("m2")] == [
+        ("user", "first"),
+        ("assistant", "answer one"),
+    ]
+
+
+def test_unanswered_and_empty_answers_leave_only_the_question() -> None:
+    transcript = Transcript()
+    transcript.asked("m1", "first")
+    transcript.answered("m1", "")
+    transcript.asked("m2", "second")
+    assert [t.text for t in transcript.before("m2")] == ["first"]
+
+
+def test_stored_records_rebuild_the_same_history() -> None:
+    transcript = Transcript.from_records(
+        [
+            record("m1", "user", "first"),
+            record("m1", "assistant", "answer one"),
+            record("m2", "user", "second"),
+            record("m2", "assistant", "", status="failed"),
+            record("m3", "user", "third"),
+            record("m3", "assistant", "cut off", status="streaming"),
+        ]
+    )
+    assert [t.text for t in transcript.before("m3")] == ["first", "answer one", "second"]
+
+
+def test_history_keeps_the_newest_turns_within_the_limit() -> None:
+    transcript = Transcript()
+    for n in range(10):
+        transcript.asked(f"m{n}", f"q{n}")
+        transcript.answered(f"m{n}", f"a{n}")
+    transcript.asked("last", "now")
+    assert [t.text for t in transcript.before("last", limit=4)] == ["q8", "a8", "q9", "a9"]
