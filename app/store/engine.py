@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from typing import Any
+
+from sqlalchemy import URL, Connection, Engine, Executable, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -31,3 +34,35 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class SyncWriter:
+    """SQLite batches written from one thread with the standard-library driver: one call per transaction."""
+
+    def __init__(self, url: URL) -> None:
+        self._engine: Engine = create_sync_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._conn: Connection | None = None
+
+    def write(self, statements: list[tuple[Executable, list[dict[str, Any]]]]) -> None:
+        """Execute the statements in one transaction (call from the writer thread only)."""
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        try:
+            with self._conn.begin():
+                for statement, rows in statements:
+                    self._conn.execute(statement, rows)
+        except Exception:
+            # A broken connection (disk full, file gone) is not reused.
+            self._conn.close()
+            self._conn = None
+            raise
+
+    def close(self) -> None:
+        """Close the connection (from the writer thread)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()

@@ -2,7 +2,8 @@
 
 Writes arrive as batches of plain values (``app.store.records.Write``) and are applied in one transaction, so
 the conversation layer can group-commit the events of many conversations at once. Within this process writes
-are serialised: SQLite has one writer, and taking turns here beats racing for its lock.
+are serialised: SQLite has one writer, and taking turns here beats racing for its lock. On SQLite a batch
+is written by one thread with the standard-library driver, in one hop from the event loop.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, func, select, update
+from sqlalchemy import Executable, Insert, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.events import EVENT, Accepted, StoredEvent
-from app.store.engine import create_engine
+from app.store.engine import SyncWriter, create_engine
 from app.store.records import (
     AnswerStarted,
     ConversationRecord,
@@ -83,6 +85,13 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._write_lock = asyncio.Lock()
+        self._sync_writer: SyncWriter | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._sync_writer = SyncWriter(engine.url.set(drivername="sqlite+pysqlite"))
+            self._writer_thread = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="shopchat-sqlite-writer"
+            )
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -95,7 +104,10 @@ class Store:
         return self.engine.dialect.name
 
     async def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Dispose of the connection pools and the writer thread."""
+        if self._sync_writer is not None and self._writer_thread is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._sync_writer.close)
+            self._writer_thread.shutdown(wait=False)
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -197,10 +209,19 @@ class Store:
         """Apply a batch of writes in one transaction; a failure applies none of them."""
         if not writes:
             return
-        async with self._write_lock, self.engine.begin() as conn:
-            await self._apply(conn, writes)
+        statements = self._statements(writes)
+        async with self._write_lock:
+            if self._sync_writer is not None:
+                # SQLite: the whole batch in one hop to a writer thread, not one hop per statement.
+                await asyncio.get_running_loop().run_in_executor(
+                    self._writer_thread, self._sync_writer.write, statements
+                )
+                return
+            async with self.engine.begin() as conn:
+                for statement, rows in statements:
+                    await conn.execute(statement, rows)
 
-    async def _apply(self, conn: AsyncConnection, writes: Sequence[Write]) -> None:
+    def _statements(self, writes: Sequence[Write]) -> list[tuple[Executable, list[dict[str, Any]]]]:
         # One statement per kind (executemany); the order of kinds keeps foreign keys and answer lifecycles
         # valid whatever order the batch lists them in.
         now = utcnow()
@@ -271,27 +292,31 @@ class Store:
                         "completed_at": now,
                     }
                 )
+        statements: list[tuple[Executable, list[dict[str, Any]]]] = []
         if conversations:
-            await conn.execute(self._insert(CONVERSATIONS).on_conflict_do_nothing(), conversations)
+            statements.append((self._insert(CONVERSATIONS).on_conflict_do_nothing(), conversations))
         if users:
-            await conn.execute(MESSAGES.insert(), users)
+            statements.append((MESSAGES.insert(), users))
         if started:
             upsert = self._insert(MESSAGES)
-            await conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=["conversation_id", "role", "client_id"],
-                    set_={"text": "", "status": "streaming", "route": upsert.excluded.route},
-                ),
-                started,
+            statements.append(
+                (
+                    upsert.on_conflict_do_update(
+                        index_elements=["conversation_id", "role", "client_id"],
+                        set_={"text": "", "status": "streaming", "route": upsert.excluded.route},
+                    ),
+                    started,
+                )
             )
         if events:
-            await conn.execute(EVENTS.insert(), events)
+            statements.append((EVENTS.insert(), events))
         if finished:
-            await conn.execute(_FINISH, finished)
+            statements.append((_FINISH, finished))
         if last_seq:
-            await conn.execute(
-                _LAST_SEQ, [{"c_id": c, "seq": seq, "now": now} for c, seq in last_seq.items()]
+            statements.append(
+                (_LAST_SEQ, [{"c_id": c, "seq": seq, "now": now} for c, seq in last_seq.items()])
             )
+        return statements
 
     def _insert(self, table: Table) -> Any:
         # INSERT … ON CONFLICT is spelled the same on both, but only the dialects' own insert() offers it.

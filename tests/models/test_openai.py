@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import httpx2
 import pytest
 import respx
 
@@ -48,6 +49,8 @@ def model(*, retries: int = 0, timeout: float = 5.0, streaming: bool = True) -> 
         timeout_s=timeout,
         max_retries=retries,
         streaming=streaming,
+        # respx stands in for httpx's transport; the aiohttp transport is tested against a real socket.
+        http_client=httpx2.AsyncClient(),
     )
 
 
@@ -191,3 +194,41 @@ async def test_stream_cut_in_the_middle_raises_after_the_text_sent(mock: respx.M
         await drain()
     assert received == [TextDelta("Par"), TextDelta("tial")]
     assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
+
+
+async def test_sse_comments_and_multi_line_data_are_read_as_the_spec_says(mock: respx.MockRouter) -> None:
+    body = json.loads(chunk("Hi")[len("data: ") :])
+    text = json.dumps(body, indent=1)  # the JSON spread over several data: lines
+    content = ": keep-alive\n\n" + "".join(f"data: {line}\n" for line in text.splitlines()) + "\n"
+    mock.post(URL).respond(200, headers={"content-type": "text/event-stream"}, content=sse(content))
+    events = await collect(model())
+    assert events[0] == TextDelta("Hi")
+
+
+async def test_an_error_event_in_the_stream_is_a_model_error_after_the_text_sent(
+    mock: respx.MockRouter,
+) -> None:
+    error = 'data: {"error": {"message": "upstream exploded <script>", "type": "server_error"}}\n\n'
+    mock.post(URL).respond(
+        200, headers={"content-type": "text/event-stream"}, content=sse(chunk("Par"), error)
+    )
+    received: list[ModelEvent] = []
+
+    async def drain() -> None:
+        async for event in model().stream(REQUEST):
+            received.append(event)
+
+    with pytest.raises(ModelError) as caught:
+        await drain()
+    assert received == [TextDelta("Par")]
+    assert caught.value.code == ErrorCode.MODEL_ERROR
+    assert "<script>" not in caught.value.message
+
+
+async def test_a_malformed_chunk_is_a_model_error(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200, headers={"content-type": "text/event-stream"}, content=sse("data: {not json\n\n")
+    )
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_ERROR
