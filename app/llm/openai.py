@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 import orjson
@@ -67,8 +68,22 @@ def _json(data: str) -> dict[str, Any]:
     return value
 
 
+def _refused(error: BaseException) -> bool:
+    # The aiohttp transport reports a refused connection as a connect *timeout*; the cause tells them apart.
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def map_error(error: BaseException) -> ModelError:
     """Translate SDK and transport errors into our stable codes, with a message safe to show customers."""
+    if _refused(error):
+        return ModelError(
+            "The assistant's model cannot be reached right now.", code=ErrorCode.MODEL_UNAVAILABLE
+        )
     if isinstance(error, openai.APITimeoutError):
         return ModelError(
             "The assistant took too long to answer. Please try again.", code=ErrorCode.MODEL_TIMEOUT
