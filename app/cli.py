@@ -44,6 +44,10 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    # Migrate before uvicorn starts, so an unreachable or too-new database is one clear line, not a traceback.
+    from app.store.cli import upgrade_settings_database
+
+    upgrade_settings_database(settings)
     typer.echo(f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend})")
     uvicorn.run(
         "app.web.application:create_app",

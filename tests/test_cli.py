@@ -12,7 +12,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "config", "recommend", "finetune"):
+    for command in ("serve", "config", "recommend", "db", "finetune"):
         assert command in result.output
 
 
@@ -34,6 +34,20 @@ def test_serve_refuses_bad_settings_before_starting(monkeypatch: pytest.MonkeyPa
     result = runner.invoke(cli, ["serve"])
     assert result.exit_code == 2
     assert "SHOPCHAT_LLM_TIMEOUT_S" in result.output
+
+
+def test_serve_refuses_an_unreachable_database_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPCHAT_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/shopchat")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "cannot connect to database" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plugin_command_groups_are_mounted_from_entry_points() -> None:
+    result = runner.invoke(cli, ["finetune", "--help"])
+    assert result.exit_code == 0
+    assert "prepare" in result.output
 
 
 def test_secret_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:

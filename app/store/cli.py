@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import typer
 
 from app.errors import ConfigError
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 from app.store import migrate
 
 T = TypeVar("T")
@@ -28,6 +28,11 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 async def _upgrade() -> list[str]:
     return await migrate.upgrade(load_settings().resolved_database_url())
+
+
+def upgrade_settings_database(settings: Settings) -> list[str]:
+    """Upgrade the database ``settings`` name; bad settings or an unreachable database exit with code 2."""
+    return _run(migrate.upgrade(settings.resolved_database_url()))
 
 
 async def _current() -> str | None:
