@@ -59,6 +59,7 @@ class Journal:
     _entries: list[_Text | _Entry] = field(default_factory=list)
     _in_flight: int = 0
     _text_in_flight: bool = False
+    _urgent: bool = False
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -86,13 +87,15 @@ class Journal:
     def text(self, message_id: str, text: str, *, urgent: bool = False) -> None:
         """Append answer text: its own ``delta``, unless it joins text already waiting behind a commit."""
         last = self._entries[-1] if self._entries else None
-        # While this conversation's previous text is being written, what comes meanwhile waits as one piece:
-        # a quiet server sends every piece as it comes, a busy one fewer, larger pieces.
-        if self._text_in_flight and isinstance(last, _Text) and last.message_id == message_id:
+        # A quiet server sends every piece as it comes. A busy one (many answers streaming, or this
+        # conversation's previous text still being written) sends fewer, larger pieces.
+        merge = self._text_in_flight or self.log.coalescing
+        if merge and isinstance(last, _Text) and last.message_id == message_id:
             last.parts.append(text)
         else:
             self._entries.append(_Text(message_id, [text]))
         self.log.mark(self, urgent=urgent)
+        self.log.streaming.add(self)
 
     def write(self, *writes: Write) -> None:
         """Queue rows to store with the next commit, in order with the events."""
@@ -145,14 +148,28 @@ class Journal:
 
 
 class EventLog:
-    """The one writer of every conversation's events in this process (see the module docstring)."""
+    """The one writer of every conversation's events in this process (see the module docstring).
 
-    def __init__(self, store: Store, broadcaster: Broadcaster, *, linger_s: float = 0.0) -> None:
+    While fewer than ``coalesce_from`` conversations stream text, every piece is committed as soon as the
+    writer is free. From then on the server is busy: a conversation's text waits up to ``linger_s`` and goes
+    out as one ``delta``, so transactions, rows and frames stop growing with tokens. Events someone waits for
+    (an acknowledgement, an answer's first text, its end) never wait: they are committed at once, together
+    with whatever text is due.
+    """
+
+    def __init__(
+        self, store: Store, broadcaster: Broadcaster, *, linger_s: float = 0.05, coalesce_from: int = 16
+    ) -> None:
         self.store = store
         self.broadcaster = broadcaster
         self.linger_s = linger_s
+        self.coalesce_from = coalesce_from
+        self.coalescing = False
+        # Conversations that streamed text in the current window: the measure of load.
+        self.streaming: set[Journal] = set()
+        self._window_start = 0.0
         self.on_idle: Callable[[Journal], None] = lambda _journal: None
-        self._dirty: dict[Journal, None] = {}
+        self._dirty: dict[Journal, float] = {}
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -168,12 +185,14 @@ class EventLog:
             self._task = asyncio.create_task(self._run(), name="eventlog-writer")
 
     def mark(self, journal: Journal, *, urgent: bool) -> None:
-        """Note that ``journal`` has something to write."""
+        """Note that ``journal`` has something to write (``urgent``: someone is waiting for it)."""
         if self._closing and self._task is None:
             raise RuntimeError("the event log is closed")
-        self._dirty[journal] = None
+        if journal not in self._dirty:
+            self._dirty[journal] = asyncio.get_running_loop().time()
         self._wake.set()
         if urgent:
+            journal._urgent = True
             self._urgent.set()
 
     async def close(self) -> None:
@@ -185,31 +204,55 @@ class EventLog:
             await self._task
             self._task = None
 
+    def _due(self, now: float) -> list[Journal]:
+        if not self.coalescing or self._closing:
+            return list(self._dirty)
+        # Text that has waited at least half the linger goes now too: batches stay large and no text waits
+        # longer than the linger.
+        ready = now - self.linger_s / 2
+        return [j for j, since in self._dirty.items() if j._urgent or since <= ready]
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        last_start = 0.0
         while True:
             await self._wake.wait()
-            if self.linger_s and not self._urgent.is_set():
-                # Plain answer text may wait a little for company: fewer, larger commits under load.
-                remaining = last_start + self.linger_s - loop.time()
+            if self.coalescing and not self._urgent.is_set() and self._dirty and not self._closing:
+                remaining = min(self._dirty.values()) + self.linger_s / 2 - loop.time()
                 if remaining > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._urgent.wait(), remaining)
             self._wake.clear()
             self._urgent.clear()
-            if not self._dirty:
-                if self._closing:
+            journals = self._due(loop.time())
+            if not journals:
+                if self._closing and not self._dirty:
                     return
+                if self._dirty:
+                    self._wake.set()  # not due yet: wait for the oldest again
                 continue
-            last_start = loop.time()
-            journals = list(self._dirty)
-            self._dirty.clear()
+            for journal in journals:
+                del self._dirty[journal]
+                journal._urgent = False
             try:
                 await self._commit(journals)
             except Exception:
                 # A bug here must not stop the writer: every later event of every conversation waits on it.
                 log.exception("the event log writer failed on a batch")
+            self._measure(loop.time())
+            if self._dirty:
+                self._wake.set()
+
+    def _measure(self, now: float) -> None:
+        # Every 100 ms: how many conversations streamed text; a token every 20 ms each is 50 tokens/s.
+        if now - self._window_start < 0.1:
+            return
+        active = len(self.streaming)
+        self.streaming.clear()
+        self._window_start = now
+        if active >= self.coalesce_from:
+            self.coalescing = True
+        elif active < self.coalesce_from // 2:
+            self.coalescing = False
 
     async def _commit(self, journals: list[Journal]) -> None:
         batches = [journal._stage() for journal in journals]

@@ -36,13 +36,12 @@ class ChatService:
         pipeline: AnswerPipeline,
         config: ChatConfig,
         broadcaster: Broadcaster | None = None,
-        linger_s: float = 0.0,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.config = config
         self.broadcaster = broadcaster or InProcessBroadcaster()
-        self.eventlog = EventLog(store, self.broadcaster, linger_s=linger_s)
+        self.eventlog = EventLog(store, self.broadcaster)
         self.eventlog.on_idle = self._journal_idle
         self.checks = MessageChecks(
             pipeline.counter,

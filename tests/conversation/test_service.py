@@ -354,3 +354,31 @@ async def test_a_database_outage_mid_answer_ends_it_with_one_error_and_no_lost_s
     assert [p.payload for p in await store.payloads_after(hub.conversation_id, 0)] == [
         p for c, _, p in rig.broadcaster.published if c == hub.conversation_id
     ]
+
+
+async def test_many_streaming_answers_are_coalesced_into_fewer_deltas(
+    make_rig: Callable[..., object],
+) -> None:
+    chunks = tuple(f"t{i} " for i in range(40))
+    rig: Rig = await make_rig(ScriptedModel(chunks=chunks, delay_s=0.005))  # type: ignore[misc]
+    hubs = [rig.service.new_hub(None) for _ in range(40)]
+    for hub in hubs:
+        await rig.service.submit(hub, await connect(rig.service, hub), "m1", "hi")
+    for hub in hubs:
+        done = await rig.terminal(hub, "m1")
+        assert isinstance(done, Done)
+        assert done.text == "".join(chunks)
+    deltas = [sum(isinstance(e, Delta) for e in rig.events(hub)) for hub in hubs]
+    # The first 100 ms stream token by token, until the load is measured; then text waits up to 50 ms.
+    assert sum(deltas) < len(hubs) * len(chunks) / 2
+    for hub in hubs:
+        assert "".join(e.text for e in rig.events(hub) if isinstance(e, Delta)) == "".join(chunks)
+
+
+async def test_a_quiet_server_sends_every_piece_as_it_comes(make_rig: Callable[..., object]) -> None:
+    chunks = tuple(f"t{i} " for i in range(20))
+    rig: Rig = await make_rig(ScriptedModel(chunks=chunks, delay_s=0.01))  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    await rig.service.submit(hub, await connect(rig.service, hub), "m1", "hi")
+    await rig.terminal(hub, "m1")
+    assert [e.text for e in rig.events(hub) if isinstance(e, Delta)] == list(chunks)
