@@ -25,7 +25,7 @@ from app.web.frames import (
     Ready,
     parse_client_frame,
 )
-from app.web.handshake import CLOSE_TOO_SLOW, Refusal, parse_handshake
+from app.web.handshake import CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Refusal, parse_handshake
 from app.web.limits import WsConfig
 from app.web.ratelimit import RateLimiter
 
@@ -63,10 +63,18 @@ async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep,
         return
     await websocket.accept()
     resumed = decision.conversation_id is not None
-    if decision.conversation_id is None:
-        hub = service.new_hub(decision.customer_id)
-    else:
-        hub = await service.open(decision.conversation_id, decision.customer_id)
+    try:
+        if decision.conversation_id is None:
+            hub = service.new_hub(decision.customer_id)
+        else:
+            hub = await service.open(decision.conversation_id, decision.customer_id)
+    except Exception:
+        # The database is unreachable: say so in a frame the widget understands, then let it reconnect.
+        log.exception("could not open conversation %s", decision.conversation_id)
+        message = "The chat is temporarily unavailable. Please try again in a moment."
+        await websocket.send_text(Error(code=ErrorCode.INTERNAL, message=message).model_dump_json())
+        await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
+        return
     newest = hub.journal.published_seq
     # Without last_seq a resuming client has seen everything; replay nothing.
     subscriber = Subscriber(last_seq=decision.last_seq if decision.last_seq is not None else newest)
