@@ -900,7 +900,7 @@ def check_checkout(checkout: Path, python: str) -> None:
         fail(f"{checkout} is not a shopchat checkout (no app/__main__.py); pass --checkout PATH")
     if not Path(python).exists():
         fail(f"--python {python} does not exist")
-    probe = "import app.main, openai, uvicorn, fastapi, sqlalchemy, aiosqlite"
+    probe = "import app.web.application, openai, uvicorn, fastapi, sqlalchemy, aiosqlite"
     try:
         done = subprocess.run(
             [python, "-c", probe], cwd=checkout, capture_output=True, text=True, timeout=180

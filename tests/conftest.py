@@ -48,6 +48,8 @@ def settings(tmp_path: Path) -> Settings:
         local_stream_delay_ms=0,
         secret_key=TEST_SECRET,
         port=8000,
+        # One encoder for the whole test run, in this process; the child-process encoder has its own tests.
+        encoder_process=False,
     )
 
 

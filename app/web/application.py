@@ -28,7 +28,7 @@ from app.llm.prompts import PromptLibrary
 from app.llm.tokens import TokenCounter, install_offline_encodings
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
-from app.shop.embedding import Encoder, default_encoder
+from app.shop.embedding import Encoder, EncoderProcess, default_encoder
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
@@ -130,7 +130,9 @@ def create_app(
         shop_dir = config.shop_dir or DEMO_SHOP_DIR
         shop = load_shop(shop_dir)
         prompts = PromptLibrary(config.prompts_dir)
-        embedder = encoder or default_encoder()
+        # Embeddings run in a child process (another core) unless settings say otherwise.
+        own_encoder = EncoderProcess() if encoder is None and config.encoder_process else None
+        embedder: Encoder = encoder or own_encoder or default_encoder()
         knowledge = KnowledgeBase(shop, embedder)
         chat_model = model or build_model(config, knowledge, prompts, cpu)
         database_url = config.resolved_database_url()
@@ -188,6 +190,8 @@ def create_app(
             await chat_model.aclose()
             await store.close()
             cpu.shutdown(wait=False, cancel_futures=True)
+            if own_encoder is not None:
+                own_encoder.close()
 
     app = FastAPI(
         title="shopchat",

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from loadkit.procs import Child, cpu_seconds, free_port, make_tempdir, remove_tempdir, spawn, wait_healthy
+from loadkit.procs import (
+    Child,
+    free_port,
+    make_tempdir,
+    remove_tempdir,
+    spawn,
+    tree_cpu_seconds,
+    wait_healthy,
+)
 
 STARTUP_TIMEOUT_S = 180.0
 # shopchat's log format is "time LEVEL logger: message"; uvicorn's own is "LEVEL:    message".
@@ -68,8 +76,8 @@ class Server:
     log_offset: int = 0
 
     def cpu(self) -> float:
-        """CPU seconds the server process has used so far."""
-        return cpu_seconds(self.child.pid)
+        """CPU seconds the server process and its children (e.g. the encoder process) have used so far."""
+        return tree_cpu_seconds(self.child.pid)
 
     def check(self) -> None:
         """Raise with its log when the server has died."""

@@ -36,6 +36,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and every live descendant (a server's worker processes count as its own)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError, ValueError):
+            total += cpu_seconds(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    pending.extend(int(child) for child in (task / "children").read_text().split())
+    return total
+
+
 def own_cpu_seconds() -> float:
     """CPU seconds of this (load generator) process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
