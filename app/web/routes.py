@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from pydantic import BaseModel
 
 from app.errors import ErrorCode
+from app.store.records import MessageRecord
 from app.web.deps import CatalogDep, ChatDep, ShopDep, SignerDep, StoreDep
 
 router = APIRouter()
@@ -45,6 +47,12 @@ class MessageOut(BaseModel):
     feedback_comment: str | None
     created_at: datetime
     completed_at: datetime | None
+
+    @classmethod
+    def of(cls, record: MessageRecord) -> MessageOut:
+        """The API's view of a stored message (its ``client_id`` is the ``message_id`` clients chose)."""
+        fields = {k: v for k, v in asdict(record).items() if k in cls.model_fields}
+        return cls(message_id=record.client_id, **fields)
 
 
 class ConversationOut(BaseModel):
@@ -124,23 +132,7 @@ async def get_conversation(
         customer_id=conversation.customer_id,
         created_at=conversation.created_at,
         last_seq=conversation.last_seq,
-        messages=[
-            MessageOut(
-                message_id=m.client_id,
-                role=m.role,
-                text=m.text,
-                status=m.status,
-                route=m.route,
-                prompt_tokens=m.prompt_tokens,
-                completion_tokens=m.completion_tokens,
-                error_code=m.error_code,
-                feedback_rating=m.feedback_rating,
-                feedback_comment=m.feedback_comment,
-                created_at=m.created_at,
-                completed_at=m.completed_at,
-            )
-            for m in rows
-        ],
+        messages=[MessageOut.of(m) for m in rows],
     )
 
 

@@ -58,6 +58,12 @@ async def collect(m: OpenAIChatModel) -> list[ModelEvent]:
     return [event async for event in m.stream(REQUEST)]
 
 
+async def drain_into(received: list[ModelEvent]) -> None:
+    """Stream into ``received``, so what came before a failure can be checked."""
+    async for event in model().stream(REQUEST):
+        received.append(event)
+
+
 @pytest.fixture
 def mock() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=True) as router:
@@ -185,13 +191,8 @@ class _CutStream(httpx.AsyncByteStream):
 async def test_stream_cut_in_the_middle_raises_after_the_text_sent(mock: respx.MockRouter) -> None:
     mock.post(URL).respond(200, headers={"content-type": "text/event-stream"}, stream=_CutStream())
     received: list[ModelEvent] = []
-
-    async def drain() -> None:
-        async for event in model().stream(REQUEST):
-            received.append(event)
-
     with pytest.raises(ModelError) as caught:
-        await drain()
+        await drain_into(received)
     assert received == [TextDelta("Par"), TextDelta("tial")]
     assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
 
@@ -213,13 +214,8 @@ async def test_an_error_event_in_the_stream_is_a_model_error_after_the_text_sent
         200, headers={"content-type": "text/event-stream"}, content=sse(chunk("Par"), error)
     )
     received: list[ModelEvent] = []
-
-    async def drain() -> None:
-        async for event in model().stream(REQUEST):
-            received.append(event)
-
     with pytest.raises(ModelError) as caught:
-        await drain()
+        await drain_into(received)
     assert received == [TextDelta("Par")]
     assert caught.value.code == ErrorCode.MODEL_ERROR
     assert "<script>" not in caught.value.message
