@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from app.shop.embedding import Encoder, EncoderProcess
@@ -25,3 +27,14 @@ def test_encoding_nothing_needs_no_child() -> None:
         assert child.encode([]).shape == (0, 512)
     finally:
         child.close()
+
+
+def test_concurrent_requests_each_get_their_own_vectors(encoder: Encoder) -> None:
+    texts = [f"question number {n} about delivery" for n in range(12)]
+    child = EncoderProcess()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            results = list(pool.map(lambda text: child.encode([text]), texts))
+    finally:
+        child.close()
+    np.testing.assert_allclose(np.vstack(results), encoder.encode(texts), atol=1e-5)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import queue
 import signal
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 from typing import Protocol
 
@@ -80,26 +81,59 @@ def _child_encode(texts: list[str]) -> Vectors:
 
 
 class EncoderProcess:
-    """The sentence encoder in a child process of its own.
+    """The sentence encoder in a child process of its own, encoding concurrent requests as one batch.
 
     A forward pass is mostly Python holding the GIL: in a thread it would still take turns with the event loop
-    (tens of ms per message under load). In a process it runs on another core and the loop never waits for it.
+    (tens of ms per message under load). In a process it runs on another core and the loop never waits for
+    it. Requests that arrive while the child is busy are encoded together when it is free: a burst of
+    messages costs a few batched passes instead of one pass each.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_batch: int = 64) -> None:
         # spawn, not fork: the server already runs threads (database, event loop) that a fork would copy.
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_child_start
         )
         # Start the child now, from this thread: its death signal is tied to the thread that started it.
         self._pool.submit(int).result()
+        self._max_batch = max_batch
+        self._requests: queue.SimpleQueue[tuple[list[str], Future[Vectors]] | None] = queue.SimpleQueue()
+        self._batcher = threading.Thread(target=self._batch_loop, name="shopchat-encoder", daemon=True)
+        self._batcher.start()
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` in the child; blocks the calling thread (run it off the event loop)."""
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        return self._pool.submit(_child_encode, list(texts)).result()
+        done: Future[Vectors] = Future()
+        self._requests.put((list(texts), done))
+        return done.result()
+
+    def _batch_loop(self) -> None:
+        while (first := self._requests.get()) is not None:
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._requests.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            try:
+                vectors = self._pool.submit(_child_encode, [t for texts, _ in batch for t in texts]).result()
+            except Exception as exc:
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            offset = 0
+            for texts, done in batch:
+                done.set_result(vectors[offset : offset + len(texts)])
+                offset += len(texts)
 
     def close(self) -> None:
-        """Stop the child process and wait for it to exit."""
+        """Stop the batcher and the child process, waiting for both to exit."""
+        self._requests.put(None)
+        self._batcher.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)

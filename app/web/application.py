@@ -123,9 +123,10 @@ def create_app(
         )
         logfilter.install()
         # One BLAS thread: embeddings then cost a few ms of one core instead of tens of ms of both, and the
-        # event loop keeps its core. CPU work runs on one worker thread beside the loop.
+        # event loop keeps its core. CPU work runs on worker threads beside the loop.
         threadpool_limits(limits=1, user_api="blas")
-        cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopchat-cpu")
+        # Threads that mostly wait on the encoder process, whose batches gather their concurrent requests.
+        cpu = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shopchat-cpu")
         install_offline_encodings()
         shop_dir = config.shop_dir or DEMO_SHOP_DIR
         shop = load_shop(shop_dir)

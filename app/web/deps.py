@@ -1,6 +1,7 @@
 """Every dependency the HTTP routes and the websocket endpoint take, declared once.
 
-``HTTPConnection`` covers requests and websockets alike, so both kinds of endpoint share these.
+``HTTPConnection`` covers requests and websockets alike, so both kinds of endpoint share these. They are
+``async`` because FastAPI runs plain functions on a thread pool: three thread hops per new websocket otherwise.
 """
 
 from __future__ import annotations
@@ -18,37 +19,37 @@ from app.web.auth import TokenSigner
 from app.web.limits import WsConfig
 
 
-def get_chat(conn: HTTPConnection) -> ChatService:
+async def get_chat(conn: HTTPConnection) -> ChatService:
     """The conversation service of this app."""
     service: ChatService = conn.app.state.chat
     return service
 
 
-def get_store(conn: HTTPConnection) -> Store:
+async def get_store(conn: HTTPConnection) -> Store:
     """The store of this app."""
     store: Store = conn.app.state.store
     return store
 
 
-def get_shop(conn: HTTPConnection) -> Shop:
+async def get_shop(conn: HTTPConnection) -> Shop:
     """The shop this app answers for."""
     shop: Shop = conn.app.state.shop
     return shop
 
 
-def get_catalog(conn: HTTPConnection) -> CatalogIndex:
+async def get_catalog(conn: HTTPConnection) -> CatalogIndex:
     """Search over the shop's products."""
     catalog: CatalogIndex = conn.app.state.catalog
     return catalog
 
 
-def get_signer(conn: HTTPConnection) -> TokenSigner:
+async def get_signer(conn: HTTPConnection) -> TokenSigner:
     """The conversation-token signer."""
     signer: TokenSigner = conn.app.state.signer
     return signer
 
 
-def get_ws_config(conn: HTTPConnection) -> WsConfig:
+async def get_ws_config(conn: HTTPConnection) -> WsConfig:
     """Per-connection websocket limits."""
     config: WsConfig = conn.app.state.ws_config
     return config
