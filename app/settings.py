@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     local_confidence: float = Field(default=0.55, ge=0, le=1)
     recommendations_n: int = Field(default=4, ge=1, le=20)
     encoder_process: bool = True
+    freeze_heap: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("allowed_origins", mode="before")

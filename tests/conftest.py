@@ -50,6 +50,8 @@ def settings(tmp_path: Path) -> Settings:
         port=8000,
         # One encoder for the whole test run, in this process; the child-process encoder has its own tests.
         encoder_process=False,
+        # Many apps are built in one test process: frozen objects would never be freed.
+        freeze_heap=False,
     )
 
 

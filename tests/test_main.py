@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -52,3 +53,13 @@ def test_own_shop_without_a_prebuilt_model_recommends_from_its_history(
     assert items
     assert "T2" not in {i["product_id"] for i in items}
     assert {i["currency"] for i in items} == {"EUR"}
+
+
+def test_start_up_freezes_the_long_lived_heap_out_of_the_collector(settings: Settings) -> None:
+    before = gc.get_freeze_count()
+    try:
+        with TestClient(create_app(settings.model_copy(update={"freeze_heap": True}), model=ScriptedModel())):
+            frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert frozen > before + 100_000

@@ -183,8 +183,9 @@ def create_app(
         app.state.index_page = index_page if index_page.is_file() else None
         # Everything built so far lives as long as the process: keep it out of the collector's full scans,
         # which would otherwise pause every stream for tens of ms each time they walk these objects.
-        gc.collect()
-        gc.freeze()
+        if config.freeze_heap:
+            gc.collect()
+            gc.freeze()
         log.info(
             "shopchat ready: model=%s database=%s shop=%s (%d products)",
             chat_model.name, store.dialect, shop.name, len(shop.products),
