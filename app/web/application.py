@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -126,6 +127,10 @@ def create_app(
         # One BLAS thread: embeddings then cost a few ms of one core instead of tens of ms of both, and the
         # event loop keeps its core. CPU work runs on worker threads beside the loop.
         threadpool_limits(limits=1, user_api="blas")
+        # The database writer, the encoder's batcher and the model stream's transport hand results to the
+        # event loop through threads; with the default 5 ms GIL switch interval each hand-off can wait that
+        # long behind a busy loop, which showed up as added time to first token.
+        sys.setswitchinterval(0.0005)
         # Threads that mostly wait on the encoder process, whose batches gather their concurrent requests.
         cpu = ThreadPoolExecutor(max_workers=8, thread_name_prefix="shopchat-cpu")
         install_offline_encodings()
