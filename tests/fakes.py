@@ -68,12 +68,12 @@ class FixedRecommender:
 class FixedRouter:
     """Routes every message the same way."""
 
-    route: Route = "chat"
+    fixed: Route = "chat"
 
-    def classify(self, text: str) -> RouteDecision:
+    async def route(self, text: str) -> RouteDecision:
         """The fixed route."""
         return RouteDecision(
-            route=self.route, p_recommend=1.0 if self.route == "recommend" else 0.0, by_rule=True
+            route=self.fixed, p_recommend=1.0 if self.fixed == "recommend" else 0.0, by_rule=True
         )
 
 

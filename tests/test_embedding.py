@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,3 +39,12 @@ def test_concurrent_requests_each_get_their_own_vectors(encoder: Encoder) -> Non
     finally:
         child.close()
     np.testing.assert_allclose(np.vstack(results), encoder.encode(texts), atol=1e-5)
+
+
+async def test_embed_is_awaited_on_the_event_loop(encoder: Encoder) -> None:
+    child = EncoderProcess()
+    try:
+        vectors = await asyncio.gather(*(child.embed(text) for text in TEXTS))
+    finally:
+        child.close()
+    np.testing.assert_allclose(np.vstack(vectors), encoder.encode(TEXTS), atol=1e-5)

@@ -90,8 +90,8 @@ class AnswerPipeline:
             )
 
     def classify(self, text: str) -> asyncio.Future[RouteDecision]:
-        """Start routing a message now, off the event loop; await the result when the answer starts."""
-        return asyncio.get_running_loop().run_in_executor(self._cpu, self.router.classify, text)
+        """Start routing a message now; await the result when the answer starts."""
+        return asyncio.ensure_future(self.router.route(text))
 
     async def _off_loop(self, fn: Callable[[], T]) -> T:
         # Embeddings and ranking are CPU work: they run beside the event loop, never on it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,8 +57,8 @@ class RouteDecision:
 class Router(Protocol):
     """Decides which route answers a customer message."""
 
-    def classify(self, text: str) -> RouteDecision:
-        """Route one customer message (CPU work: called off the event loop)."""
+    async def route(self, text: str) -> RouteDecision:
+        """Route one customer message without blocking the event loop."""
         ...
 
 
@@ -103,8 +104,22 @@ class IntentRouter:
         return 1.0 / (1.0 + float(np.exp(-z)))
 
     def classify(self, text: str) -> RouteDecision:
-        """Route one customer message."""
-        p = self.p_recommend(text)
+        """Route one customer message (blocking: embeds it here)."""
+        return self._decide(text, self._encoder.encode([text])[0])
+
+    async def route(self, text: str) -> RouteDecision:
+        """Route one customer message: the embedding is awaited (encoder process) or made on a thread."""
+        embed = getattr(self._encoder, "embed", None)
+        if embed is not None:
+            vector = await embed(text)
+        else:
+            vectors = await asyncio.get_running_loop().run_in_executor(None, self._encoder.encode, [text])
+            vector = vectors[0]
+        return self._decide(text, vector)
+
+    def _decide(self, text: str, vector: npt.NDArray[np.float32]) -> RouteDecision:
+        z = float(vector.astype(np.float64) @ self._w + self._b)
+        p = 1.0 / (1.0 + float(np.exp(-z)))
         if _RECOMMEND_CUES.search(text) and not _SERVICE_WORDS.search(text):
             return RouteDecision(route="recommend", p_recommend=p, by_rule=True)
         return RouteDecision(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import multiprocessing
 import queue
 import signal
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from functools import lru_cache
+from multiprocessing.connection import Connection
 from typing import Protocol
 
 import numpy as np
@@ -60,24 +62,28 @@ def default_encoder() -> Encoder:
 
 # ---- the encoder in a child process -------------------------------------------------------------------
 
-_child: UniversalSentenceEncoder | None = None
+Deliver = Callable[[Vectors | None, BaseException | None], None]
 
 
-def _child_start() -> None:
-    global _child
+def _child_main(conn: Connection) -> None:
+    """The encoder process: load the model, then answer each batch of texts with their vectors."""
     from threadpoolctl import threadpool_limits
 
     # Die with the server, even when it is killed outright (kill -9): Linux sends us SIGTERM then.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
     threadpool_limits(limits=1, user_api="blas")
-    _child = UniversalSentenceEncoder()
-
-
-def _child_encode(texts: list[str]) -> Vectors:
-    assert _child is not None, "the encoder process was not started"
-    return _child.encode(texts)
+    encoder = UniversalSentenceEncoder()
+    conn.send("ready")
+    while True:
+        try:
+            texts = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(encoder.encode(texts))
+        except Exception as exc:
+            conn.send(exc)
 
 
 class EncoderProcess:
@@ -85,31 +91,63 @@ class EncoderProcess:
 
     A forward pass is mostly Python holding the GIL: in a thread it would still take turns with the event loop
     (tens of ms per message under load). In a process it runs on another core and the loop never waits for
-    it. Requests that arrive while the child is busy are encoded together when it is free: a burst of
-    messages costs a few batched passes instead of one pass each.
+    it. One thread owns the pipe to the child; requests that arrive while the child is busy go as one batch.
+    ``embed`` is awaited on the event loop directly, so routing a message costs few thread hand-offs.
     """
 
     def __init__(self, max_batch: int = 64) -> None:
         # spawn, not fork: the server already runs threads (database, event loop) that a fork would copy.
-        self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_child_start
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_child_main, args=(child,), name="shopchat-encoder", daemon=True
         )
-        # Start the child now, from this thread: its death signal is tied to the thread that started it.
-        self._pool.submit(int).result()
+        self._process.start()
+        child.close()
+        if self._conn.recv() != "ready":
+            raise RuntimeError("the encoder process did not start")
         self._max_batch = max_batch
-        self._requests: queue.SimpleQueue[tuple[list[str], Future[Vectors]] | None] = queue.SimpleQueue()
-        self._batcher = threading.Thread(target=self._batch_loop, name="shopchat-encoder", daemon=True)
-        self._batcher.start()
+        self._requests: queue.SimpleQueue[tuple[list[str], Deliver] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._serve, name="shopchat-encoder", daemon=True)
+        self._worker.start()
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` in the child; blocks the calling thread (run it off the event loop)."""
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
         done: Future[Vectors] = Future()
-        self._requests.put((list(texts), done))
+
+        def deliver(vectors: Vectors | None, error: BaseException | None) -> None:
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(vectors)  # type: ignore[arg-type]
+
+        self._requests.put((list(texts), deliver))
         return done.result()
 
-    def _batch_loop(self) -> None:
+    async def embed(self, text: str) -> npt.NDArray[np.float32]:
+        """One text's vector, awaited on the event loop (no thread of the loop's waits for it)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Vectors] = loop.create_future()
+
+        def settle(vectors: Vectors | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(vectors)  # type: ignore[arg-type]
+
+        def deliver(vectors: Vectors | None, error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(settle, vectors, error)
+
+        self._requests.put(([text], deliver))
+        vectors: Vectors = await done
+        first: npt.NDArray[np.float32] = vectors[0]
+        return first
+
+    def _serve(self) -> None:
         while (first := self._requests.get()) is not None:
             batch = [first]
             while len(batch) < self._max_batch:
@@ -122,18 +160,25 @@ class EncoderProcess:
                     break
                 batch.append(more)
             try:
-                vectors = self._pool.submit(_child_encode, [t for texts, _ in batch for t in texts]).result()
-            except Exception as exc:
-                for _, done in batch:
-                    done.set_exception(exc)
+                self._conn.send([text for texts, _ in batch for text in texts])
+                answer = self._conn.recv()
+            except (OSError, EOFError) as exc:
+                answer = RuntimeError(f"the encoder process is gone: {exc}")
+            if isinstance(answer, BaseException):
+                for _, deliver in batch:
+                    deliver(None, answer)
                 continue
             offset = 0
-            for texts, done in batch:
-                done.set_result(vectors[offset : offset + len(texts)])
+            for texts, deliver in batch:
+                deliver(answer[offset : offset + len(texts)], None)
                 offset += len(texts)
 
     def close(self) -> None:
-        """Stop the batcher and the child process, waiting for both to exit."""
+        """Stop the pipe's thread and the child process, waiting for both to exit."""
         self._requests.put(None)
-        self._batcher.join(timeout=10)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._worker.join(timeout=10)
+        self._conn.close()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
