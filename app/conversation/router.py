@@ -100,7 +100,10 @@ class IntentRouter:
 
     def p_recommend(self, text: str) -> float:
         """The learned model's probability that ``text`` asks for recommendations."""
-        z = float(self._encoder.encode([text])[0].astype(np.float64) @ self._w + self._b)
+        return self._probability(self._encoder.encode([text])[0])
+
+    def _probability(self, vector: npt.NDArray[np.float32]) -> float:
+        z = float(vector.astype(np.float64) @ self._w + self._b)
         return 1.0 / (1.0 + float(np.exp(-z)))
 
     def classify(self, text: str) -> RouteDecision:
@@ -118,8 +121,7 @@ class IntentRouter:
         return self._decide(text, vector)
 
     def _decide(self, text: str, vector: npt.NDArray[np.float32]) -> RouteDecision:
-        z = float(vector.astype(np.float64) @ self._w + self._b)
-        p = 1.0 / (1.0 + float(np.exp(-z)))
+        p = self._probability(vector)
         if _RECOMMEND_CUES.search(text) and not _SERVICE_WORDS.search(text):
             return RouteDecision(route="recommend", p_recommend=p, by_rule=True)
         return RouteDecision(

@@ -26,23 +26,23 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(2) from exc
 
 
-async def _upgrade() -> list[str]:
-    return await migrate.upgrade(load_settings().resolved_database_url())
-
-
 def upgrade_settings_database(settings: Settings) -> list[str]:
     """Upgrade the database ``settings`` name; bad settings or an unreachable database exit with code 2."""
     return _run(migrate.upgrade(settings.resolved_database_url()))
 
 
-async def _current() -> str | None:
-    return await migrate.current(load_settings().resolved_database_url())
+def _database_url() -> str:
+    try:
+        return load_settings().resolved_database_url()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @db_app.command("upgrade")
 def upgrade_command() -> None:
     """Migrate the database to this version's schema; safe to repeat (the server also does it at start-up)."""
-    applied = _run(_upgrade())
+    applied = _run(migrate.upgrade(_database_url()))
     if applied:
         typer.echo(f"applied {', '.join(applied)}; now at {migrate.head()}")
     else:
@@ -52,4 +52,4 @@ def upgrade_command() -> None:
 @db_app.command("current")
 def current_command() -> None:
     """Print the database's schema revision ("none" before the first upgrade)."""
-    typer.echo(_run(_current()) or "none")
+    typer.echo(_run(migrate.current(_database_url())) or "none")
