@@ -55,7 +55,8 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-POSTGRES_TEST_DATABASE = "shopchat_test"
+# Parallel checkouts on one server each name their own database.
+POSTGRES_TEST_DATABASE = os.environ.get("SHOPCHAT_TEST_POSTGRES_DB", "shopchat_test")
 
 
 async def _create_database(server_url: str, name: str) -> None:
