@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_stream: bool = True
+    llm_early_start: bool = True
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "SHOPCHAT_OPENAI_API_KEY")
     )

@@ -29,6 +29,7 @@ class ScriptedModel:
     error: ModelError | None = None
     usage: tuple[int, int] | None = None
     requests: list[ChatRequest] = field(default_factory=list)
+    abandoned: list[ChatRequest] = field(default_factory=list)  # streams closed before their end
     started: asyncio.Event = field(default_factory=asyncio.Event)
     name: str = "scripted"
 
@@ -36,16 +37,22 @@ class ScriptedModel:
         """Yield the script."""
         self.requests.append(request)
         self.started.set()
-        for index, chunk in enumerate(self.chunks):
-            if self.fail_after is not None and index == self.fail_after:
+        finished = False
+        try:
+            for index, chunk in enumerate(self.chunks):
+                if self.fail_after is not None and index == self.fail_after:
+                    raise self.error or ModelError("scripted failure")
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield TextDelta(chunk)
+            if self.fail_after is not None and self.fail_after >= len(self.chunks):
                 raise self.error or ModelError("scripted failure")
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
-            yield TextDelta(chunk)
-        if self.fail_after is not None and self.fail_after >= len(self.chunks):
-            raise self.error or ModelError("scripted failure")
-        prompt, completion = self.usage if self.usage else (None, None)
-        yield Finished(finish_reason="stop", prompt_tokens=prompt, completion_tokens=completion)
+            prompt, completion = self.usage if self.usage else (None, None)
+            finished = True
+            yield Finished(finish_reason="stop", prompt_tokens=prompt, completion_tokens=completion)
+        finally:
+            if not finished:
+                self.abandoned.append(request)
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -75,6 +82,27 @@ class FixedRouter:
         return RouteDecision(
             route=self.fixed, p_recommend=1.0 if self.fixed == "recommend" else 0.0, by_rule=True
         )
+
+    def settled(self, text: str) -> Route | None:
+        """Always settled: the fixed route."""
+        return self.fixed
+
+
+@dataclass
+class SlowRouter:
+    """Routes every message the same way after ``delay_s``, as the learned model would (no rule settles it)."""
+
+    fixed: Route = "chat"
+    delay_s: float = 0.05
+
+    async def route(self, text: str) -> RouteDecision:
+        """The fixed route, late."""
+        await asyncio.sleep(self.delay_s)
+        return RouteDecision(route=self.fixed, p_recommend=0.5, by_rule=False)
+
+    def settled(self, text: str) -> Route | None:
+        """Never settled by rules."""
+        return None
 
 
 @dataclass

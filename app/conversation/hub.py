@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.conversation.eventlog import Journal
+from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision
 from app.conversation.transcript import Transcript
 from app.events import Accepted
@@ -18,12 +19,21 @@ StopReason = Literal["cancel", "abandoned", "shutdown"]
 class Job:
     """A stored customer message waiting for its answer; ``recovered`` if a previous process left it.
 
-    ``route`` is the message's classification, started while the message was being stored.
+    ``route`` is the message's classification, started while the message was being stored; ``prefetch`` the
+    chat request started at the same time, if any (used only if the route is chat).
     """
 
     accepted: Accepted
     recovered: bool = False
     route: asyncio.Future[RouteDecision] | None = None
+    prefetch: Prefetch | None = None
+
+    def drop(self) -> None:
+        """The job will never run: release what was started for it."""
+        if self.route is not None:
+            self.route.cancel()
+        if self.prefetch is not None:
+            self.prefetch.drop()
 
 
 @dataclass(slots=True)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
+from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision, Router
 from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
 from app.events import Done, Error, ProductCard, Recommendations, Reset, Route, StoredEvent, Usage
-from app.llm.model import ChatModel, ChatRequest, Finished, TextDelta
+from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.tokens import ChatMessage, TokenCounter, fit_messages
 from app.shop.catalog import Shop
@@ -37,6 +38,8 @@ class ChatConfig:
     max_message_chars: int
     abandon_after_s: float
     recommendations_n: int
+    # Start the chat request beside routing and storing (see prefetch.py); for remote models only.
+    early_start: bool = False
 
 
 @dataclass(slots=True)
@@ -93,6 +96,12 @@ class AnswerPipeline:
         """Start routing a message now; await the result when the answer starts."""
         return asyncio.ensure_future(self.router.route(text))
 
+    def start_early(self, hub: Hub, message_id: str, text: str) -> Prefetch | None:
+        """Start the chat answer's model request now, unless rules already route the message elsewhere."""
+        if not self.config.early_start or self.router.settled(text) not in (None, "chat"):
+            return None
+        return Prefetch(self.model, lambda: self._request(hub, message_id, text, "chat", []), name=message_id)
+
     async def _off_loop(self, fn: Callable[[], T]) -> T:
         # Embeddings and ranking are CPU work: they run beside the event loop, never on it.
         return await asyncio.get_running_loop().run_in_executor(self._cpu, fn)
@@ -104,11 +113,15 @@ class AnswerPipeline:
         started = time.monotonic()
         journal = hub.journal
         journal.failed = None
+        prefetch, job.prefetch = job.prefetch, None
         try:
             if job.recovered:
                 journal.event(lambda seq: Reset(seq=seq, message_id=draft.message_id))
             decision = await job.route if job.route is not None else await self.classify(text)
             draft.route = decision.route
+            if prefetch is not None and draft.route != "chat":
+                prefetch.drop()
+                prefetch = None
             journal.write(AnswerStarted(hub.conversation_id, draft.message_id, draft.route))
             items: list[Recommendation] = []
             if draft.route == "recommend":
@@ -128,11 +141,18 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            request, draft.prompt_tokens = await self._request(
-                hub, draft.message_id, text, draft.route, items
-            )
+            stream: AsyncIterator[ModelEvent]
+            if prefetch is not None:
+                stream = prefetch.events()
+            else:
+                request, draft.prompt_tokens = await self._request(
+                    hub, draft.message_id, text, draft.route, items
+                )
+                stream = self.model.stream(request)
             first = True
-            async for event in self.model.stream(request):
+            async for event in stream:
+                if prefetch is not None and first:
+                    draft.prompt_tokens = prefetch.prompt_tokens
                 if isinstance(event, TextDelta) and event.text:
                     if journal.failed is not None:
                         raise journal.failed
@@ -160,6 +180,9 @@ class AnswerPipeline:
                 log.exception("answer to %s/%s failed", hub.conversation_id, draft.message_id)
             journal.failed = None
             await self.finish(hub, draft, "failed", exc)
+        finally:
+            if prefetch is not None:
+                prefetch.drop()  # unused (stopped before the model was asked): no-op once its events ran
 
     async def finish(
         self, hub: Hub, draft: Draft, status: MessageStatus, exc: Exception | None = None

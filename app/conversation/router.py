@@ -61,6 +61,10 @@ class Router(Protocol):
         """Route one customer message without blocking the event loop."""
         ...
 
+    def settled(self, text: str) -> Route | None:
+        """The route if explicit rules alone decide it (no model needed), else None; instant."""
+        ...
+
 
 def _train_logistic(
     x: npt.NDArray[np.float32],
@@ -120,9 +124,15 @@ class IntentRouter:
             vector = vectors[0]
         return self._decide(text, vector)
 
+    def settled(self, text: str) -> Route | None:
+        """``recommend`` for an unambiguous ask for suggestions; otherwise the learned model decides (None)."""
+        if _RECOMMEND_CUES.search(text) and not _SERVICE_WORDS.search(text):
+            return "recommend"
+        return None
+
     def _decide(self, text: str, vector: npt.NDArray[np.float32]) -> RouteDecision:
         p = self._probability(vector)
-        if _RECOMMEND_CUES.search(text) and not _SERVICE_WORDS.search(text):
+        if self.settled(text) == "recommend":
             return RouteDecision(route="recommend", p_recommend=p, by_rule=True)
         return RouteDecision(
             route="recommend" if p >= self.threshold else "chat", p_recommend=p, by_rule=False

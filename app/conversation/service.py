@@ -162,7 +162,7 @@ class ChatService:
         # Unstarted messages stay stored without an answer; the next connection recovers them.
         hub.queued.clear()
         while not hub.jobs.empty():
-            hub.jobs.get_nowait()
+            hub.jobs.get_nowait().drop()
         if hub.worker is not None:
             hub.worker.cancel()
         self._release(hub)
@@ -196,6 +196,8 @@ class ChatService:
             # The client resent a message we have: repeat the acknowledgement to it alone.
             subscriber.send(existing.model_dump_json())
             return
+        # With no answer before it, this message's prompt is known now: its model request may start at once.
+        idle = hub.running is None and hub.jobs.empty() and not hub.accepting and hub.worker is None
         writes: list[Write] = [] if hub.persisted else [NewConversation(hub.conversation_id, hub.customer_id)]
         hub.persisted = True
         now = utcnow()
@@ -208,18 +210,21 @@ class ChatService:
         hub.accepting[message_id] = stored
         # Routing needs no database: it runs while the message is being stored.
         route = self.pipeline.classify(text)
+        prefetch = self.pipeline.start_early(hub, message_id, text) if idle else None
         try:
             accepted = await asyncio.shield(future)
         except BaseException as exc:
             stored.set_exception(exc)
             stored.exception()
             route.cancel()
+            if prefetch is not None:
+                prefetch.drop()  # never acknowledged: nothing of its answer may appear
             raise
         else:
             assert isinstance(accepted, Accepted)
             stored.set_result(accepted)
             hub.transcript.asked(message_id, text)
-            self._enqueue(hub, Job(accepted=accepted, route=route))
+            self._enqueue(hub, Job(accepted=accepted, route=route, prefetch=prefetch))
         finally:
             del hub.accepting[message_id]
             self._release(hub)
@@ -254,6 +259,7 @@ class ChatService:
                 job = hub.jobs.get_nowait()
                 message_id = job.accepted.message_id
                 if message_id not in hub.queued:
+                    job.drop()
                     # Cancelled before it started: it still gets its one terminal event.
                     await self.pipeline.finish(hub, Draft(message_id=message_id), "stopped")
                     continue
@@ -300,6 +306,9 @@ class ChatService:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        for hub in self._hubs.values():
+            while not hub.jobs.empty():
+                hub.jobs.get_nowait().drop()
         await self.eventlog.close()
         self.broadcaster.close()
         self._hubs.clear()

@@ -153,6 +153,7 @@ def create_app(
             max_message_chars=config.max_message_chars,
             abandon_after_s=config.abandon_after_s,
             recommendations_n=config.recommendations_n,
+            early_start=config.llm_backend == "openai" and config.llm_early_start,
         )
         pipeline = AnswerPipeline(
             store=store,

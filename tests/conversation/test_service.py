@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 
 from app.conversation.hub import Hub
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
+from app.conversation.router import Router
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ModelError
@@ -29,6 +31,7 @@ from tests.fakes import (
     FlakyStore,
     RecordingBroadcaster,
     ScriptedModel,
+    SlowRouter,
     SlowStore,
 )
 
@@ -39,6 +42,7 @@ CONFIG = ChatConfig(
     abandon_after_s=0.2,
     recommendations_n=4,
 )
+EARLY = dataclasses.replace(CONFIG, early_start=True)
 
 
 @dataclass
@@ -71,7 +75,11 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
     rigs: list[Rig] = []
 
     async def build(
-        model: ScriptedModel | None = None, store_delay_s: float = 0.0, flaky: bool = False
+        model: ScriptedModel | None = None,
+        store_delay_s: float = 0.0,
+        flaky: bool = False,
+        router: Router | None = None,
+        config: ChatConfig = CONFIG,
     ) -> Rig:
         engine = Store.from_url(sqlite_url(tmp_path / "chat.db")).engine
         store: Store = Store(engine)
@@ -85,15 +93,15 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         pipeline = AnswerPipeline(
             store=store,
             model=model,
-            router=FixedRouter(),
+            router=router or FixedRouter(),
             recommender=FixedRecommender(),
             prompts=PromptLibrary(),
             shop=shop,
             counter=TokenCounter("gpt-4o-mini"),
-            config=CONFIG,
+            config=config,
         )
         broadcaster = RecordingBroadcaster()
-        service = ChatService(store=store, pipeline=pipeline, config=CONFIG, broadcaster=broadcaster)
+        service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
         service.start()
         rig = Rig(service, store, model, broadcaster)
         rigs.append(rig)
@@ -382,3 +390,101 @@ async def test_a_quiet_server_sends_every_piece_as_it_comes(make_rig: Callable[.
     await rig.service.submit(hub, await connect(rig.service, hub), "m1", "hi")
     await rig.terminal(hub, "m1")
     assert [e.text for e in rig.events(hub) if isinstance(e, Delta)] == list(chunks)
+
+
+# ---- early start: the chat request begins while the message is stored and routed ---------------------------
+
+
+async def test_early_start_asks_the_model_before_the_message_is_stored(
+    make_rig: Callable[..., object],
+) -> None:
+    rig: Rig = await make_rig(store_delay_s=0.2, router=SlowRouter(delay_s=0.3), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    submitting = asyncio.create_task(rig.service.submit(hub, subscriber, "m1", "hi"))
+    await asyncio.wait_for(rig.model.started.wait(), 0.15)
+    assert rig.events(hub) == []  # the model was asked; nothing is acknowledged or shown yet
+    await submitting
+    done = await rig.terminal(hub, "m1")
+    assert [e.type for e in rig.events(hub)] == ["accepted", "delta", "delta", "delta", "done"]
+    assert isinstance(done, Done)
+    assert done.text == "Hello there!"
+    assert len(rig.model.requests) == 1
+    assert rig.model.abandoned == []
+
+
+async def test_early_request_is_dropped_when_the_message_routes_to_recommendations(
+    make_rig: Callable[..., object],
+) -> None:
+    rig: Rig = await make_rig(router=SlowRouter(fixed="recommend", delay_s=0.05), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "anything nice?")
+    done = await rig.terminal(hub, "m1")
+    assert isinstance(done, Done)
+    assert done.route == "recommend"
+    assert [r.route for r in rig.model.requests] == ["chat", "recommend"]
+    await asyncio.sleep(0.01)  # the dropped request closes in the background
+    assert [r.route for r in rig.model.abandoned] == ["chat"]
+    assert "".join(e.text for e in rig.events(hub) if isinstance(e, Delta)) == "Hello there!"
+
+
+async def test_early_request_is_dropped_when_the_message_cannot_be_stored(
+    make_rig: Callable[..., object],
+) -> None:
+    rig: Rig = await make_rig(flaky=True, router=SlowRouter(delay_s=0.0), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    assert isinstance(rig.store, FlakyStore)
+    rig.store.failures = 1
+    with pytest.raises(ConnectionError):
+        await rig.service.submit(hub, subscriber, "m1", "hi")
+    await asyncio.sleep(0.05)
+    assert len(rig.model.requests) == 1
+    assert len(rig.model.abandoned) == 1
+    assert not any(isinstance(e, Delta | Done) for e in rig.events(hub))
+
+
+async def test_no_early_start_for_a_message_rules_send_to_recommendations(
+    make_rig: Callable[..., object],
+) -> None:
+    rig: Rig = await make_rig(router=FixedRouter(fixed="recommend"), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "recommend me a gift")
+    await rig.terminal(hub, "m1")
+    assert [r.route for r in rig.model.requests] == ["recommend"]
+    assert rig.model.abandoned == []
+
+
+async def test_a_message_sent_during_an_answer_waits_for_it_and_sees_it_in_history(
+    make_rig: Callable[..., object],
+) -> None:
+    model = ScriptedModel(delay_s=0.03)
+    rig: Rig = await make_rig(model=model, router=SlowRouter(delay_s=0.0), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "first question")
+    await rig.service.submit(hub, subscriber, "m2", "second question")
+    await rig.terminal(hub, "m2")
+    second = rig.model.requests[1]
+    assert [m["content"] for m in second.messages if m["role"] == "assistant"] == ["Hello there!"]
+    assert rig.model.abandoned == []
+
+
+async def test_cancelling_before_the_answer_starts_drops_the_early_request(
+    make_rig: Callable[..., object],
+) -> None:
+    model = ScriptedModel(delay_s=0.05)
+    rig: Rig = await make_rig(model=model, router=SlowRouter(delay_s=0.2), config=EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "hi")
+    assert rig.service.cancel(hub, "m1")
+    done = await rig.terminal(hub, "m1")
+    assert isinstance(done, Done)
+    assert done.stopped
+    assert done.text == ""
+    await asyncio.sleep(0.01)
+    assert len(rig.model.abandoned) == 1
+    assert not any(isinstance(e, Delta) for e in rig.events(hub))
