@@ -62,8 +62,15 @@ class Server:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
-        self.process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=self.env)
+    def start(self, log_path: Path | None = None) -> Server:
+        log = log_path.open("ab") if log_path is not None else None
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child holds its own copy
         wait_ready(f"{self.http}/healthz", self.process)
         return self
 
