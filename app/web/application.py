@@ -153,6 +153,8 @@ def create_app(
             max_message_chars=config.max_message_chars,
             abandon_after_s=config.abandon_after_s,
             recommendations_n=config.recommendations_n,
+            answer_timeout_s=config.llm_answer_timeout_s,
+            idle_timeout_s=config.llm_idle_timeout_s,
         )
         pipeline = AnswerPipeline(
             store=store,

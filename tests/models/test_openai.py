@@ -157,12 +157,13 @@ async def test_401_is_model_auth(mock: respx.MockRouter) -> None:
     assert caught.value.code == ErrorCode.MODEL_AUTH
 
 
-async def test_400_keeps_the_apis_message(mock: respx.MockRouter) -> None:
+async def test_400_keeps_the_apis_message_for_the_log_only(mock: respx.MockRouter) -> None:
     mock.post(URL).respond(400, json={"error": {"message": "context_length_exceeded"}})
     with pytest.raises(ModelError) as caught:
         await collect(model())
     assert caught.value.code == ErrorCode.MODEL_BAD_REQUEST
-    assert "context_length_exceeded" in caught.value.message
+    assert "context_length_exceeded" in (caught.value.detail or "")
+    assert "context_length_exceeded" not in caught.value.message
 
 
 async def test_timeout_is_model_timeout(mock: respx.MockRouter) -> None:
