@@ -191,8 +191,13 @@ def openai_model(*, timeout_s: float = 5.0, retries: int = 0) -> OpenAIChatModel
 
 
 def sse_chunk(content: str | None = None, finish: str | None = None) -> bytes:
-    body = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "test-model"}
-    body["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]  # type: ignore[assignment]
+    body: dict[str, object] = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "test-model",
+    }
+    body["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
