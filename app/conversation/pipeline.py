@@ -249,7 +249,6 @@ class AnswerPipeline:
         build: Callable[[int], StoredEvent]
         if code is None:
             stopped = status == "stopped"
-
             finish_reason = draft.finish_reason
 
             def build(seq: int) -> StoredEvent:

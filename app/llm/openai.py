@@ -246,21 +246,22 @@ class OpenAIChatModel:
             )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             raise map_error(exc, secrets=self._secrets) from exc
-        # The SDK builds its models without validating them: check what we use.
-        choice = (
-            completion.choices[0] if isinstance(completion.choices, list) and completion.choices else None
-        )
-        content = choice.message.content if choice is not None else None
-        reason = choice.finish_reason if choice is not None else None
+        # The SDK builds its models without validating them: a reply of the wrong shape fails here, not later.
+        try:
+            choice = completion.choices[0] if completion.choices else None
+            content = choice.message.content if choice is not None else None
+            reason = choice.finish_reason if choice is not None else None
+            usage = completion.usage
+            prompt_tokens = usage.prompt_tokens if usage else None
+            completion_tokens = usage.completion_tokens if usage else None
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise ModelError(code=ErrorCode.MODEL_ERROR, detail=f"malformed completion: {exc}") from exc
         if not isinstance(content, str | None) or not isinstance(reason, str | None):
             raise ModelError(
-                code=ErrorCode.MODEL_ERROR, detail="malformed completion (content or finish_reason)"
+                code=ErrorCode.MODEL_ERROR, detail="malformed completion: content or finish_reason"
             )
         if content:
             yield TextDelta(content)
-        usage = completion.usage
-        prompt_tokens = usage.prompt_tokens if usage else None
-        completion_tokens = usage.completion_tokens if usage else None
         yield Finished(
             finish_reason=reason or "stop",
             prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,

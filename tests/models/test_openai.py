@@ -303,3 +303,28 @@ async def test_an_escaped_lone_surrogate_is_text_not_a_malformed_chunk(mock: res
     mock.post(URL).respond(200, headers={"content-type": "text/event-stream"}, content=sse(broken))
     events = await collect(model())
     assert events == [TextDelta("a\ud800b"), Finished(finish_reason="stop")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0}]},
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": 5}, "finish_reason": "stop"}
+            ],
+        },
+    ],
+    ids=["no-message", "content-number"],
+)
+async def test_a_non_streamed_completion_of_the_wrong_shape_is_a_model_error(
+    mock: respx.MockRouter, body: dict[str, object]
+) -> None:
+    mock.post(URL).respond(200, json=body)
+    with pytest.raises(ModelError) as caught:
+        await collect(model(streaming=False))
+    assert caught.value.code == ErrorCode.MODEL_ERROR
