@@ -42,8 +42,8 @@ def test_the_cap_leaves_a_margin_over_max_tokens() -> None:
 
 
 async def test_the_clock_lets_a_model_that_keeps_talking_go_on_past_its_idle_timeout() -> None:
-    async with AnswerClock(answer_s=5, idle_s=0.1) as clock:
-        for _ in range(6):
+    async with AnswerClock(answer_s=5, idle_s=0.5) as clock:
+        for _ in range(15):
             await asyncio.sleep(0.05)
             clock.heard()
 
@@ -58,7 +58,7 @@ async def test_the_clock_ends_a_silent_model_with_model_timeout() -> None:
 
 async def test_the_clock_ends_a_long_answer_however_busy_the_model() -> None:
     async def busy() -> None:
-        async with AnswerClock(answer_s=0.2, idle_s=0.1) as clock:
+        async with AnswerClock(answer_s=0.2, idle_s=1) as clock:
             for _ in range(20):
                 await asyncio.sleep(0.02)
                 clock.heard()

@@ -298,10 +298,10 @@ async def test_a_model_that_says_nothing_ends_with_model_timeout_after_the_idle_
 ) -> None:
     rig: Rig = await make_rig(SlowModel(), idle_timeout_s=0.2, answer_timeout_s=10)  # type: ignore[misc]
     started = asyncio.get_running_loop().time()
-    cid, end = await rig.ask(wait_s=2)
+    cid, end = await rig.ask(wait_s=4)
     assert isinstance(end, Error)
     assert end.code == ErrorCode.MODEL_TIMEOUT
-    assert asyncio.get_running_loop().time() - started < 1.0
+    assert asyncio.get_running_loop().time() - started < 2.0
     assert len(rig.terminals(cid)) == 1
 
 
@@ -310,7 +310,7 @@ async def test_a_model_that_talks_too_long_ends_with_model_timeout_and_keeps_its
 ) -> None:
     model = SlowModel(chunks=tuple(f"w{i} " for i in range(100)), delay_s=0.02)
     rig: Rig = await make_rig(model, idle_timeout_s=1, answer_timeout_s=0.3)  # type: ignore[misc]
-    cid, end = await rig.ask(wait_s=2)
+    cid, end = await rig.ask(wait_s=4)
     assert isinstance(end, Error)
     assert end.code == ErrorCode.MODEL_TIMEOUT
     status, text = await rig.answer_row(cid)
@@ -323,26 +323,28 @@ async def test_a_hung_upstream_ends_within_the_answer_timeout_whatever_its_retri
     make_rig: Callable[..., object],
 ) -> None:
     async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        await asyncio.sleep(60)
+        # Reads the request, answers nothing, until the client hangs up.
+        while await reader.read(65536):
+            pass
+        writer.close()
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    # Without our clock: 3 attempts of 2 s each.
+    # Without our clock: 3 attempts of 2 s each, and backoff between them.
     model = OpenAIChatModel(
         model="m", api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", timeout_s=2, max_retries=2
     )
     try:
         rig: Rig = await make_rig(model, idle_timeout_s=0.4, answer_timeout_s=0.6)  # type: ignore[misc]
         started = asyncio.get_running_loop().time()
-        cid, end = await rig.ask(wait_s=1.5)
+        cid, end = await rig.ask(wait_s=4)
         elapsed = asyncio.get_running_loop().time() - started
     finally:
         await model.aclose()
         server.close()
     assert isinstance(end, Error)
     assert end.code == ErrorCode.MODEL_TIMEOUT
-    assert elapsed < 1.0
+    assert elapsed < 3.0
     assert len(rig.terminals(cid)) == 1
 
 
