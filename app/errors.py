@@ -117,7 +117,8 @@ class ModelError(ShopchatError):
         detail: str | None = None,
     ) -> None:
         code = code or type(self).code
-        super().__init__(message or CUSTOMER_MESSAGES[code], code=code, detail=detail)
+        shown = CUSTOMER_MESSAGES.get(code, CUSTOMER_MESSAGES[ErrorCode.INTERNAL])
+        super().__init__(message or shown, code=code, detail=detail)
         self.retry_after_s = retry_after_s
 
 
