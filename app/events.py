@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from app.errors import ErrorCode
 
 Route = Literal["chat", "recommend"]
+# Why an answer ended: the model finished it, a token limit cut it (the model's or ours), or a content filter.
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 class Frame(BaseModel):
@@ -84,6 +86,8 @@ class Done(Frame):
     text: str
     usage: Usage
     stopped: bool = False
+    # Events stored before this field existed were all ended by the model, hence the default.
+    finish_reason: FinishReason = "stop"
 
 
 class Error(Frame):

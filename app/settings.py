@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     llm_max_output_tokens: int = Field(default=512, ge=16)
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_answer_timeout_s: float = Field(default=90.0, gt=0)
+    llm_idle_timeout_s: float = Field(default=30.0, gt=0)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_stream: bool = True
     llm_early_start: bool = True

@@ -7,15 +7,34 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
+from app.conversation.limits import AnswerClock, TokenCap, output_cap
 from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision, Router
-from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
-from app.events import Done, Error, ProductCard, Recommendations, Reset, Route, StoredEvent, Usage
-from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta
+from app.errors import (
+    CUSTOMER_MESSAGES,
+    ConfigError,
+    ErrorCode,
+    ModelError,
+    ShopchatError,
+    customer_message,
+    loggable,
+)
+from app.events import (
+    Done,
+    Error,
+    FinishReason,
+    ProductCard,
+    Recommendations,
+    Reset,
+    Route,
+    StoredEvent,
+    Usage,
+)
+from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta, clean_text
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.tokens import ChatMessage, TokenCounter, fit_messages
 from app.shop.catalog import Shop
@@ -26,7 +45,7 @@ from app.store.store import Store
 log = logging.getLogger("shopchat.answer")
 T = TypeVar("T")
 
-INTERNAL_MESSAGE = "Something went wrong on our side. Please try again."
+INTERNAL_MESSAGE = CUSTOMER_MESSAGES[ErrorCode.INTERNAL]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +57,9 @@ class ChatConfig:
     max_message_chars: int
     abandon_after_s: float
     recommendations_n: int
+    # The whole model request, retries and first token included; and the longest the model may stay silent.
+    answer_timeout_s: float = 90.0
+    idle_timeout_s: float = 30.0
     # Start the chat request beside routing and storing (see prefetch.py); for remote models only.
     early_start: bool = False
 
@@ -52,6 +74,7 @@ class Draft:
     cards: list[ProductCard] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int | None = None
+    finish_reason: FinishReason = "stop"
 
     @property
     def text(self) -> str:
@@ -149,26 +172,14 @@ class AnswerPipeline:
                     hub, draft.message_id, text, draft.route, items
                 )
                 stream = self.model.stream(request)
-            first = True
-            async for event in stream:
-                if prefetch is not None and first:
-                    draft.prompt_tokens = prefetch.prompt_tokens
-                if isinstance(event, TextDelta) and event.text:
-                    if journal.failed is not None:
-                        raise journal.failed
-                    draft.parts.append(event.text)
-                    journal.text(draft.message_id, event.text, urgent=first)
-                    first = False
-                elif isinstance(event, Finished):
-                    # Providers' own counts win over ours; local servers often report none.
-                    draft.prompt_tokens = event.prompt_tokens or draft.prompt_tokens
-                    draft.completion_tokens = event.completion_tokens
-            usage = await self.finish(hub, draft, "done")
-            log.info(
-                "answered %s/%s route=%s tokens=%d+%d in %.2fs",
-                hub.conversation_id, draft.message_id, draft.route, usage.prompt_tokens, usage.completion_tokens,
-                time.monotonic() - started,
-            )  # fmt: skip
+            await self._stream(hub, draft, stream, prefetch)
+            ended = await self.finish(hub, draft, "done")
+            if isinstance(ended, Done):
+                log.info(
+                    "answered %s/%s route=%s tokens=%d+%d finish=%s in %.2fs",
+                    hub.conversation_id, draft.message_id, draft.route, ended.usage.prompt_tokens,
+                    ended.usage.completion_tokens, ended.finish_reason, time.monotonic() - started,
+                )  # fmt: skip
         except asyncio.CancelledError:
             reason = (hub.running.stop_reason if hub.running is not None else None) or "shutdown"
             # A shutdown leaves the answer unfinished on purpose: the next process regenerates it after a reset.
@@ -176,7 +187,13 @@ class AnswerPipeline:
                 await asyncio.shield(self.finish(hub, draft, "stopped"))
             raise
         except Exception as exc:
-            if not isinstance(exc, ShopchatError):
+            if isinstance(exc, ShopchatError):
+                # One line with what the model server (or template) said; customers read our own words.
+                log.warning(
+                    "answer to %s/%s failed: %s: %s",
+                    hub.conversation_id, draft.message_id, exc.code, loggable(exc.detail or exc.message),
+                )  # fmt: skip
+            else:
                 log.exception("answer to %s/%s failed", hub.conversation_id, draft.message_id)
             journal.failed = None
             await self.finish(hub, draft, "failed", exc)
@@ -184,10 +201,64 @@ class AnswerPipeline:
             if prefetch is not None:
                 prefetch.drop()  # unused (stopped before the model was asked): no-op once its events ran
 
+    async def _stream(
+        self, hub: Hub, draft: Draft, stream: AsyncIterator[ModelEvent], prefetch: Prefetch | None
+    ) -> None:
+        """Stream the model's answer into the journal, ended by the model or by our token and time limits."""
+        journal = hub.journal
+        cap = TokenCap(self.counter, output_cap(self.config.max_output_tokens))
+        finished = False
+        first = True
+        try:
+            async with AnswerClock(
+                answer_s=self.config.answer_timeout_s, idle_s=self.config.idle_timeout_s
+            ) as clock:
+                async for event in stream:
+                    clock.heard()
+                    if prefetch is not None and not draft.prompt_tokens:
+                        draft.prompt_tokens = prefetch.prompt_tokens  # counted when the request was built
+                    if isinstance(event, TextDelta):
+                        # The one place model text enters: what no database or encoder takes never gets further.
+                        text = clean_text(event.text)
+                        if not text:
+                            continue
+                        if journal.failed is not None:
+                            raise journal.failed
+                        draft.parts.append(text)
+                        journal.text(draft.message_id, text, urgent=first)
+                        first = False
+                        if cap.add(text):
+                            # The server ignores max_tokens (or counts differently): end the answer ourselves.
+                            log.warning(
+                                "answer to %s/%s cut at %d output tokens (our count)",
+                                hub.conversation_id, draft.message_id, cap.tokens,
+                            )  # fmt: skip
+                            draft.finish_reason = "length"
+                            return
+                    elif isinstance(event, Finished):
+                        # Providers' own counts win over ours; local servers often report none.
+                        draft.prompt_tokens = event.prompt_tokens or draft.prompt_tokens
+                        draft.completion_tokens = event.completion_tokens
+                        draft.finish_reason = _finish_reason(event.finish_reason)
+                        finished = True
+        finally:
+            # Close the model's stream (and its connection) now, also when we stopped reading it.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if not finished:
+            raise ModelError(
+                code=ErrorCode.MODEL_ERROR, detail=f"{self.model.name}: the stream ended unfinished"
+            )
+
     async def finish(
         self, hub: Hub, draft: Draft, status: MessageStatus, exc: Exception | None = None
-    ) -> Usage:
-        """Store the answer as it stands with the event that ends it (``done`` or ``error``), together."""
+    ) -> StoredEvent:
+        """Store the answer as it stands with the event that ends it (``done`` or ``error``), together.
+
+        If that cannot be stored, the answer ends with an ``internal`` error without its text; only when even
+        that fails (the database is down) does this raise, and the message stays pending for a later process.
+        """
         text = draft.text
         usage = Usage(
             prompt_tokens=draft.prompt_tokens,
@@ -202,13 +273,20 @@ class AnswerPipeline:
         build: Callable[[int], StoredEvent]
         if code is None:
             stopped = status == "stopped"
+            finish_reason = draft.finish_reason
 
             def build(seq: int) -> StoredEvent:
                 return Done(
-                    seq=seq, message_id=message_id, route=route, text=text, usage=usage, stopped=stopped
+                    seq=seq,
+                    message_id=message_id,
+                    route=route,
+                    text=text,
+                    usage=usage,
+                    stopped=stopped,
+                    finish_reason=finish_reason,
                 )
         else:
-            shown = exc.message if isinstance(exc, ShopchatError) else INTERNAL_MESSAGE
+            shown = customer_message(exc) if exc is not None else INTERNAL_MESSAGE
             retry_after = exc.retry_after_s if isinstance(exc, ModelError) else None
             error_code = code
 
@@ -229,10 +307,31 @@ class AnswerPipeline:
             recommendations=tuple(c.model_dump() for c in draft.cards),
         )
         # The answer row is (re)started here too, so a message stopped before it began still gets one.
-        await hub.journal.event(build, AnswerStarted(hub.conversation_id, message_id, route), finished)
+        started = AnswerStarted(hub.conversation_id, message_id, route)
+        try:
+            ended = await hub.journal.event(build, started, finished)
+        except Exception as exc_store:
+            if code == ErrorCode.INTERNAL and not text and not draft.cards:
+                raise  # nothing of ours left to leave out: the database itself fails
+            # What the answer holds may be what the database refused: end it without that, but end it.
+            log.error(
+                "storing the end of %s/%s failed (%s); ending it as internal without its text",
+                hub.conversation_id, message_id, loggable(str(exc_store)),
+            )  # fmt: skip
+            hub.journal.failed = None
+            bare = replace(
+                finished, text="", status="failed", error_code=str(ErrorCode.INTERNAL), recommendations=()
+            )
+            return await hub.journal.event(
+                lambda seq: Error(
+                    seq=seq, code=ErrorCode.INTERNAL, message=INTERNAL_MESSAGE, reply_to=message_id
+                ),
+                started,
+                bare,
+            )
         if status in ("done", "stopped"):
             hub.transcript.answered(message_id, text)
-        return usage
+        return ended
 
     async def _request(
         self, hub: Hub, message_id: str, text: str, route: Route, items: list[Recommendation]
@@ -262,3 +361,12 @@ class AnswerPipeline:
             max_output_tokens=self.config.max_output_tokens,
         )
         return request, fitted.prompt_tokens
+
+
+def _finish_reason(reason: str) -> FinishReason:
+    """The model's finish reason in our vocabulary (servers differ: "length", "max_tokens", "eos" …)."""
+    if reason in ("length", "max_tokens"):
+        return "length"
+    if reason == "content_filter":
+        return "content_filter"
+    return "stop"

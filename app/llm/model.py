@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +29,22 @@ class Finished:
 
 
 ModelEvent = TextDelta | Finished
+
+# What no database or JSON encoder takes (lone surrogates; NUL for PostgreSQL) and what no answer needs (C0
+# controls other than newline and tab).
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]+")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Model text safe to store and send: lone surrogates become U+FFFD; C0 controls but newline and tab go."""
+    if _UNSAFE.search(text) is None:
+        return text
+    if _SURROGATES.search(text) is not None:
+        # Through UTF-16: a pair that arrived as two code points becomes its character, a lone half U+FFFD.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _CONTROLS.sub("", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
-from app.errors import ErrorCode, ModelError
+from app.errors import ErrorCode, ModelError, loggable
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) accept any key, but the SDK insists on one.
@@ -58,13 +59,31 @@ async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         yield "\n".join(parts)
 
 
+def _malformed(what: str, data: str) -> ModelError:
+    return ModelError(code=ErrorCode.MODEL_ERROR, detail=f"malformed stream chunk ({what}): {loggable(data)}")
+
+
 def _json(data: str) -> dict[str, Any]:
     try:
         value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ModelError("The assistant's model sent a malformed reply.", code=ErrorCode.MODEL_ERROR) from exc
+    except orjson.JSONDecodeError:
+        try:
+            # orjson refuses an escaped lone surrogate, which some servers send for a broken character; the
+            # standard parser takes it, and the pipeline replaces it.
+            value = json.loads(data)
+        except ValueError as exc:
+            raise _malformed("not JSON", data) from exc
     if not isinstance(value, dict):
-        raise ModelError("The assistant's model sent a malformed reply.", code=ErrorCode.MODEL_ERROR)
+        raise _malformed("not an object", data)
+    return value
+
+
+def _count(usage: dict[str, Any], key: str, data: str) -> int | None:
+    value = usage.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _malformed(f"usage.{key} is not a count", data)
     return value
 
 
@@ -78,36 +97,34 @@ def _refused(error: BaseException) -> bool:
     return False
 
 
-def map_error(error: BaseException) -> ModelError:
-    """Translate SDK and transport errors into our stable codes, with a message safe to show customers."""
+def _detail(error: BaseException, secrets: tuple[str, ...]) -> str:
+    if isinstance(error, openai.APIStatusError):
+        text = error.message
+    else:
+        text = f"{type(error).__name__}: {error}"
+        if error.__cause__ is not None:
+            text += f" ({type(error.__cause__).__name__}: {error.__cause__})"
+    return loggable(text, secrets=secrets)
+
+
+def map_error(error: BaseException, *, secrets: tuple[str, ...] = ()) -> ModelError:
+    """Translate SDK and transport errors into our stable codes; what the server said goes only in ``detail``."""
+    detail = _detail(error, secrets)
     if _refused(error):
-        return ModelError(
-            "The assistant's model cannot be reached right now.", code=ErrorCode.MODEL_UNAVAILABLE
-        )
+        return ModelError(code=ErrorCode.MODEL_UNAVAILABLE, detail=detail)
     if isinstance(error, openai.APITimeoutError):
-        return ModelError(
-            "The assistant took too long to answer. Please try again.", code=ErrorCode.MODEL_TIMEOUT
-        )
+        return ModelError(code=ErrorCode.MODEL_TIMEOUT, detail=detail)
     if isinstance(error, openai.RateLimitError):
-        return ModelError(
-            "The assistant is busy right now. Please try again in a moment.",
-            code=ErrorCode.RATE_LIMITED,
-            retry_after_s=_retry_after(error),
-        )
+        return ModelError(code=ErrorCode.RATE_LIMITED, retry_after_s=_retry_after(error), detail=detail)
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ModelError(
-            "The assistant is not configured correctly (model access denied).", code=ErrorCode.MODEL_AUTH
-        )
+        return ModelError(code=ErrorCode.MODEL_AUTH, detail=detail)
     if isinstance(error, openai.BadRequestError | openai.NotFoundError | openai.UnprocessableEntityError):
-        detail = error.message if isinstance(error, openai.APIStatusError) else str(error)
-        return ModelError(f"The model rejected the request: {detail}", code=ErrorCode.MODEL_BAD_REQUEST)
+        return ModelError(code=ErrorCode.MODEL_BAD_REQUEST, detail=detail)
     if isinstance(error, openai.APIConnectionError | httpx2.TransportError):
-        return ModelError(
-            "The assistant's model cannot be reached right now.", code=ErrorCode.MODEL_UNAVAILABLE
-        )
+        return ModelError(code=ErrorCode.MODEL_UNAVAILABLE, detail=detail)
     if isinstance(error, openai.InternalServerError):
-        return ModelError("The assistant's model failed. Please try again.", code=ErrorCode.MODEL_UNAVAILABLE)
-    return ModelError("The assistant's model failed unexpectedly.", code=ErrorCode.MODEL_ERROR)
+        return ModelError(code=ErrorCode.MODEL_UNAVAILABLE, detail=detail)
+    return ModelError(code=ErrorCode.MODEL_ERROR, detail=detail)
 
 
 class OpenAIChatModel:
@@ -130,6 +147,8 @@ class OpenAIChatModel:
         self.model = model
         self.temperature = temperature
         self.streaming = streaming
+        # Masked in every logged error detail, should a server echo it.
+        self._secrets = (api_key,) if api_key else ()
         self._client = client or AsyncOpenAI(
             api_key=api_key or PLACEHOLDER_KEY,
             base_url=base_url,
@@ -140,7 +159,10 @@ class OpenAIChatModel:
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
-        """Stream one completion; a stream that breaks off raises ``ModelError`` after the text already sent."""
+        """Stream one completion; a stream that breaks off raises ``ModelError`` after the text already sent.
+
+        A stream that ends without a finish reason or ``[DONE]`` was cut, not finished: ``model_unavailable``.
+        """
         if not self.streaming:
             async for event in self._complete(request):
                 yield event
@@ -156,31 +178,61 @@ class OpenAIChatModel:
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
             ) as response:
-                finish_reason = "stop"
+                finish_reason: str | None = None
+                ended = False
                 prompt_tokens: int | None = None
                 completion_tokens: int | None = None
                 async for data in _sse_data(response.iter_lines()):
                     if data == "[DONE]":
+                        ended = True
                         break
                     chunk = _json(data)
                     if chunk.get("error"):
                         raise ModelError(
-                            "The assistant's model failed. Please try again.", code=ErrorCode.MODEL_ERROR
+                            code=ErrorCode.MODEL_ERROR,
+                            detail=f"error event in the stream: {loggable(data, secrets=self._secrets)}",
                         )
+                    choices = chunk.get("choices")
                     usage = chunk.get("usage")
-                    if isinstance(usage, dict):
-                        prompt_tokens = usage.get("prompt_tokens")
-                        completion_tokens = usage.get("completion_tokens")
-                    for choice in chunk.get("choices") or ():
-                        content = (choice.get("delta") or {}).get("content")
-                        if content:
-                            yield TextDelta(content)
-                        if choice.get("finish_reason"):
-                            finish_reason = choice["finish_reason"]
+                    if usage is not None:
+                        if not isinstance(usage, dict):
+                            raise _malformed("usage is not an object", data)
+                        prompt_tokens = _count(usage, "prompt_tokens", data)
+                        completion_tokens = _count(usage, "completion_tokens", data)
+                    elif choices is None:
+                        raise _malformed("no choices", data)
+                    if choices is None:
+                        continue  # a usage-only chunk
+                    if not isinstance(choices, list):
+                        raise _malformed("choices is not a list", data)
+                    for choice in choices:
+                        if not isinstance(choice, dict):
+                            raise _malformed("a choice is not an object", data)
+                        delta = choice.get("delta")
+                        if delta is not None:
+                            if not isinstance(delta, dict):
+                                raise _malformed("delta is not an object", data)
+                            content = delta.get("content")
+                            if content:
+                                if not isinstance(content, str):
+                                    raise _malformed("content is not a string", data)
+                                yield TextDelta(content)
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            if not isinstance(reason, str):
+                                raise _malformed("finish_reason is not a string", data)
+                            finish_reason = reason
+                if not ended and finish_reason is None:
+                    raise ModelError(
+                        code=ErrorCode.MODEL_UNAVAILABLE,
+                        detail="the stream ended without a finish reason or [DONE]: the answer was cut",
+                    )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise map_error(exc) from exc
+            raise map_error(exc, secrets=self._secrets) from exc
         yield Finished(
-            finish_reason=finish_reason, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            finish_reason=finish_reason or "stop",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
 
     async def _complete(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
@@ -193,15 +245,27 @@ class OpenAIChatModel:
                 temperature=self.temperature,
             )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
-            raise map_error(exc) from exc
-        choice = completion.choices[0] if completion.choices else None
-        if choice is not None and choice.message.content:
-            yield TextDelta(choice.message.content)
-        usage = completion.usage
+            raise map_error(exc, secrets=self._secrets) from exc
+        # The SDK builds its models without validating them: a reply of the wrong shape fails here, not later.
+        try:
+            choice = completion.choices[0] if completion.choices else None
+            content = choice.message.content if choice is not None else None
+            reason = choice.finish_reason if choice is not None else None
+            usage = completion.usage
+            prompt_tokens = usage.prompt_tokens if usage else None
+            completion_tokens = usage.completion_tokens if usage else None
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise ModelError(code=ErrorCode.MODEL_ERROR, detail=f"malformed completion: {exc}") from exc
+        if not isinstance(content, str | None) or not isinstance(reason, str | None):
+            raise ModelError(
+                code=ErrorCode.MODEL_ERROR, detail="malformed completion: content or finish_reason"
+            )
+        if content:
+            yield TextDelta(content)
         yield Finished(
-            finish_reason=(choice.finish_reason if choice is not None else None) or "stop",
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
+            finish_reason=reason or "stop",
+            prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
+            completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
         )
 
     async def aclose(self) -> None:

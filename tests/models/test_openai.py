@@ -157,12 +157,13 @@ async def test_401_is_model_auth(mock: respx.MockRouter) -> None:
     assert caught.value.code == ErrorCode.MODEL_AUTH
 
 
-async def test_400_keeps_the_apis_message(mock: respx.MockRouter) -> None:
+async def test_400_keeps_the_apis_message_for_the_log_only(mock: respx.MockRouter) -> None:
     mock.post(URL).respond(400, json={"error": {"message": "context_length_exceeded"}})
     with pytest.raises(ModelError) as caught:
         await collect(model())
     assert caught.value.code == ErrorCode.MODEL_BAD_REQUEST
-    assert "context_length_exceeded" in caught.value.message
+    assert "context_length_exceeded" in (caught.value.detail or "")
+    assert "context_length_exceeded" not in caught.value.message
 
 
 async def test_timeout_is_model_timeout(mock: respx.MockRouter) -> None:
@@ -227,4 +228,103 @@ async def test_a_malformed_chunk_is_a_model_error(mock: respx.MockRouter) -> Non
     )
     with pytest.raises(ModelError) as caught:
         await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_ERROR
+
+
+async def test_a_400_shows_none_of_the_servers_text_and_masks_the_key_in_the_detail(
+    mock: respx.MockRouter,
+) -> None:
+    upstream = "Invalid 'messages': <script>alert(1)</script> (key sk-test)"
+    mock.post(URL).respond(400, json={"error": {"message": upstream}})
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert "<script>" not in caught.value.message
+    assert "Invalid 'messages'" not in caught.value.message
+    assert "<script>alert(1)</script>" in (caught.value.detail or "")
+    assert "sk-test" not in (caught.value.detail or "")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"id": "c1", "object": "chat.completion.chunk"}',
+        '{"choices": {"index": 0}}',
+        '{"choices": [1]}',
+        '{"choices": [{"index": 0, "delta": "Hi"}]}',
+        '{"choices": [{"index": 0, "delta": {"content": 5}}]}',
+        '{"choices": [{"index": 0, "delta": {}, "finish_reason": 3}]}',
+        '{"choices": [], "usage": {"prompt_tokens": "many", "completion_tokens": 1}}',
+        '{"choices": [], "usage": [1, 2]}',
+        "[1, 2]",
+    ],
+    ids=[
+        "no-choices",
+        "choices-object",
+        "choice-number",
+        "delta-string",
+        "content-number",
+        "finish-number",
+        "usage-string",
+        "usage-list",
+        "not-an-object",
+    ],
+)
+async def test_a_chunk_of_the_wrong_shape_is_a_model_error(mock: respx.MockRouter, data: str) -> None:
+    mock.post(URL).respond(
+        200, headers={"content-type": "text/event-stream"}, content=sse(chunk("ok"), f"data: {data}\n\n")
+    )
+    with pytest.raises(ModelError) as caught:
+        await collect(model())
+    assert caught.value.code == ErrorCode.MODEL_ERROR
+
+
+async def test_a_stream_that_ends_without_a_finish_reason_or_done_is_cut(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200, headers={"content-type": "text/event-stream"}, content=(chunk("Par") + chunk("tial")).encode()
+    )
+    received: list[ModelEvent] = []
+    with pytest.raises(ModelError) as caught:
+        await drain_into(received)
+    assert received == [TextDelta("Par"), TextDelta("tial")]
+    assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
+
+
+async def test_a_finish_reason_without_done_is_a_complete_answer(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200,
+        headers={"content-type": "text/event-stream"},
+        content=(chunk("All") + chunk(None, "length")).encode(),
+    )
+    assert await collect(model()) == [TextDelta("All"), Finished(finish_reason="length")]
+
+
+async def test_an_escaped_lone_surrogate_is_text_not_a_malformed_chunk(mock: respx.MockRouter) -> None:
+    broken = chunk("x").replace('"content": "x"', '"content": "a\\ud800b"')
+    mock.post(URL).respond(200, headers={"content-type": "text/event-stream"}, content=sse(broken))
+    events = await collect(model())
+    assert events == [TextDelta("a\ud800b"), Finished(finish_reason="stop")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0}]},
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": 5}, "finish_reason": "stop"}
+            ],
+        },
+    ],
+    ids=["no-message", "content-number"],
+)
+async def test_a_non_streamed_completion_of_the_wrong_shape_is_a_model_error(
+    mock: respx.MockRouter, body: dict[str, object]
+) -> None:
+    mock.post(URL).respond(200, json=body)
+    with pytest.raises(ModelError) as caught:
+        await collect(model(streaming=False))
     assert caught.value.code == ErrorCode.MODEL_ERROR
