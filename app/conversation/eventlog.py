@@ -158,9 +158,18 @@ class EventLog:
     """
 
     def __init__(
-        self, store: Store, broadcaster: Broadcaster, *, linger_s: float = 0.05, coalesce_from: int = 16
+        self,
+        store: Store,
+        broadcaster: Broadcaster,
+        *,
+        linger_s: float = 0.05,
+        coalesce_from: int = 16,
+        lanes: int | None = None,
     ) -> None:
         self.store = store
+        # Commits that may run at once, each for different conversations: a database that writes concurrently
+        # need not make an urgent event wait behind a large batch.
+        self.lanes = lanes if lanes is not None else store.write_lanes
         self.broadcaster = broadcaster
         self.linger_s = linger_s
         self.coalesce_from = coalesce_from
@@ -173,6 +182,7 @@ class EventLog:
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._commits: set[asyncio.Task[None]] = set()
         self._closing = False
 
     def journal(self, conversation_id: str, last_seq: int) -> Journal:
@@ -205,42 +215,62 @@ class EventLog:
             self._task = None
 
     def _due(self, now: float) -> list[Journal]:
+        # A conversation already being written waits for that commit: its events must land in seq order.
         if not self.coalescing or self._closing:
-            return list(self._dirty)
+            return [j for j in self._dirty if not j._in_flight]
         # Text that has waited at least half the linger goes now too: batches stay large and no text waits
         # longer than the linger.
         ready = now - self.linger_s / 2
-        return [j for j, since in self._dirty.items() if j._urgent or since <= ready]
+        return [j for j, since in self._dirty.items() if not j._in_flight and (j._urgent or since <= ready)]
+
+    def _oldest_waiting(self) -> float | None:
+        waiting = [since for j, since in self._dirty.items() if not j._in_flight]
+        return min(waiting) if waiting else None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
-            if self.coalescing and not self._urgent.is_set() and self._dirty and not self._closing:
-                remaining = min(self._dirty.values()) + self.linger_s / 2 - loop.time()
+            oldest = self._oldest_waiting()
+            if self.coalescing and not self._urgent.is_set() and oldest is not None and not self._closing:
+                remaining = oldest + self.linger_s / 2 - loop.time()
                 if remaining > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._urgent.wait(), remaining)
             self._wake.clear()
+            if len(self._commits) >= self.lanes:
+                continue  # every lane is busy: the next commit to finish wakes the writer
             self._urgent.clear()
             journals = self._due(loop.time())
             if not journals:
-                if self._closing and not self._dirty:
+                if self._closing and not self._dirty and not self._commits:
                     return
-                if self._dirty:
+                if self._oldest_waiting() is not None:
                     self._wake.set()  # not due yet: wait for the oldest again
                 continue
             for journal in journals:
                 del self._dirty[journal]
                 journal._urgent = False
-            try:
-                await self._commit(journals)
-            except Exception:
-                # A bug here must not stop the writer: every later event of every conversation waits on it.
-                log.exception("the event log writer failed on a batch")
-            self._measure(loop.time())
-            if self._dirty:
-                self._wake.set()
+            commit = asyncio.create_task(self._commit_batch(journals), name="eventlog-commit")
+            self._commits.add(commit)
+            commit.add_done_callback(self._lane_free)
+            if self.lanes == 1:
+                await asyncio.wait([commit])
+
+    async def _commit_batch(self, journals: list[Journal]) -> None:
+        try:
+            await self._commit(journals)
+        except Exception:
+            # A bug here must not stop the writer: every later event of every conversation waits on it.
+            log.exception("the event log writer failed on a batch")
+
+    def _lane_free(self, commit: asyncio.Task[None]) -> None:
+        self._commits.discard(commit)
+        self._measure(asyncio.get_running_loop().time())
+        if self._dirty or self._closing:
+            self._wake.set()
+            if any(j._urgent for j in self._dirty):
+                self._urgent.set()
 
     def _measure(self, now: float) -> None:
         # Every 100 ms: how many conversations streamed text; a token every 20 ms each is 50 tokens/s.

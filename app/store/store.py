@@ -103,6 +103,12 @@ class Store:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
+    @property
+    def write_lanes(self) -> int:
+        """How many ``write`` batches for different conversations may usefully run at once."""
+        # SQLite has one writer; PostgreSQL commits transactions on separate connections side by side.
+        return 1 if self._sync_writer is not None or self.dialect == "sqlite" else 2
+
     async def close(self) -> None:
         """Dispose of the connection pools and the writer thread."""
         if self._sync_writer is not None and self._writer_thread is not None:
@@ -210,16 +216,23 @@ class Store:
         if not writes:
             return
         statements = self._statements(writes)
-        async with self._write_lock:
-            if self._sync_writer is not None:
-                # SQLite: the whole batch in one hop to a writer thread, not one hop per statement.
-                await asyncio.get_running_loop().run_in_executor(
-                    self._writer_thread, self._sync_writer.write, statements
-                )
-                return
-            async with self.engine.begin() as conn:
-                for statement, rows in statements:
-                    await conn.execute(statement, rows)
+        if self._sync_writer is not None:
+            # SQLite: the whole batch in one hop to a writer thread, not one hop per statement.
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, self._sync_writer.write, statements
+            )
+            return
+        if self.dialect == "sqlite":
+            async with self._write_lock:  # in-memory SQLite (tests): one writer at a time
+                await self._write_async(statements)
+            return
+        # PostgreSQL: batches for different conversations (the event log's lanes) commit side by side.
+        await self._write_async(statements)
+
+    async def _write_async(self, statements: list[tuple[Executable, list[dict[str, Any]]]]) -> None:
+        async with self.engine.begin() as conn:
+            for statement, rows in statements:
+                await conn.execute(statement, rows)
 
     def _statements(self, writes: Sequence[Write]) -> list[tuple[Executable, list[dict[str, Any]]]]:
         # One statement per kind (executemany); the order of kinds keeps foreign keys and answer lifecycles
