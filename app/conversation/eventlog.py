@@ -120,20 +120,30 @@ class Journal:
         staged: list[_Staged] = []
         for entry in entries:
             done: asyncio.Future[StoredEvent] | None = None
+            if isinstance(entry, _Entry) and entry.build is None:
+                writes.extend(entry.writes)
+                continue
+            seq = self.last_seq + 1
+            try:
+                if isinstance(entry, _Text):
+                    event: StoredEvent = Delta(seq=seq, message_id=entry.message_id, text="".join(entry.parts))
+                else:
+                    done, build = entry.done, entry.build
+                    assert build is not None
+                    event = build(seq)
+                payload = event.model_dump_json()
+            except Exception as exc:
+                # An event that cannot be built or encoded fails alone (with its rows): the conversation's
+                # other events, and every other conversation's, are still stored.
+                log.error("an event of %s could not be stored: %s", self.conversation_id, exc)
+                if done is not None and not done.done():
+                    done.set_exception(exc)
+                continue
             if isinstance(entry, _Text):
                 self._text_in_flight = True
-                self.last_seq += 1
-                event: StoredEvent = Delta(
-                    seq=self.last_seq, message_id=entry.message_id, text="".join(entry.parts)
-                )
             else:
                 writes.extend(entry.writes)
-                if entry.build is None:
-                    continue
-                done = entry.done
-                self.last_seq += 1
-                event = entry.build(self.last_seq)
-            payload = event.model_dump_json()
+            self.last_seq = seq
             writes.append(
                 NewEvent(
                     conversation_id=self.conversation_id,

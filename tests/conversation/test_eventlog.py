@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pytest
+
 from app.conversation.eventlog import EventLog
 from app.events import Accepted, StoredEvent
 from app.store.records import NewEvent, Write
@@ -92,3 +94,21 @@ async def test_one_lane_commits_one_batch_at_a_time() -> None:
     await asyncio.wait_for(asyncio.gather(first, quick), 1)
     await log.close()
     assert store.most_concurrent == 1
+
+
+async def test_an_event_that_cannot_be_encoded_fails_alone() -> None:
+    store = GatedStore()
+    store.gate.set()
+    broadcaster = RecordingBroadcaster()
+    log = EventLog(store, broadcaster)  # type: ignore[arg-type]
+    log.start()
+    journal = log.journal("c", 0)
+    bad = journal.event(accepted("\ud800"))  # type: ignore[arg-type]  # a lone surrogate: not encodable
+    good = journal.event(accepted("b"))  # type: ignore[arg-type]
+    other = log.journal("d", 0).event(accepted("c"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="surrogate"):
+        await asyncio.wait_for(bad, 1)
+    assert (await asyncio.wait_for(good, 1)).seq == 1
+    assert (await asyncio.wait_for(other, 1)).seq == 1
+    await log.close()
+    assert sorted(store.committed) == [("c", 1), ("d", 1)]
