@@ -2,8 +2,8 @@
 
 Each conversation has a ``Journal`` of writes waiting, in order. One writer task takes whatever every journal
 holds, gives events their ``seq``, stores the lot in one transaction and only then publishes them, so the live
-stream and the replay are the same events. Answer text that arrives while the conversation's previous text is
-being written merges into one ``delta``: the busier the server, the fewer, larger deltas and transactions — never text held back longer
+stream and the replay are the same events. Answer text that arrives while the conversation's previous writes are
+being committed merges into one ``delta``: the busier the server, the fewer, larger deltas and transactions — never text held back longer
 than one commit plus ``linger_s``.
 """
 
@@ -58,7 +58,6 @@ class Journal:
     failed: BaseException | None = None
     _entries: list[_Text | _Entry] = field(default_factory=list)
     _in_flight: int = 0
-    _text_in_flight: bool = False
     _urgent: bool = False
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
@@ -88,8 +87,9 @@ class Journal:
         """Append answer text: its own ``delta``, unless it joins text already waiting behind a commit."""
         last = self._entries[-1] if self._entries else None
         # A quiet server sends every piece as it comes. A busy one (many answers streaming, or this
-        # conversation's previous text still being written) sends fewer, larger pieces.
-        merge = self._text_in_flight or self.log.coalescing
+        # conversation's previous writes still being committed) sends fewer, larger pieces: text waiting
+        # behind a commit goes out with the next one either way, so merging it delays nothing.
+        merge = self._in_flight > 0 or self.log.coalescing
         if merge and isinstance(last, _Text) and last.message_id == message_id:
             last.parts.append(text)
         else:
@@ -126,7 +126,9 @@ class Journal:
             seq = self.last_seq + 1
             try:
                 if isinstance(entry, _Text):
-                    event: StoredEvent = Delta(seq=seq, message_id=entry.message_id, text="".join(entry.parts))
+                    event: StoredEvent = Delta(
+                        seq=seq, message_id=entry.message_id, text="".join(entry.parts)
+                    )
                 else:
                     done, build = entry.done, entry.build
                     assert build is not None
@@ -139,9 +141,7 @@ class Journal:
                 if done is not None and not done.done():
                     done.set_exception(exc)
                 continue
-            if isinstance(entry, _Text):
-                self._text_in_flight = True
-            else:
+            if isinstance(entry, _Entry):
                 writes.extend(entry.writes)
             self.last_seq = seq
             writes.append(
@@ -341,7 +341,6 @@ class EventLog:
 
     def _settle(self, journal: Journal) -> None:
         journal._in_flight -= 1
-        journal._text_in_flight = False
         if journal.idle:
             journal._wake_waiters()
             self.on_idle(journal)
