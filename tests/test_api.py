@@ -29,7 +29,11 @@ def conversation(client: TestClient) -> Frame:
 
 
 def test_healthz_reports_model_and_database(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "model": "scripted", "database": "sqlite"}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "model": {"name": "scripted", "state": "unknown", "checked_at": None, "code": None},
+        "database": "sqlite",
+    }
 
 
 def test_conversation_with_bearer_token(client: TestClient, conversation: Frame) -> None:

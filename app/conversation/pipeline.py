@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
 from app.conversation.router import RouteDecision, Router
-from app.errors import ConfigError, ErrorCode, ModelError, ShopchatError
+from app.errors import ConfigError, ContextOverflowError, ErrorCode, ModelError, ShopchatError
 from app.events import Done, Error, ProductCard, Recommendations, Reset, Route, StoredEvent, Usage
-from app.llm.model import ChatModel, ChatRequest, Finished, TextDelta
+from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.tokens import ChatMessage, TokenCounter, fit_messages
 from app.shop.catalog import Shop
@@ -128,11 +128,8 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            request, draft.prompt_tokens = await self._request(
-                hub, draft.message_id, text, draft.route, items
-            )
             first = True
-            async for event in self.model.stream(request):
+            async for event in self._stream(hub, draft, text, items):
                 if isinstance(event, TextDelta) and event.text:
                     if journal.failed is not None:
                         raise journal.failed
@@ -211,10 +208,57 @@ class AnswerPipeline:
             hub.transcript.answered(message_id, text)
         return usage
 
+    async def _stream(
+        self, hub: Hub, draft: Draft, text: str, items: list[Recommendation]
+    ) -> AsyncIterator[ModelEvent]:
+        """The model's answer; a prompt the server refuses as too long is refitted to what it stated, once.
+
+        The server's ``prompt_tokens`` calibrate our counting for every later prompt (see ``Calibration``).
+        """
+        calibration = self.counter.calibration
+        request, draft.prompt_tokens = await self._request(hub, draft.message_id, text, draft.route, items)
+        retried = False
+        while True:
+            estimated, started = draft.prompt_tokens, False
+            try:
+                async for event in self.model.stream(request):
+                    started = True
+                    if isinstance(event, Finished) and event.prompt_tokens:
+                        calibration.observe(estimated, event.prompt_tokens)
+                    yield event
+                return
+            except ContextOverflowError as exc:
+                if started or retried:
+                    raise
+                retried = True
+                calibration.overflowed(
+                    estimated, context_tokens=exc.context_tokens, prompt_tokens=exc.prompt_tokens
+                )
+                limit = calibration.budget(self.config.context_tokens, self.config.max_output_tokens)
+                if exc.prompt_tokens is None:
+                    limit = min(limit, estimated * 3 // 4)  # nothing says by how much: a quarter at least
+                limit = min(limit, estimated - 1)
+                log.warning(
+                    "model context overflow in %s/%s: the server stated a window of %s tokens and a prompt of %s "
+                    "(we counted %d; SHOPCHAT_LLM_CONTEXT_TOKENS=%d); retrying with at most %d",
+                    hub.conversation_id, draft.message_id, exc.context_tokens, exc.prompt_tokens, estimated,
+                    self.config.context_tokens, limit,
+                )  # fmt: skip
+                request, draft.prompt_tokens = await self._request(
+                    hub, draft.message_id, text, draft.route, items, limit=limit
+                )
+
     async def _request(
-        self, hub: Hub, message_id: str, text: str, route: Route, items: list[Recommendation]
+        self,
+        hub: Hub,
+        message_id: str,
+        text: str,
+        route: Route,
+        items: list[Recommendation],
+        *,
+        limit: int | None = None,
     ) -> tuple[ChatRequest, int]:
-        """The request for the model, and our count of its prompt tokens."""
+        """The request for the model, and our count of its prompt tokens (at most ``limit``, when given)."""
         customer = customer_view(self.shop, hub.customer_id)
         system = self.system_prompt
         if route == "recommend":
@@ -229,6 +273,7 @@ class AnswerPipeline:
             latest={"role": "user", "content": text},
             context_tokens=self.config.context_tokens,
             max_output_tokens=self.config.max_output_tokens,
+            limit=limit,
         )
         request = ChatRequest(
             messages=fitted.messages,

@@ -19,9 +19,11 @@ from openai.types.chat import (
 
 from app.errors import ErrorCode, ModelError
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.overflow import context_overflow
 
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) accept any key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
+PROBE_TIMEOUT_S = 10.0
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
@@ -80,6 +82,11 @@ def _refused(error: BaseException) -> bool:
 
 def map_error(error: BaseException) -> ModelError:
     """Translate SDK and transport errors into our stable codes, with a message safe to show customers."""
+    # Some servers (llama.cpp builds among them) refuse an over-long prompt with a 5xx: its body tells.
+    if isinstance(error, openai.APIStatusError):
+        overflow = context_overflow(error.message, error.body)
+        if overflow is not None:
+            return overflow
     if _refused(error):
         return ModelError(
             "The assistant's model cannot be reached right now.", code=ErrorCode.MODEL_UNAVAILABLE
@@ -164,7 +171,7 @@ class OpenAIChatModel:
                         break
                     chunk = _json(data)
                     if chunk.get("error"):
-                        raise ModelError(
+                        raise context_overflow("", chunk) or ModelError(
                             "The assistant's model failed. Please try again.", code=ErrorCode.MODEL_ERROR
                         )
                     usage = chunk.get("usage")
@@ -203,6 +210,15 @@ class OpenAIChatModel:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )
+
+    async def probe(self) -> None:
+        """Ask the server for its model list (cheap, no tokens); raises ``ModelError`` when it cannot answer."""
+        try:
+            await self._client.with_options(timeout=PROBE_TIMEOUT_S, max_retries=0).models.list()
+        except openai.NotFoundError:
+            return  # a server without /models still answered: reachable, and real requests tell the rest
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            raise map_error(exc) from exc
 
     async def aclose(self) -> None:
         """Close the SDK's connection pool."""
