@@ -34,7 +34,9 @@ BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
 ANSWER = "Gerne helfe ich Ihnen weiter, die Lieferung dauert in der Regel zwei bis drei Werktage. " * 3
 # Long customer messages, as in a German conversation our tokenizer under-counts.
-QUESTION = "Könnten Sie mir bitte genau erklären, wie die Rücksendung meiner beschädigten Bestellung abläuft? " * 3
+QUESTION = (
+    "Könnten Sie mir bitte genau erklären, wie die Rücksendung meiner beschädigten Bestellung abläuft? " * 3
+)
 
 
 def server_count(messages: list[dict[str, str]]) -> int:
@@ -44,14 +46,18 @@ def server_count(messages: list[dict[str, str]]) -> int:
 
 def sse_answer(prompt_tokens: int) -> bytes:
     words = [w + " " for w in ANSWER.split(" ")]
-    chunks = [{"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words]
+    chunks: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]} for w in words
+    ]
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     chunks.append({"choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words)}})
     return ("".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n").encode()
 
 
 def llama_cpp_overflow(prompt: int, n_ctx: int) -> httpx.Response:
-    message = f"request ({prompt} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it"
+    message = (
+        f"request ({prompt} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it"
+    )
     body = {"code": 400, "message": message, "type": "exceed_context_size_error"}
     return httpx.Response(400, json={"error": {**body, "n_prompt_tokens": prompt, "n_ctx": n_ctx}})
 
@@ -62,7 +68,9 @@ def vllm_overflow(prompt: int, n_ctx: int, max_tokens: int) -> httpx.Response:
         f"tokens ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of the "
         "messages or completion."
     )
-    return httpx.Response(400, json={"object": "error", "message": message, "type": "BadRequestError", "code": 400})
+    return httpx.Response(
+        400, json={"object": "error", "message": message, "type": "BadRequestError", "code": 400}
+    )
 
 
 class SmallServer:
@@ -89,7 +97,9 @@ class SmallServer:
 class Rig:
     """A running service over one model."""
 
-    def __init__(self, service: ChatService, broadcaster: RecordingBroadcaster, counter: TokenCounter) -> None:
+    def __init__(
+        self, service: ChatService, broadcaster: RecordingBroadcaster, counter: TokenCounter
+    ) -> None:
         self.service = service
         self.broadcaster = broadcaster
         self.counter = counter

@@ -22,9 +22,11 @@ class FakeProbe:
     def __init__(self) -> None:
         self.error: ModelError | None = None
         self.calls = 0
+        self.called = asyncio.Event()
 
     async def __call__(self) -> None:
         self.calls += 1
+        self.called.set()
         if self.error is not None:
             raise self.error
 
@@ -66,7 +68,9 @@ async def test_a_failed_request_is_logged_once_with_its_code_and_never_the_custo
 
 async def test_a_refusal_by_a_reachable_server_is_an_error_state() -> None:
     health = ModelHealth("m")
-    model = MonitoredModel(ScriptedModel(fail_after=0, error=ModelError("no", code=ErrorCode.MODEL_AUTH)), health)
+    model = MonitoredModel(
+        ScriptedModel(fail_after=0, error=ModelError("no", code=ErrorCode.MODEL_AUTH)), health
+    )
     with pytest.raises(ModelError):
         await drain(model)
     assert health.report().state == "error"
@@ -107,9 +111,8 @@ async def test_the_background_checker_probes_on_its_own_and_skips_while_requests
     probe.error = DOWN
     health.start()
     try:
-        async with asyncio.timeout(2):
-            while health.report().state != "unreachable":
-                await asyncio.sleep(0.005)
+        await asyncio.wait_for(probe.called.wait(), 2)
+        assert health.report().state == "unreachable"
         # A real answer just now: the probe waits (the clock stands still, so it stays recent).
         health.succeeded()
         calls = probe.calls

@@ -34,9 +34,12 @@ LLAMA_CPP = {
             id="llama.cpp-500",
         ),
         pytest.param(
-            "the request exceeds the available context size, try increasing it", None, None, None,
+            "the request exceeds the available context size, try increasing it",
+            None,
+            None,
+            None,
             id="llama.cpp-old",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "This model's maximum context length is 8192 tokens. However, your messages resulted in 8227 tokens. "
             "Please reduce the length of the messages.",
