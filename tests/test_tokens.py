@@ -233,10 +233,12 @@ def test_a_stated_context_window_smaller_than_configured_is_kept() -> None:
     assert calibration.context_tokens == 2048
 
 
-def test_an_overflow_without_numbers_counts_more_from_now_on() -> None:
+def test_an_overflow_without_numbers_bounds_the_window_by_what_did_not_fit() -> None:
     calibration = Calibration()
+    calibration.observe(estimated=1000, reported=2000)
     calibration.overflowed(3000, context_tokens=None, prompt_tokens=None)
-    assert calibration.factor == Calibration.BLIND_STEP
+    assert calibration.context_tokens == 6000  # the refused prompt, in the server's tokens as best we know
+    assert calibration.budget(16_000, 512) < 3000
 
 
 def test_the_limit_caps_the_budget() -> None:

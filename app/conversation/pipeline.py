@@ -228,12 +228,15 @@ class AnswerPipeline:
                     yield event
                 return
             except ContextOverflowError as exc:
-                if started or retried:
+                if started:
                     raise
-                retried = True
+                # Learnt even when it is too late for this answer: the next one is fitted tighter.
                 calibration.overflowed(
                     estimated, context_tokens=exc.context_tokens, prompt_tokens=exc.prompt_tokens
                 )
+                if retried:
+                    raise
+                retried = True
                 limit = calibration.budget(self.config.context_tokens, self.config.max_output_tokens)
                 if exc.prompt_tokens is None:
                     limit = min(limit, estimated * 3 // 4)  # nothing says by how much: a quarter at least

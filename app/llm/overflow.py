@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from app.errors import ContextOverflowError
 
-OVERFLOW_MESSAGE = "This conversation has grown too long for the assistant's model."
+OVERFLOW_MESSAGE = "This conversation has grown too long for the assistant's model. Please try again."
 
 _MARKERS = (
     "context_length_exceeded",

@@ -176,16 +176,15 @@ class Calibration:
     ``factor`` is how many tokens the server counts per token we count, learned from the ``prompt_tokens`` it
     reports: it rises at once to any larger ratio seen (an under-count overflows the context) and relaxes
     slowly towards smaller ones. It never goes below 1 (over-counting only wastes context, and some servers
-    report fewer tokens than they use), nor above ``MAX_FACTOR``. ``context_tokens`` is a context window the
-    server stated that is smaller than the configured one.
+    report fewer tokens than they use), nor above ``MAX_FACTOR``. ``context_tokens`` is the server's context
+    window when it turned out smaller than the configured one: as stated in an overflow error, or as bounded
+    by a prompt it refused without saying more.
     """
 
     MAX_FACTOR = 4.0
     # Shorter prompts are mostly per-message wrapping, which differs between chat templates more than text does.
     MIN_SAMPLE = 32
     RELAX = 0.1
-    # A refused prompt that came with no numbers: count this much more from now on.
-    BLIND_STEP = 1.25
 
     def __init__(self) -> None:
         self.factor = 1.0
@@ -203,12 +202,16 @@ class Calibration:
 
     def overflowed(self, estimated: int, *, context_tokens: int | None, prompt_tokens: int | None) -> None:
         """Learn from a prompt of ``estimated`` tokens the server refused as too long, with what it stated."""
-        if context_tokens is not None and context_tokens > 0:
-            self.context_tokens = min(self.context_tokens or context_tokens, context_tokens)
         if prompt_tokens is not None and prompt_tokens > 0:
             self.observe(estimated, prompt_tokens)
-        elif context_tokens is None:
-            self.factor = min(self.factor * self.BLIND_STEP, self.MAX_FACTOR)
+        else:
+            # Nothing says how the server counted it: the window is smaller than what we think it came to.
+            self._narrow(int(estimated * self.factor))
+        if context_tokens is not None and context_tokens > 0:
+            self._narrow(context_tokens)
+
+    def _narrow(self, window: int) -> None:
+        self.context_tokens = min(self.context_tokens or window, window)
 
     def budget(self, context_tokens: int, max_output_tokens: int) -> int:
         """Prompt tokens, as we count them, that fit the context window with room for the answer."""
