@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.errors import ErrorCode, ModelError
+from app.llm.openai import OpenAIChatModel
 from app.settings import Settings, load_settings
 from app.shop.embedding import Encoder
 from app.web.application import build_counter, create_app
@@ -181,3 +184,22 @@ def test_a_guessed_tokenizer_is_one_warning_at_start_up(
     with caplog.at_level(logging.WARNING, logger="shopchat"):
         build_counter(known)
     assert caplog.records == []
+
+
+def test_a_model_server_that_is_down_is_found_by_the_background_probe(settings: Settings) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens here once the socket is closed
+    down = OpenAIChatModel(
+        model="qwen2.5-0.5b-instruct",
+        api_key=None,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        timeout_s=5,
+        max_retries=0,
+    )
+    with TestClient(create_app(settings, model=down)) as client:
+        deadline = time.monotonic() + 10
+        while (model := client.get("/healthz").json()["model"])["state"] == "unknown":
+            assert time.monotonic() < deadline, "the probe never ran"
+            time.sleep(0.05)
+    assert (model["state"], model["code"]) == ("unreachable", "model_unavailable")

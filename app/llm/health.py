@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from app.errors import ContextOverflowError, ErrorCode, ModelError
 from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent
@@ -18,6 +18,16 @@ log = logging.getLogger("shopchat.model")
 
 ModelState = Literal["ok", "unreachable", "error", "unknown"]
 Probe = Callable[[], Awaitable[None]]
+
+
+@runtime_checkable
+class Probeable(Protocol):
+    """A model that can be asked, cheaply and without a prompt, whether its server answers."""
+
+    async def probe(self) -> None:
+        """Return when the server answers; raise ``ModelError`` (with its code) when it does not."""
+        ...
+
 
 # The server could not be reached or did not answer in time; every other failure means it answered, badly.
 _UNREACHABLE = frozenset({ErrorCode.MODEL_UNAVAILABLE, ErrorCode.MODEL_TIMEOUT})

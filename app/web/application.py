@@ -23,7 +23,7 @@ from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
 from app.errors import ConfigError, ErrorCode
-from app.llm.health import ModelHealth, MonitoredModel
+from app.llm.health import ModelHealth, MonitoredModel, Probeable
 from app.llm.local import LocalChatModel
 from app.llm.model import ChatModel
 from app.llm.openai import OpenAIChatModel
@@ -102,10 +102,9 @@ def build_model(
 
 def build_health(settings: Settings, model: ChatModel) -> ModelHealth:
     """The model's health: the built-in responder is always up; a server is probed when it can be."""
-    probe = getattr(model, "probe", None)
     return ModelHealth(
         model.name,
-        probe if callable(probe) else None,
+        model.probe if isinstance(model, Probeable) else None,
         interval_s=settings.llm_health_interval_s,
         always_ok=isinstance(model, LocalChatModel),
     )
