@@ -122,6 +122,19 @@ class ModelError(ShopchatError):
         self.retry_after_s = retry_after_s
 
 
+class ContextOverflowError(ModelError):
+    """The model server refused the prompt as longer than its context window; what it stated, when it did."""
+
+    code = ErrorCode.MODEL_BAD_REQUEST
+
+    def __init__(
+        self, message: str, *, context_tokens: int | None = None, prompt_tokens: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.context_tokens = context_tokens
+        self.prompt_tokens = prompt_tokens
+
+
 class BudgetError(ShopchatError):
     """A single user message does not fit the model's context budget."""
 

@@ -13,6 +13,8 @@ from app.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_STATIC_DIR = PROJECT_ROOT / "static"
+# The tiktoken encodings app.llm.tokens has offline (settings sit below every layer, so they are named here).
+TIKTOKEN_ENCODINGS = ("cl100k_base", "o200k_base")
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_stream: bool = True
     llm_early_start: bool = True
+    # A tiktoken encoding (cl100k_base, o200k_base) or a Hugging Face tokenizer.json (or its folder); unset: the
+    # model's tiktoken encoding, a guess for models that are not OpenAI's.
+    llm_tokenizer: str | None = None
+    llm_health_interval_s: float = Field(default=30.0, ge=1)
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "SHOPCHAT_OPENAI_API_KEY")
     )
@@ -65,6 +71,22 @@ class Settings(BaseSettings):
         # Comma-separated in the environment, a list in code.
         if isinstance(value, str):
             return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("llm_tokenizer")
+    @classmethod
+    def _tokenizer_exists(cls, value: str | None) -> str | None:
+        # Checked here so a wrong path is one line from `shopchat serve`, not a traceback from the lifespan.
+        if not value:
+            return None
+        if value in TIKTOKEN_ENCODINGS:
+            return value
+        path = Path(value).expanduser()
+        if not (path / "tokenizer.json" if path.is_dir() else path).is_file():
+            raise ValueError(
+                f"must be a tiktoken encoding ({', '.join(TIKTOKEN_ENCODINGS)}) or a tokenizer.json file "
+                "(or a folder holding one)"
+            )
         return value
 
     @field_validator("database_url")

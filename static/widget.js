@@ -46,6 +46,7 @@
       closeChat: "Close chat",
       newConversation: "Start a new conversation",
       online: "Online · replies instantly",
+      delayed: "Online · replies may be delayed",
       connecting: "Connecting…",
       reconnecting: "Reconnecting…",
       offline: "You are offline",
@@ -105,6 +106,7 @@
       closeChat: "Chat schließen",
       newConversation: "Neue Unterhaltung beginnen",
       online: "Online · antwortet sofort",
+      delayed: "Online · Antworten können sich verzögern",
       connecting: "Verbinde…",
       reconnecting: "Verbinde erneut…",
       offline: "Du bist offline",
@@ -1190,7 +1192,17 @@
         onError(f, live);
         break;
     }
+    if (live && typeof f.seq === "number" && (f.type === "done" || f.type === "error")) noteModel(f);
     if (!replayDone && lastSeq >= replayUntil) finishReplay();
+  }
+
+  // The server's view of its model at connect time, then how each live answer ended.
+  var MODEL_DOWN_CODES = ["model_unavailable", "model_timeout", "model_error", "model_auth"];
+  function noteModel(f) {
+    var ok = f.type === "done" || MODEL_DOWN_CODES.indexOf(f.code) < 0;
+    if (ok === modelOk) return;
+    modelOk = ok;
+    if (connState === "online") setConnection("online");
   }
 
   function onReady(f) {
@@ -1210,6 +1222,7 @@
       // Safety net: never hold the outbox hostage if the replay is shorter than announced.
       replayTimer = setTimeout(finishReplay, 3000);
     }
+    modelOk = f.model_state !== "unreachable" && f.model_state !== "error";
     setConnection("online");
     startHeartbeat();
     flushControlFrames();
@@ -1419,6 +1432,7 @@
   var everConnected = false;
   var fatalCloses = 0;
   var connState = "idle";
+  var modelOk = true;
 
   function isReady() {
     return !!ws && ready && ws.readyState === WebSocket.OPEN;
@@ -1545,10 +1559,11 @@
   function setConnection(state) {
     connState = state;
     root.setAttribute("data-connection", state);
+    root.setAttribute("data-model", modelOk ? "ok" : "degraded");
     var labels = {
       idle: T.online,
       connecting: T.connecting,
-      online: T.online,
+      online: modelOk ? T.online : T.delayed,
       reconnecting: T.reconnecting,
       offline: T.offline,
       failed: T.bannerFailed,

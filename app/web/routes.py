@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from pydantic import BaseModel
 
 from app.errors import ErrorCode
+from app.llm.health import ModelState
 from app.store.records import MessageRecord
-from app.web.deps import CatalogDep, ChatDep, ShopDep, SignerDep, StoreDep
+from app.web.deps import CatalogDep, ChatDep, ModelHealthDep, ShopDep, SignerDep, StoreDep
 
 router = APIRouter()
 
@@ -24,11 +25,20 @@ class ApiError(HTTPException):
         self.code = code
 
 
+class ModelHealthOut(BaseModel):
+    """The chat model's state, checked in the background (``checked_at`` is null until first checked)."""
+
+    name: str
+    state: ModelState
+    checked_at: datetime | None
+    code: str | None
+
+
 class Health(BaseModel):
-    """Liveness: the process is up and its database answers."""
+    """Liveness: the process is up and its database answers; and whether the model answers."""
 
     status: str
-    model: str
+    model: ModelHealthOut
     database: str
 
 
@@ -93,13 +103,20 @@ class CustomerOut(BaseModel):
 
 
 @router.get("/healthz", tags=["ops"])
-async def healthz(chat: ChatDep, store: StoreDep) -> Health:
-    """200 when the server can reach its database."""
+async def healthz(chat: ChatDep, store: StoreDep, health: ModelHealthDep) -> Health:
+    """200 when the server can reach its database; the model's state is reported, not required."""
     try:
         await store.ping()
     except Exception as exc:
         raise ApiError(503, ErrorCode.INTERNAL, "database unavailable") from exc
-    return Health(status="ok", model=chat.model_name, database=store.dialect)
+    report = health.report()
+    model = ModelHealthOut(
+        name=chat.model_name,
+        state=report.state,
+        checked_at=report.checked_at,
+        code=str(report.code) if report.code else None,
+    )
+    return Health(status="ok", model=model, database=store.dialect)
 
 
 @router.get("/api/conversations/{conversation_id}", tags=["conversations"])

@@ -14,7 +14,7 @@ from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode
 from app.events import Error
-from app.web.deps import ChatDep, SignerDep, WsConfigDep
+from app.web.deps import ChatDep, ModelHealthDep, SignerDep, WsConfigDep
 from app.web.frames import (
     ClientCancel,
     ClientFeedback,
@@ -55,7 +55,9 @@ async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
 
 
 @router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep) -> None:
+async def chat_socket(
+    websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep, health: ModelHealthDep
+) -> None:
     """One customer's chat connection; see docs/protocol.md."""
     decision = parse_handshake(websocket.headers.get("origin"), websocket.query_params, config, signer)
     if isinstance(decision, Refusal):
@@ -86,6 +88,7 @@ async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep,
             last_seq=newest,
             resumed=resumed,
             max_message_chars=config.max_message_chars,
+            model_state=health.report().state,
         ).model_dump_json()
     )
     await service.attach(hub, subscriber)

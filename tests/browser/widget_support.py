@@ -52,6 +52,7 @@ class ShopchatServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -77,6 +78,7 @@ class ShopchatServer:
                 "SHOPCHAT_LOG_LEVEL": "warning",
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout_s: float = 60.0) -> None:

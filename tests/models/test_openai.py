@@ -10,7 +10,7 @@ import httpx2
 import pytest
 import respx
 
-from app.errors import ErrorCode, ModelError
+from app.errors import ContextOverflowError, ErrorCode, ModelError
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.openai import OpenAIChatModel
 
@@ -158,12 +158,13 @@ async def test_401_is_model_auth(mock: respx.MockRouter) -> None:
 
 
 async def test_400_keeps_the_apis_message_for_the_log_only(mock: respx.MockRouter) -> None:
-    mock.post(URL).respond(400, json={"error": {"message": "context_length_exceeded"}})
+    # (A context-length 400 is an overflow the pipeline retries: see the tests below.)
+    mock.post(URL).respond(400, json={"error": {"message": "invalid_temperature"}})
     with pytest.raises(ModelError) as caught:
         await collect(model())
     assert caught.value.code == ErrorCode.MODEL_BAD_REQUEST
-    assert "context_length_exceeded" in (caught.value.detail or "")
-    assert "context_length_exceeded" not in caught.value.message
+    assert "invalid_temperature" in (caught.value.detail or "")
+    assert "invalid_temperature" not in caught.value.message
 
 
 async def test_timeout_is_model_timeout(mock: respx.MockRouter) -> None:
@@ -328,3 +329,54 @@ async def test_a_non_streamed_completion_of_the_wrong_shape_is_a_model_error(
     with pytest.raises(ModelError) as caught:
         await collect(model(streaming=False))
     assert caught.value.code == ErrorCode.MODEL_ERROR
+
+
+LLAMA_CPP_OVERFLOW = {
+    "error": {
+        "code": 400,
+        "message": "request (2301 tokens) exceeds the available context size (2048 tokens), try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 2301,
+        "n_ctx": 2048,
+    }
+}
+
+
+@pytest.mark.parametrize("status", [400, 500])
+async def test_a_context_overflow_states_the_servers_numbers(mock: respx.MockRouter, status: int) -> None:
+    mock.post(URL).respond(status, json=LLAMA_CPP_OVERFLOW)
+    with pytest.raises(ContextOverflowError) as caught:
+        await collect(model())
+    assert (caught.value.context_tokens, caught.value.prompt_tokens) == (2048, 2301)
+    assert "2301" not in caught.value.message
+
+
+async def test_a_context_overflow_sent_as_a_stream_event_is_recognised(mock: respx.MockRouter) -> None:
+    mock.post(URL).respond(
+        200,
+        headers={"content-type": "text/event-stream"},
+        content=sse(f"data: {json.dumps(LLAMA_CPP_OVERFLOW)}\n\n"),
+    )
+    with pytest.raises(ContextOverflowError) as caught:
+        await collect(model())
+    assert caught.value.context_tokens == 2048
+
+
+async def test_the_probe_lists_models(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/models").respond(200, json={"object": "list", "data": []})
+    await model().probe()
+    assert route.call_count == 1
+
+
+async def test_a_server_without_a_model_list_still_counts_as_reachable(mock: respx.MockRouter) -> None:
+    mock.get(f"{BASE}/models").respond(404, json={"error": {"message": "not found"}})
+    await model().probe()
+
+
+async def test_the_probe_of_an_unreachable_server_fails_once_without_retries(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/models")
+    route.side_effect = httpx.ConnectError("refused")
+    with pytest.raises(ModelError) as caught:
+        await model(retries=3).probe()
+    assert caught.value.code == ErrorCode.MODEL_UNAVAILABLE
+    assert route.call_count == 1
