@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +11,16 @@ from typing import Final
 import numpy as np
 
 from app.shop.catalog import DEMO_SHOP_DIR, Product, Shop
+from app.shop.problems import Problems
 from app.shop.recommend.confidence import confidence
 from app.shop.recommend.constraints import Constraints, parse_constraints, words
 from app.shop.recommend.knn import KNNRecommender
 from app.shop.recommender import NOTHING_SHOWN, Recommendation, Shown, excluded_for
 
-DEFAULT_MODEL_PATH: Final = DEMO_SHOP_DIR / "model.npz"
+MODEL_FILE: Final = "model.npz"
+DEFAULT_MODEL_PATH: Final = DEMO_SHOP_DIR / MODEL_FILE
+# Below this share of the catalog's goods, a model.npz was built from another shop's (or an old) history.
+_MIN_KNOWN_SHARE: Final = 0.5
 # Catalogue products matching an anchor word that are used as the co-purchase basket when the customer's own
 # purchases do not mention it; the best sellers among them are the likeliest meaning.
 _MAX_ANCHOR_PRODUCTS: Final = 20
@@ -43,6 +48,41 @@ def build_demo_model(shop: Shop, progress: Progress | None = None) -> KNNRecomme
     say("building co-purchase neighbourhoods")
     _ = model.ranker
     return model
+
+
+def check_model(directory: Path, shop: Shop, problems: Problems) -> None:
+    """Note problems with the folder's ``model.npz``: unreadable (an error), or not made for this shop."""
+    path = directory / MODEL_FILE
+    if not path.exists():
+        return
+    rebuild = f"rebuild it with `shopchat recommend build --shop {directory} --output {path}`, or delete it"
+    try:
+        model = KNNRecommender.load(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        problems.error(
+            MODEL_FILE, None, f"the recommendation model cannot be read ({exc})", rebuild, "bad_model"
+        )
+        return
+    if not shop.purchases:
+        problems.warning(
+            MODEL_FILE,
+            None,
+            "model.npz is not used: without purchases everyone gets the best sellers",
+            "add purchases.csv, or delete model.npz",
+            "unused_model",
+        )
+        return
+    goods = shop.for_sale()
+    known = sum(model.knows_item(p.product_id) for p in goods)
+    if goods and known < _MIN_KNOWN_SHARE * len(goods):
+        problems.warning(
+            MODEL_FILE,
+            None,
+            f"model.npz knows only {known:,} of the {len(goods):,} products in products.csv: it was built from"
+            " other purchases, and the rest are never recommended",
+            rebuild,
+            "stale_model",
+        )
 
 
 class ShopRecommender:
