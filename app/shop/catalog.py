@@ -247,7 +247,8 @@ def _read_shop(directory: Path, _stamps: tuple[tuple[str, int], ...]) -> ShopRea
         return ShopReading(directory, None, problems)
     profile = read_profile(directory, problems)
     products, uncounted = _read_products(directory, profile, problems)
-    purchases = _read_purchases(directory, products, problems)
+    # A catalog with errors is not the one purchases will be checked against: its products are not known.
+    purchases = _read_purchases(directory, products, problems, not problems.errors_in(PRODUCTS_CSV))
     if uncounted:
         products = _count_customers(products, uncounted, purchases)
     if problems.errors:
@@ -289,13 +290,28 @@ def _csv_rows(path: Path, file: str, problems: Problems) -> Iterator[tuple[int, 
                 if row:
                     yield line, row
     except UnicodeDecodeError as exc:
+        # Text is decoded in chunks, so the reader's line is not where the bad byte is: look for it.
         problems.error(
-            file, line + 1, f"not UTF-8 text ({exc.reason})", "save the file as UTF-8 CSV", "encoding"
+            file,
+            _first_line_not_utf8(path),
+            f"not UTF-8 text ({exc.reason})",
+            "save the file as UTF-8 CSV",
+            "encoding",
         )
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         problems.error(file, None, f"not a readable gzip file ({exc})", "compress it again with gzip", "gzip")
     except csv.Error as exc:
         problems.error(file, line + 1, f"not readable as CSV ({exc})", "save it as plain CSV", "csv")
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _columns(
@@ -372,7 +388,7 @@ def _read_products(
     first = next(rows, None)
     columns = _columns(file, first[1], PRODUCT_COLUMNS, PRODUCT_OPTIONAL, problems) if first else None
     if columns is None:
-        if first is None and not problems.totals:
+        if first is None and not problems.errors_in(file):
             problems.error(
                 file, None, "products.csv is empty", "add a header line and one row per product", "empty"
             )
@@ -501,7 +517,9 @@ def _date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _read_purchases(directory: Path, products: dict[str, Product], problems: Problems) -> list[Purchase]:
+def _read_purchases(
+    directory: Path, products: dict[str, Product], problems: Problems, check_products: bool = True
+) -> list[Purchase]:
     found = [name for name in PURCHASE_FILES if (directory / name).exists()]
     if not found:
         problems.warning(
@@ -525,7 +543,7 @@ def _read_purchases(directory: Path, products: dict[str, Product], problems: Pro
     rows = _csv_rows(directory / file, file, problems)
     first = next(rows, None)
     if first is None:
-        if not problems.totals.get(("error", file, "encoding")):
+        if not problems.errors_in(file):
             problems.warning(file, None, f"{file} is empty", "add a header line and the purchases", "empty")
         return []
     columns = _columns(file, first[1], PURCHASE_COLUMNS, PURCHASE_OPTIONAL, problems)
@@ -548,7 +566,7 @@ def _read_purchases(directory: Path, products: dict[str, Product], problems: Pro
             )
             if (
                 not customer
-                or product not in products
+                or (check_products and product not in products)
                 or purchase.n_invoices < 1
                 or purchase.quantity < 1
                 or len(row) != width
@@ -556,7 +574,7 @@ def _read_purchases(directory: Path, products: dict[str, Product], problems: Pro
                 raise ValueError(line)
         except (IndexError, ValueError):
             # The row is left out, and the problem says why: an error, or a warning for an unknown product.
-            _purchase_problem(file, line, row, width, columns, products, problems)
+            _purchase_problem(file, line, row, width, columns, products if check_products else None, problems)
             continue
         append(purchase)
     return purchases
@@ -568,7 +586,7 @@ def _purchase_problem(
     row: list[str],
     width: int,
     columns: dict[str, int],
-    products: dict[str, Product],
+    products: dict[str, Product] | None,
     problems: Problems,
 ) -> None:
     """Note what is wrong with a purchase row that could not be taken as it is."""
@@ -608,7 +626,7 @@ def _purchase_problem(
         problems.error(file, line, f"last_purchase {value!r} is not a date", _DATE_HELP, "bad_date")
     if sum(problems.totals.values()) > before:
         return
-    if product not in products:
+    if products is not None and product not in products:
         problems.warning(
             file,
             line,

@@ -8,11 +8,16 @@ from typing import Annotated
 
 import typer
 
-from app.shop.catalog import DEMO_SHOP_DIR, Shop, read_shop
+from app.shop.catalog import Shop, read_shop
 from app.shop.problems import Problems
 from app.shop.recommend.service import check_model
 
 shop_app = typer.Typer(help="The shop folder: shop.toml, products.csv, purchases.csv.", no_args_is_help=True)
+
+
+@shop_app.callback()
+def _group() -> None:
+    """The shop folder: shop.toml, products.csv, purchases.csv (docs/shop.md)."""
 
 
 def inspect_shop(directory: Path) -> tuple[Shop | None, Problems]:
@@ -50,8 +55,11 @@ def summary(directory: Path, shop: Shop | None, problems: Problems) -> str:
 @shop_app.command()
 def check(
     directory: Annotated[
-        Path, typer.Argument(help="The shop folder (what SHOPCHAT_SHOP_DIR points at).")
-    ] = DEMO_SHOP_DIR,
+        Path,
+        typer.Argument(
+            metavar="DIR", help="The shop folder (what SHOPCHAT_SHOP_DIR points at).", show_default=False
+        ),
+    ],
     every: Annotated[
         bool, typer.Option("--all", help="List every problem, not the first 10 of each kind.")
     ] = False,

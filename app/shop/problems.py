@@ -69,6 +69,12 @@ class Problems:
         """How many warnings, counted in full."""
         return sum(n for (severity, _, _), n in self.totals.items() if severity == "warning")
 
+    def errors_in(self, file: str) -> int:
+        """How many errors one file has."""
+        return sum(
+            n for (severity, name, _), n in self.totals.items() if severity == "error" and name == file
+        )
+
     def of(self, severity: Severity) -> list[Problem]:
         """The kept problems of one severity, in the order they were found."""
         return [p for p in self.kept if p.severity == severity]
