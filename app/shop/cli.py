@@ -61,7 +61,7 @@ def check(
         ),
     ],
     every: Annotated[
-        bool, typer.Option("--all", help="List every problem, not the first 10 of each kind.")
+        bool, typer.Option("--all", help="List up to 200 problems of each kind, not 10.")
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero on warnings too.")] = False,
 ) -> None:
