@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,6 +45,8 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    # Read the shop folder before uvicorn starts: its errors are one line each, not a traceback.
+    check_shop_folder(settings.shop_dir)
     # Migrate before uvicorn starts, so an unreachable or too-new database is one clear line, not a traceback.
     from app.store.cli import upgrade_settings_database
 
@@ -58,6 +61,29 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+def check_shop_folder(shop_dir: Path | None) -> None:
+    """Print the shop folder's problems; an error stops the command (exit 2) before anything starts."""
+    from app.shop.catalog import DEMO_SHOP_DIR, read_shop
+    from app.shop.cli import inspect_shop
+
+    directory = shop_dir or DEMO_SHOP_DIR
+    _, problems = inspect_shop(directory)
+    if problems.errors:
+        count = f"{problems.errors:,} error{'s' if problems.errors != 1 else ''}"
+        typer.echo(f"error: the shop folder {directory} (SHOPCHAT_SHOP_DIR) has {count}:", err=True)
+        for line in problems.lines("error", directory):
+            typer.echo(f"  {line}", err=True)
+        typer.echo(
+            f"`shopchat shop check {directory}` lists every problem; docs/shop.md describes the files",
+            err=True,
+        )
+        raise typer.Exit(2)
+    for line in problems.lines("warning", directory):
+        typer.echo(line, err=True)
+    # Printed here once; the server's own load of the same (cached) reading does not log them again.
+    read_shop(directory).warned = True
 
 
 @cli.command("config")
@@ -82,13 +108,15 @@ _mounted = False
 
 
 def mount_subcommands() -> None:
-    """Attach ``recommend``, ``db`` and every registered plugin command group (idempotent)."""
+    """Attach ``shop``, ``recommend``, ``db`` and every registered plugin command group (idempotent)."""
     global _mounted
     if _mounted:
         return
+    from app.shop.cli import shop_app
     from app.shop.recommend.cli import recommend_app
     from app.store.cli import db_app
 
+    cli.add_typer(shop_app, name="shop", help="The shop folder: check it for problems.")
     cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
     cli.add_typer(db_app, name="db", help="The database schema: upgrade, current revision.")
     for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -20,6 +20,9 @@ from finetune.settings import (
     SystemPromptMode,
 )
 from finetune.sources import CsvSpec, Format, RawRecord, TranscriptSpec
+
+if TYPE_CHECKING:
+    from finetune.tokens import Tokenizer
 
 finetune_app = typer.Typer(
     name="finetune",
@@ -140,7 +143,7 @@ def prepare(
     from finetune.database import FeedbackFilter, StoreQuery, read_store
     from finetune.pii import DEFAULT_ID_PATTERNS
     from finetune.pipeline import run_prepare
-    from finetune.report import write_reports
+    from finetune.report import slots_warning, write_reports
 
     def go() -> dict[str, Any]:
         files = tuple(inputs or ())
@@ -209,6 +212,9 @@ def prepare(
     )
     for reason, n in report["rejected_by_reason"].items():
         typer.echo(f"  rejected {reason}: {n:,}")
+    slots = slots_warning(report)
+    if slots is not None:
+        typer.echo(f"warning: {slots}", err=True)
     cost = estimate["estimated_cost_usd"]
     typer.echo(
         f"~{estimate['billed_tokens']:,} billed tokens over {estimate['epochs']} epochs"
@@ -219,9 +225,28 @@ def prepare(
     )
 
 
+def validation_targets(path: Path) -> list[Path]:
+    """The files ``validate`` checks: the file itself, or a prepared folder's train and validation files."""
+    from finetune.pipeline import TRAIN_FILE, VALIDATION_FILE
+
+    if not path.is_dir():
+        return [path]
+    if not (path / TRAIN_FILE).is_file():
+        raise FinetuneError(
+            ErrorCode.INPUT_NOT_FOUND,
+            f"{path} is a folder without {TRAIN_FILE}: give a JSONL file, or the folder `finetune prepare` wrote",
+        )
+    return [path / name for name in (TRAIN_FILE, VALIDATION_FILE) if (path / name).is_file()]
+
+
 @finetune_app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="A chat fine-tuning JSONL file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A chat fine-tuning JSONL file, or a folder `prepare` wrote (train + validation)."
+        ),
+    ],
     model: Annotated[str, typer.Option(help="Base model (token limit and tokenizer).")] = DEFAULT_MODEL,
     encoding: Annotated[str | None, typer.Option(help="tiktoken encoding; default: the model's.")] = None,
     max_tokens: Annotated[
@@ -229,20 +254,26 @@ def validate(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per CPU).")] = 0,
 ) -> None:
-    """Run every check on a prepared file; exit 1 listing line, check and message if any fails."""
+    """Run every check on a prepared file (or folder); exit 1 listing line, check and message if any fails."""
     from finetune.tokens import Tokenizer, token_limit
-    from finetune.validator import validate_file
 
     limit = max_tokens or token_limit(model)
     processes = workers if workers > 0 else max(1, os.cpu_count() or 1)
-    report = _run(
-        lambda: validate_file(
-            file, Tokenizer.for_model(model, encoding), limit, model=model, workers=processes
-        )
-    )
+    targets = _run(lambda: validation_targets(file))
+    tokenizer = _run(lambda: Tokenizer.for_model(model, encoding))
+    failed = [path for path in targets if not _validate_one(path, tokenizer, limit, model, processes)]
+    if failed:
+        raise typer.Exit(1)
+
+
+def _validate_one(path: Path, tokenizer: Tokenizer, limit: int, model: str, processes: int) -> bool:
+    """Check one file and print its report; False if any example failed."""
+    from finetune.validator import validate_file
+
+    report = _run(lambda: validate_file(path, tokenizer, limit, model=model, workers=processes))
     if not report.ok:
         typer.echo(
-            f"{file}: {report.failed_examples:,} of {report.examples:,} examples failed checks", err=True
+            f"{path}: {report.failed_examples:,} of {report.examples:,} examples failed checks", err=True
         )
         for problem in report.problems:
             typer.echo(f"  line {problem.line}: {problem.check}: {problem.message}", err=True)
@@ -252,9 +283,9 @@ def validate(
             typer.echo(f"  … and {total - listed:,} more", err=True)
         for check, n in sorted(report.checks.items()):
             typer.echo(f"  {check}: {n:,}", err=True)
-        raise typer.Exit(1)
+        return False
     summary = report.tokens.summary()
-    typer.echo(f"{file}: {report.examples:,} examples, all checks passed")
+    typer.echo(f"{path}: {report.examples:,} examples, all checks passed")
     if report.examples:
         typer.echo(
             f"  tokens per example: min {summary['min']:,}, median {summary['median']:,.0f}, "
@@ -267,6 +298,7 @@ def validate(
             f"  ~{report.estimate.billed_tokens:,} billed tokens over {report.estimate.epochs} epochs"
             " if used for training"
         )
+    return True
 
 
 # Shared by every command that talks to the API.

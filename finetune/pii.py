@@ -14,11 +14,18 @@ EMAIL_RE = re.compile(
 )
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# A country code, an area code in parentheses ("(020)", "(0)"), then digit groups split by spaces, dashes or dots:
+# groups of any length, so "07700 900123", "030 12345678" and "+33 1 23 45 67 89" are all one number.
+# ``_phone_ok`` then asks for 10-15 digits written the way phone numbers start.
 PHONE_RE = re.compile(
-    r"(?<![\w+#£$€.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?(?:\d{10,15}|\d{2,5}(?:[ .-]\d{2,5}){1,4})"
+    r"(?<![\w+#£$€.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,15}(?:[ .-]\d{1,8}){0,5}"
     r"(?![\w/-]|[.,]\d)"
 )
-_NANP_RE = re.compile(r"^\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}$")
+_NANP_RE = re.compile(r"^(?:1[ .-])?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}$")
+# "01.02.2023 10" or "2023-01-15 10" have the digits of a phone number; a real date at the start says otherwise.
+_DATE_START_RE = re.compile(
+    r"(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d\d)(?!\d)|((?:19|20)\d\d)([./-])(\d{1,2})\6(\d{1,2})(?!\d)"
+)
 _STREET_TYPES = (
     "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Close|Way|Court|Ct|Place|Pl|Terrace|"
     "Crescent|Gardens|Square|Sq|Parkway|Pkwy|Highway|Hwy|Row|Mews|Grove|Walk"
@@ -224,9 +231,21 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+def _is_date_start(text: str) -> bool:
+    match = _DATE_START_RE.match(text)
+    if match is None:
+        return False
+    if match.group(1) is not None:
+        first, second = int(match.group(1)), int(match.group(3))
+        # Day-month or month-day order.
+        return 1 <= min(first, second) <= 12 and 1 <= max(first, second) <= 31
+    month, day = int(match.group(7)), int(match.group(8))
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
 def _phone_ok(text: str) -> bool:
     n = len(_digits(text))
-    if not 10 <= n <= 15:
+    if not 10 <= n <= 15 or _is_date_start(text):
         return False
     return text[0] in "+(0" or bool(_NANP_RE.match(text))
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from finetune.errors import ErrorCode, FinetuneError
 
@@ -76,3 +78,26 @@ class PlaceholderFiller:
 def count_placeholders(text: str) -> int:
     """Slots left in ``text``."""
     return len(PLACEHOLDER_RE.findall(text)) if "{{" in text else 0
+
+
+def _texts(messages: Iterable[Any]) -> Iterator[str]:
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            yield from (p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+
+
+def has_slots(messages: Iterable[Any]) -> bool:
+    """Whether any message still holds a template slot such as ``{{Order Number}}``."""
+    return any("{{" in text and PLACEHOLDER_RE.search(text) is not None for text in _texts(messages))
+
+
+def slots_in(messages: Iterable[Any]) -> Counter[str]:
+    """How often each template slot occurs in the messages, by its name ("Order Number")."""
+    found: Counter[str] = Counter()
+    for text in _texts(messages):
+        if "{{" in text:
+            found.update(match.group(1) for match in PLACEHOLDER_RE.finditer(text))
+    return found

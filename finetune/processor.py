@@ -14,12 +14,12 @@ from finetune.cleaning import CleaningStats, clean_messages, map_contents
 from finetune.dedup import MinHasher, exact_key, normalised_text
 from finetune.fastjson import has_lone_surrogate, loads
 from finetune.pii import Redaction, Redactor, default_detectors
-from finetune.placeholders import PlaceholderFiller, PlaceholderMode, count_placeholders
+from finetune.placeholders import PlaceholderFiller, PlaceholderMode, count_placeholders, slots_in
 from finetune.records import Origin, Reason
 from finetune.settings import DedupMode, OverLimit, PrepareSettings, SystemPromptMode
 from finetune.sources import Kind, RawRecord, TranscriptError, transcript_to_example
 from finetune.tokens import Tokenizer, token_limit
-from finetune.validation import check_example, warnings_for
+from finetune.validation import Notice, check_example, warnings_for
 
 _EXCERPT_CHARS = 500
 
@@ -46,7 +46,7 @@ class Outcome:
     cleaning: tuple[int, int, int] = (0, 0, 0)
     filled: int = 0
     unfilled: dict[str, int] = field(default_factory=dict)
-    slots_left: int = 0
+    slots: dict[str, int] = field(default_factory=dict)
 
 
 def _is_system(message: object) -> bool:
@@ -155,7 +155,10 @@ class Processor:
                 out.line = json.dumps(example, ensure_ascii=False)
                 return out
         out.tokens, out.assistant_tokens, out.messages = counts.total, counts.assistant, len(messages)
-        out.notices = tuple(str(n) for n in warnings_for(messages))
+        notices = warnings_for(messages)
+        out.notices = tuple(str(n) for n in notices)
+        if Notice.UNFILLED_PLACEHOLDERS in notices:
+            out.slots = dict(slots_in(messages))
         text = normalised_text(messages)
         out.exact = exact_key(text)
         if self.hasher is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.settings import PrepareSettings
+from finetune.split import Split
 from finetune.stats import estimate_cost
 from finetune.tally import Tally
 from finetune.tokens import token_limit
@@ -34,6 +35,12 @@ def build_report(settings: PrepareSettings, tally: Tally, encoding: str) -> dict
             "mode": str(settings.placeholders),
             "filled": tally.placeholders_filled,
             "unfilled": dict(tally.unfilled.most_common(50)),
+            # Kept examples that still hold {{slots}}, per output file, and the slots by name.
+            "examples_with_slots": {
+                "train": tally.examples_with_slots[str(Split.TRAIN)],
+                "validation": tally.examples_with_slots[str(Split.VALIDATION)],
+            },
+            "slots_left": dict(tally.slots_left.most_common(50)),
         },
         "dedup": {
             "mode": str(settings.dedup),
@@ -79,6 +86,35 @@ def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
     return [*lines, ""]
 
 
+def slots_warning(report: dict[str, Any]) -> str | None:
+    """One sentence on the kept examples that still hold template slots, or None if none do."""
+    counts = report["counts"]
+    with_slots = report["placeholders"]["examples_with_slots"]
+    if not with_slots["train"] and not with_slots["validation"]:
+        return None
+    names = list(report["placeholders"]["slots_left"])
+    example = f" such as {{{{{names[0]}}}}}" if names else ""
+    return (
+        f"{with_slots['train']:,} of {counts['train']:,} training and {with_slots['validation']:,} of"
+        f" {counts['validation']:,} validation examples still contain template slots{example}: a model trained"
+        " on them answers with the slot, not the value. Fill them with --placeholders fill (the shop's name,"
+        " email and hours from shop.toml) and --placeholder-values FILE.json for the rest."
+    )
+
+
+def _slots_section(report: dict[str, Any]) -> list[str]:
+    sentence = slots_warning(report)
+    if sentence is None:
+        return []
+    return [
+        "## Template slots left",
+        "",
+        sentence,
+        "",
+        *_table(report["placeholders"]["slots_left"], ("slot", "occurrences")),
+    ]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The human-readable report."""
     counts = report["counts"]
@@ -110,6 +146,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Warnings (kept examples)",
         "",
         *_table(report["warnings"], ("warning", "examples")),
+        *_slots_section(report),
         "## Cleaning and redaction",
         "",
         *_table(

@@ -32,6 +32,8 @@ class Tally:
     notices: Counter[str] = field(default_factory=Counter)
     pii: Counter[str] = field(default_factory=Counter)
     unfilled: Counter[str] = field(default_factory=Counter)
+    slots_left: Counter[str] = field(default_factory=Counter)
+    examples_with_slots: Counter[str] = field(default_factory=Counter)
     cleaning: Counter[str] = field(default_factory=Counter)
     kept_duplicates: Counter[str] = field(default_factory=Counter)
     placeholders_filled: int = 0
@@ -74,6 +76,9 @@ class Tally:
             source.validation += 1
         self.truncated += outcome.truncated
         self.notices.update(outcome.notices)
+        if outcome.slots:
+            self.slots_left.update(outcome.slots)
+            self.examples_with_slots[str(split)] += 1
         self.tokens.add(outcome.tokens)
         self.assistant_tokens.add(outcome.assistant_tokens)
         self.messages.add(outcome.messages)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from finetune.placeholders import has_slots
 
 
 class Check(StrEnum):
@@ -34,6 +36,8 @@ class Notice(StrEnum):
 
     MISSING_SYSTEM_MESSAGE = "missing_system_message"
     MISSING_USER_MESSAGE = "missing_user_message"
+    # A model trained on "call {{Customer Support Phone Number}}" answers with the slot, not a number.
+    UNFILLED_PLACEHOLDERS = "unfilled_placeholders"
 
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -240,12 +244,14 @@ def check_example(example: object) -> list[Issue]:
     return issues
 
 
-def warnings_for(messages: Iterable[dict[str, Any]]) -> list[Notice]:
-    """The guide's non-fatal observations about a well-formed example."""
+def warnings_for(messages: Sequence[dict[str, Any]]) -> list[Notice]:
+    """The guide's non-fatal observations about a well-formed example, and template slots left in it."""
     roles = {m.get("role") for m in messages}
     out: list[Notice] = []
     if "system" not in roles and "developer" not in roles:
         out.append(Notice.MISSING_SYSTEM_MESSAGE)
     if "user" not in roles:
         out.append(Notice.MISSING_USER_MESSAGE)
+    if has_slots(messages):
+        out.append(Notice.UNFILLED_PLACEHOLDERS)
     return out

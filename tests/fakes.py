@@ -14,7 +14,7 @@ from app.conversation.subscriber import Subscriber
 from app.errors import ModelError
 from app.events import EVENT, Route, StoredEvent
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
-from app.shop.recommender import Recommendation
+from app.shop.recommender import NOTHING_SHOWN, Recommendation, Shown
 from app.store.records import Write
 from app.store.store import Store
 
@@ -65,7 +65,9 @@ class FixedRecommender:
     items: Sequence[Recommendation] = ()
     calls: list[tuple[str | None, str, int]] = field(default_factory=list)
 
-    def recommend(self, customer_id: str | None, query: str, n: int = 5) -> list[Recommendation]:
+    def recommend(
+        self, customer_id: str | None, query: str, n: int = 5, shown: Shown = NOTHING_SHOWN
+    ) -> list[Recommendation]:
         """The fixed items, at most ``n``."""
         self.calls.append((customer_id, query, n))
         return list(self.items)[:n]

@@ -45,3 +45,8 @@ def test_matched_counts_words_missing_from_the_catalog() -> None:
 def test_query_without_catalog_words_finds_nothing() -> None:
     index = CatalogIndex([Product("1", "Blue Mug", 1.0, 3)])
     assert index.search("refund please") == []
+
+
+def test_catalog_search_never_finds_postage_or_fees(knowledge: KnowledgeBase) -> None:
+    for query in ("next day carriage", "packing charge", "high resolution image"):
+        assert all(hit.product.is_product for hit in knowledge.catalog.search(query, n=10)), query

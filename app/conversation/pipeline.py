@@ -150,9 +150,13 @@ class AnswerPipeline:
             items: list[Recommendation] = []
             if draft.route == "recommend":
                 customer_id = hub.customer_id
+                shown = hub.transcript.shown()
                 items = await self._off_loop(
-                    lambda: self.recommender.recommend(customer_id, text, self.config.recommendations_n)
+                    lambda: self.recommender.recommend(
+                        customer_id, text, self.config.recommendations_n, shown
+                    )
                 )
+                hub.transcript.showed([(i.product_id, i.price) for i in items])
                 draft.cards = [
                     ProductCard(
                         product_id=i.product_id,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+from app.shop.recommender import Shown
 from app.store.records import HistoryTurn, MessageRecord
 
 _ANSWERED = frozenset({"done", "stopped"})
@@ -16,6 +18,8 @@ class Transcript:
         self._order: list[str] = []
         self._questions: dict[str, str] = {}
         self._answers: dict[str, str] = {}
+        self._shown_ids: set[str] = set()
+        self._last_prices: tuple[float, ...] = ()
 
     @classmethod
     def from_records(cls, records: Iterable[MessageRecord]) -> Transcript:
@@ -24,8 +28,10 @@ class Transcript:
         for record in records:
             if record.role == "user":
                 transcript.asked(record.client_id, record.text)
-            elif record.status in _ANSWERED:
-                transcript.answered(record.client_id, record.text)
+            else:
+                transcript.showed(_stored_cards(record.recommendations))
+                if record.status in _ANSWERED:
+                    transcript.answered(record.client_id, record.text)
         return transcript
 
     def asked(self, message_id: str, text: str) -> None:
@@ -39,6 +45,16 @@ class Transcript:
         if text:
             self._answers[message_id] = text
 
+    def showed(self, cards: Sequence[tuple[str, float]]) -> None:
+        """Product cards (id, price) went out with an answer; "cheaper" and "more" refer to them from now on."""
+        if cards:
+            self._shown_ids.update(product_id for product_id, _ in cards)
+            self._last_prices = tuple(price for _, price in cards)
+
+    def shown(self) -> Shown:
+        """Every product shown in this conversation so far, and the prices of the last cards."""
+        return Shown(product_ids=frozenset(self._shown_ids), last_prices=self._last_prices)
+
     def before(self, message_id: str, limit: int = 200) -> list[HistoryTurn]:
         """The turns before ``message_id``: each earlier message and its answer, oldest first, at most ``limit``."""
         turns: list[HistoryTurn] = []
@@ -50,3 +66,15 @@ class Transcript:
             if answer is not None:
                 turns.append(HistoryTurn(role="assistant", text=answer))
         return turns[-limit:]
+
+
+def _stored_cards(recommendations: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """(product id, price) of the cards an answer stored, as the store keeps them ({"items": [...]})."""
+    items = (recommendations or {}).get("items") or []
+    cards: list[tuple[str, float]] = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("product_id"), str):
+            price = item.get("price")
+            if isinstance(price, int | float):
+                cards.append((item["product_id"], float(price)))
+    return cards

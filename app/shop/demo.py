@@ -10,10 +10,11 @@ import gzip
 import sys
 from pathlib import Path
 
-# Stock codes that are fees or bookkeeping lines, not products a customer could be recommended.
-NON_PRODUCT_CODES = frozenset(
-    {"BANK CHARGES", "C2", "DOT", "M", "PADS", "POST", "AMAZONFEE", "CRUK", "D", "S"}
-)
+from app.shop.catalog import NON_PRODUCT_CODES, looks_like_a_charge
+
+# Catalog lines that are not goods although their names do not say so; written with kind non-product.
+# "High Resolution Image" is a picture, not goods from the gift range.
+NOT_GOODS = frozenset({"23702"})
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "shop"
 
@@ -38,14 +39,18 @@ def derive(source: Path, out_dir: Path = OUT_DIR) -> tuple[int, int]:
         (out_dir / "products.csv").open("w", newline="", encoding="utf-8") as fout,
     ):
         writer = csv.writer(fout)
-        writer.writerow(["product_id", "name", "price", "n_customers"])
+        writer.writerow(["product_id", "name", "price", "n_customers", "kind"])
         for row in csv.DictReader(fin):
             code = row["StockCode"]
             price = float(row["median_unit_price_gbp"])
             if code in NON_PRODUCT_CODES or price <= 0.01:
                 continue
             kept.add(code)
-            writer.writerow([code, display_name(row["description"]), f"{price:.2f}", row["n_customers"]])
+            name = display_name(row["description"])
+            # Postage, carriage and fee lines stay in the catalog (they are in customers' histories), marked so
+            # that they are never recommended or shown.
+            kind = "non-product" if code in NOT_GOODS or looks_like_a_charge(code, name) else "product"
+            writer.writerow([code, name, f"{price:.2f}", row["n_customers"], kind])
     n_rows = 0
     with (
         gzip.open(source / "interactions.csv.gz", "rt", newline="", encoding="utf-8") as fin,

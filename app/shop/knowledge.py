@@ -252,4 +252,5 @@ class KnowledgeBase:
     def __init__(self, shop: Shop, encoder: Encoder) -> None:
         self.shop = shop
         self.faq = FaqIndex(encoder, shop.faq)
-        self.catalog = CatalogIndex(list(shop.products.values()))
+        # Postage and fee lines are not something to describe to a customer asking about products.
+        self.catalog = CatalogIndex(shop.for_sale())

@@ -54,3 +54,22 @@ def test_history_keeps_the_newest_turns_within_the_limit() -> None:
         transcript.answered(f"m{n}", f"a{n}")
     transcript.asked("last", "now")
     assert [t.text for t in transcript.before("last", limit=4)] == ["q8", "a8", "q9", "a9"]
+
+
+def test_shown_cards_are_every_product_and_the_last_prices() -> None:
+    transcript = Transcript()
+    transcript.showed([("a", 12.75), ("b", 1.69)])
+    transcript.showed([])  # an answer without cards changes nothing
+    transcript.showed([("c", 0.85)])
+    shown = transcript.shown()
+    assert (shown.product_ids, shown.last_prices) == (frozenset({"a", "b", "c"}), (0.85,))
+
+
+def test_stored_records_rebuild_the_shown_cards() -> None:
+    cards = {"items": [{"product_id": "a", "price": 2.95}, {"product_id": "b", "price": 4.95}]}
+    answer = MessageRecord(
+        "m1", "assistant", "try these", "done", "recommend", 1, 1, None, cards, None, None, T0, None
+    )
+    transcript = Transcript.from_records([record("m1", "user", "recommend me something"), answer])
+    assert transcript.shown().product_ids == {"a", "b"}
+    assert transcript.shown().last_prices == (2.95, 4.95)

@@ -138,3 +138,66 @@ def test_validate_flags_unpaired_surrogates(tmp_path: Path) -> None:
     result = runner.invoke(finetune_app, ["validate", str(source)])
     assert result.exit_code == 1
     assert "line 1: invalid_unicode" in result.stderr
+
+
+def test_validate_a_prepared_folder_checks_train_and_validation(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    prepared = runner.invoke(
+        finetune_app,
+        [
+            "prepare",
+            *map(str, FIXTURES.iterdir()),
+            "-o",
+            str(out),
+            "-q",
+            "--workers",
+            "1",
+            "--validation-ratio",
+            "0.5",
+        ],
+    )
+    assert prepared.exit_code == 0, prepared.output
+    result = runner.invoke(finetune_app, ["validate", str(out), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"{out / 'train.jsonl'}: " in result.output
+    assert f"{out / 'validation.jsonl'}: " in result.output
+
+
+def test_validate_a_folder_with_a_bad_validation_file_fails(tmp_path: Path) -> None:
+    (tmp_path / "train.jsonl").write_text(
+        (FIXTURES / "chat.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "validation.jsonl").write_text("not json\n", encoding="utf-8")
+    result = runner.invoke(finetune_app, ["validate", str(tmp_path), "--workers", "1"])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'validation.jsonl'}: 1 of 1 examples failed checks" in result.stderr
+
+
+def test_validate_a_folder_without_train_file_says_what_to_give(tmp_path: Path) -> None:
+    result = runner.invoke(finetune_app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "is a folder without train.jsonl" in result.stderr
+
+
+def test_prepare_warns_about_template_slots_left(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        finetune_app, ["prepare", str(FIXTURES / "support.csv"), "-o", str(out), "-q", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr
+    assert "still contain template slots such as {{" in result.stderr
+
+
+def test_validate_counts_template_slots(tmp_path: Path) -> None:
+    example = {
+        "messages": [
+            {"role": "user", "content": "What is your number?"},
+            {"role": "assistant", "content": "Call {{Customer Support Phone Number}}."},
+        ]
+    }
+    path = tmp_path / "slots.jsonl"
+    path.write_text(json.dumps(example) + "\n", encoding="utf-8")
+    result = runner.invoke(finetune_app, ["validate", str(path), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "warning unfilled_placeholders: 1" in result.output

@@ -90,3 +90,65 @@ def test_luhn_and_iban_checksums() -> None:
     assert not luhn_valid("4111111111111112")
     assert iban_valid("DE89 3704 0044 0532 0130 00")
     assert not iban_valid("DE88 3704 0044 0532 0130 00")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        # UK
+        "07700 900123",
+        "07700 900 123",
+        "07700-900123",
+        "07700.900.123",
+        "020 7946 0958",
+        "(020) 7946 0958",
+        "+44 7700 900123",
+        "+44 (0)7700 900123",
+        "+44-7700-900123",
+        "+44.7700.900123",
+        # US
+        "555 123 4567",
+        "555-123-4567",
+        "555.123.4567",
+        "(555) 123-4567",
+        "(555)123-4567",
+        "1-555-123-4567",
+        "+1 555 123 4567",
+        "+1 (555) 123-4567",
+        # Germany
+        "030 12345678",
+        "030-12345678",
+        "0171 1234567",
+        "(0171) 1234567",
+        "+49 30 12345678",
+        "+49 (0)30 12345678",
+        "0049 30 12345678",
+        # elsewhere
+        "+33 1 23 45 67 89",
+        "+353 87 123 4567",
+        "+91 98765 43210",
+        "+86 138 0013 8000",
+    ],
+)
+def test_phone_numbers_in_every_common_grouping_are_redacted(number: str) -> None:
+    assert redact(f"call me on {number} please") == "call me on [PHONE_1] please"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Delivered on 01.02.2023 10:30",
+        "Shipped 2023-01-15 10:30, arrives 2023-01-17 1030",
+        "Posted on 12/01/2023 at 09:15",
+        "Order placed 15.01.2024 14 items",
+        "Prices: £1,234.56, 0.99 0.99 0.99 or 1 234,50 EUR",
+        "We need 10 000 units and 20 000 more",
+        "tracking 1Z999AA10123456784 and version 10.0.19045.2965",
+    ],
+)
+def test_dates_prices_and_codes_with_phone_like_digits_stay(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_an_order_number_is_an_order_not_a_phone() -> None:
+    assert redact("my order number is 0770090012") == "my order number is [ORDER_1]"

@@ -203,3 +203,59 @@ def test_report_files_add_up(make_settings: PrepareFactory) -> None:
     assert on_disk["estimate"]["n_train_examples"] == counts["train"]
     assert (settings.out_dir / HISTOGRAM_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"{counts['records_in']:,} records in" in (settings.out_dir / REPORT_MD).read_text()
+
+
+def test_slots_left_in_kept_examples_are_counted_and_reported(make_settings: PrepareFactory) -> None:
+    settings = make_settings(FIXTURES / "support.csv", validation_ratio=0.0)
+    tally, _ = run_prepare(settings)
+    report = write_reports(settings, tally, "o200k_base")
+    assert report["warnings"]["unfilled_placeholders"] == 2
+    assert report["placeholders"]["examples_with_slots"] == {"train": 2, "validation": 0}
+    assert report["placeholders"]["slots_left"] == {
+        "Website Name": 2,
+        "Order Number": 2,
+        "Order History": 1,
+        "Track Order": 1,
+    }
+    markdown = (settings.out_dir / REPORT_MD).read_text(encoding="utf-8")
+    assert "| unfilled_placeholders | 2 |" in markdown
+    assert "2 of 4 training and 0 of 0 validation examples still contain template slots" in markdown
+
+
+def test_filled_slots_are_not_reported(make_settings: PrepareFactory) -> None:
+    values = (
+        ("order number", ("#A100",)),
+        ("website name", ("Hollybrook Gifts",)),
+        ("order history", ("My orders",)),
+        ("track order", ("Track my order",)),
+    )
+    settings = make_settings(
+        FIXTURES / "support.csv",
+        placeholders=PlaceholderMode.FILL,
+        placeholder_values=values,
+        validation_ratio=0.0,
+    )
+    tally, _ = run_prepare(settings)
+    report = write_reports(settings, tally, "o200k_base")
+    assert "unfilled_placeholders" not in report["warnings"]
+    assert "Template slots left" not in (settings.out_dir / REPORT_MD).read_text(encoding="utf-8")
+
+
+def test_spaced_phone_numbers_never_reach_the_training_file(
+    make_settings: PrepareFactory, tmp_path: Path
+) -> None:
+    source = tmp_path / "calls.jsonl"
+    lines = [
+        {
+            "messages": [
+                {"role": "user", "content": f"call me on {n}"},
+                {"role": "assistant", "content": "Will do."},
+            ]
+        }
+        for n in ("07700 900123", "+49 (0)30 12345678", "555.123.4567")
+    ]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    settings = make_settings(source, validation_ratio=0.0, dedup="off")
+    run_prepare(settings)
+    train, _, _ = outputs(settings.out_dir)
+    assert [e["messages"][0]["content"] for e in train] == ["call me on [PHONE_1]"] * 3

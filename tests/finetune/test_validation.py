@@ -118,3 +118,12 @@ def test_guide_warnings_for_missing_system_and_user() -> None:
         Notice.MISSING_SYSTEM_MESSAGE,
         Notice.MISSING_USER_MESSAGE,
     ]
+
+
+def test_template_slots_left_are_a_warning() -> None:
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "phone?"},
+        {"role": "assistant", "content": "Call {{Customer Support Phone Number}}."},
+    ]
+    assert warnings_for(messages) == [Notice.UNFILLED_PLACEHOLDERS]

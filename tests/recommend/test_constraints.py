@@ -59,3 +59,46 @@ def test_goes_with_names_an_anchor_not_a_filter() -> None:
 def test_allows_price_is_inclusive() -> None:
     bounds = Constraints(max_price=5.0, min_price=1.0)
     assert [bounds.allows_price(p) for p in (0.99, 1.0, 5.0, 5.01)] == [False, True, True, False]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["what should I buy next?", "what's popular right now?", "pick something for me", "your favourite item?"],
+)
+def test_request_words_are_not_product_keywords(message: str) -> None:
+    # "next", "top", "favourite" … are words of product names too ("Next Day Carriage").
+    vocabulary = VOCABULARY | {"next", "day", "popular", "pick", "favourite", "item", "top"}
+    assert parse_constraints(message, vocabulary).keywords == ()
+
+
+@pytest.mark.parametrize(
+    ("message", "cheaper", "dearer", "fresh"),
+    [
+        ("Can you recommend something cheaper?", True, False, False),
+        ("those are too expensive", True, False, False),
+        ("something more expensive", False, True, False),
+        ("something different", False, False, True),
+        ("show me more", False, False, True),
+        ("anything else?", False, False, True),
+        ("more than £5", False, False, False),
+        ("recommend me something", False, False, False),
+    ],
+)
+def test_follow_up_words(message: str, cheaper: bool, dearer: bool, fresh: bool) -> None:
+    parsed = parse_constraints(message)
+    assert (parsed.cheaper, parsed.dearer, parsed.fresh) == (cheaper, dearer, fresh)
+
+
+def test_cheaper_is_below_the_cheapest_price_shown() -> None:
+    bounds = parse_constraints("something cheaper").after((1.69, 12.75, 4.95))
+    assert bounds.max_price is not None
+    assert not bounds.allows_price(1.69)
+    assert bounds.allows_price(1.68)
+
+
+def test_cheaper_with_nothing_shown_has_no_bound() -> None:
+    assert parse_constraints("something cheaper").after(()).max_price is None
+
+
+def test_a_named_cap_wins_over_cheaper() -> None:
+    assert parse_constraints("cheaper than £3").after((1.0, 2.0)).max_price == 3.0

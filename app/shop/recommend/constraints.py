@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from app.shop.text import singular
@@ -227,6 +228,48 @@ STOPWORDS: Final = frozenset(
         "tell",
         "know",
         "think",
+        # When and how, not what: "what should I buy next?" must not look for "Next Day Carriage".
+        "next",
+        "then",
+        "now",
+        "time",
+        "first",
+        "last",
+        "all",
+        "back",
+        "keep",
+        "let",
+        "make",
+        "take",
+        "pick",
+        "choose",
+        "no",
+        "not",
+        "only",
+        "own",
+        "top",
+        "hot",
+        "popular",
+        "favourite",
+        "favorite",
+        "different",
+        "instead",
+        "alternative",
+        "alternatives",
+        "option",
+        "options",
+        "expensive",
+        "pricey",
+        "pricier",
+        "dearer",
+        "affordable",
+        "budget",
+        "shop",
+        "store",
+        "item",
+        "items",
+        "product",
+        "products",
     ]
 )
 
@@ -253,6 +296,22 @@ _ANCHOR: Final = re.compile(
     re.IGNORECASE,
 )
 _WORD: Final = re.compile(r"[a-z][a-z'-]*")
+# Relative asks: what the conversation just showed is the reference ("cheaper" than those cards).
+_CHEAPER: Final = re.compile(
+    r"\b(?:cheaper|less\s+expensive|lower[\s-]+price[sd]?|more\s+affordable|too\s+(?:expensive|pricey|dear|much))\b",
+    re.IGNORECASE,
+)
+_DEARER: Final = re.compile(
+    r"\b(?:more\s+expensive|pricier|dearer|higher[\s-]+end|more\s+(?:upmarket|luxurious|premium))\b",
+    re.IGNORECASE,
+)
+# "something different", "show me more", "anything else?": not what was already shown. "More than £5" is a
+# price floor, not this.
+_FRESH: Final = re.compile(
+    r"\b(?:different|else|other|others|another|new|alternatives?|instead|more(?!\s+(?:than|expensive|affordable|"
+    r"upmarket|luxurious|premium)\b))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +322,35 @@ class Constraints:
     min_price: float | None = None
     keywords: tuple[str, ...] = ()
     anchors: tuple[str, ...] = ()
+    cheaper: bool = False
+    dearer: bool = False
+    fresh: bool = False
+
+    @property
+    def relative(self) -> bool:
+        """Whether the message is about the products shown before ("cheaper", "something different" …)."""
+        return self.cheaper or self.dearer or self.fresh
 
     def allows_price(self, price: float) -> bool:
         """Whether ``price`` lies in the requested range (bounds inclusive)."""
         if self.max_price is not None and price > self.max_price:
             return False
         return not (self.min_price is not None and price < self.min_price)
+
+    def after(self, prices: Sequence[float]) -> Constraints:
+        """Bounds for "cheaper" / "more expensive" than the cards last shown, at ``prices``.
+
+        Cheaper means below the cheapest of them (more expensive: above the dearest); a price the customer
+        named ("cheaper than £3") wins. With nothing shown before, there is nothing to compare with.
+        """
+        if not prices:
+            return self
+        out = self
+        if self.cheaper and self.max_price is None:
+            out = replace(out, max_price=math.nextafter(min(prices), -math.inf))
+        if self.dearer and self.min_price is None:
+            out = replace(out, min_price=math.nextafter(max(prices), math.inf))
+        return out
 
 
 _SYNONYMS: Final = {"xmas": "christmas", "mugs": "mug", "colour": "color", "grey": "gray"}
@@ -331,4 +413,12 @@ def parse_constraints(message: str, vocabulary: Iterable[str] | None = None) -> 
         anchors = _content_words(anchor.group("what"), vocabulary)
         rest = text[: anchor.start()] + " " + text[anchor.end() :]
     keywords = tuple(w for w in _content_words(rest, vocabulary) if w not in anchors)
-    return Constraints(max_price=max_price, min_price=min_price, keywords=keywords, anchors=anchors)
+    return Constraints(
+        max_price=max_price,
+        min_price=min_price,
+        keywords=keywords,
+        anchors=anchors,
+        cheaper=_CHEAPER.search(text) is not None,
+        dearer=_DEARER.search(text) is not None,
+        fresh=_FRESH.search(text) is not None,
+    )

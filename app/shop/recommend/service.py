@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -10,15 +11,22 @@ from typing import Final
 import numpy as np
 
 from app.shop.catalog import DEMO_SHOP_DIR, Product, Shop
+from app.shop.problems import Problems
 from app.shop.recommend.confidence import confidence
 from app.shop.recommend.constraints import Constraints, parse_constraints, words
 from app.shop.recommend.knn import KNNRecommender
-from app.shop.recommender import Recommendation
+from app.shop.recommender import NOTHING_SHOWN, Recommendation, Shown, excluded_for
 
-DEFAULT_MODEL_PATH: Final = DEMO_SHOP_DIR / "model.npz"
+MODEL_FILE: Final = "model.npz"
+DEFAULT_MODEL_PATH: Final = DEMO_SHOP_DIR / MODEL_FILE
+# Below this share of the catalog's goods, a model.npz was built from another shop's (or an old) history.
+_MIN_KNOWN_SHARE: Final = 0.5
 # Catalogue products matching an anchor word that are used as the co-purchase basket when the customer's own
 # purchases do not mention it; the best sellers among them are the likeliest meaning.
 _MAX_ANCHOR_PRODUCTS: Final = 20
+# How many of the customer's items that led to a suggestion are looked at to find one worth naming (not
+# postage or a fee) in its reason.
+_REASONS_LOOKED_AT: Final = 5
 
 Progress = Callable[[str], None]
 
@@ -27,7 +35,9 @@ def build_demo_model(shop: Shop, progress: Progress | None = None) -> KNNRecomme
     """Fit the engine on the shop's purchase history (confidence from invoice counts), ranker included."""
     say = progress or (lambda _step: None)
     say("reading purchases")
-    rows = [p for p in shop.purchases if p.product_id in shop.products]
+    # Postage and fee lines are on half of all invoices: as "co-purchases" they would only add noise.
+    goods = {p.product_id for p in shop.for_sale()}
+    rows = [p for p in shop.purchases if p.product_id in goods]
     if not rows:
         raise ValueError("the shop has no purchases of catalogue products to learn from")
     customers = np.array([p.customer_id for p in rows])
@@ -40,6 +50,41 @@ def build_demo_model(shop: Shop, progress: Progress | None = None) -> KNNRecomme
     return model
 
 
+def check_model(directory: Path, shop: Shop, problems: Problems) -> None:
+    """Note problems with the folder's ``model.npz``: unreadable (an error), or not made for this shop."""
+    path = directory / MODEL_FILE
+    if not path.exists():
+        return
+    rebuild = f"rebuild it with `shopchat recommend build --shop {directory} --output {path}`, or delete it"
+    try:
+        model = KNNRecommender.load(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        problems.error(
+            MODEL_FILE, None, f"the recommendation model cannot be read ({exc})", rebuild, "bad_model"
+        )
+        return
+    if not shop.purchases:
+        problems.warning(
+            MODEL_FILE,
+            None,
+            "model.npz is not used: without purchases everyone gets the best sellers",
+            "add purchases.csv, or delete model.npz",
+            "unused_model",
+        )
+        return
+    goods = shop.for_sale()
+    known = sum(model.knows_item(p.product_id) for p in goods)
+    if goods and known < _MIN_KNOWN_SHARE * len(goods):
+        problems.warning(
+            MODEL_FILE,
+            None,
+            f"model.npz knows only {known:,} of the {len(goods):,} products in products.csv: it was built from"
+            " other purchases, and the rest are never recommended",
+            rebuild,
+            "stale_model",
+        )
+
+
 class ShopRecommender:
     """Personal picks for known customers, else co-purchases or best sellers, always within constraints."""
 
@@ -48,7 +93,8 @@ class ShopRecommender:
         if model is None:
             model = DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.exists() else build_demo_model(shop)
         self._model = model if isinstance(model, KNNRecommender) else KNNRecommender.load(model)
-        self._products = [p for p in shop.products.values() if self._model.knows_item(p.product_id)]
+        # Only goods become cards: postage, carriage and fee lines (kind non-product) are in histories, never offered.
+        self._products = [p for p in shop.for_sale() if self._model.knows_item(p.product_id)]
         self._prices = np.array([p.price for p in self._products], dtype=np.float64)
         self._by_word: dict[str, set[int]] = defaultdict(set)
         for n, product in enumerate(self._products):
@@ -61,13 +107,20 @@ class ShopRecommender:
         """The engine behind the suggestions."""
         return self._model
 
-    def recommend(self, customer_id: str | None, query: str, n: int = 5) -> list[Recommendation]:
-        """Up to ``n`` products, best first, within the message's constraints, never one already bought."""
+    def recommend(
+        self, customer_id: str | None, query: str, n: int = 5, shown: Shown = NOTHING_SHOWN
+    ) -> list[Recommendation]:
+        """Up to ``n`` products, best first, within the message's constraints, never one already bought.
+
+        After cards were shown, "cheaper" means cheaper than the cheapest of the last ones, and "cheaper",
+        "more" or "something different" never repeat a product the conversation showed.
+        """
         if n <= 0:
             return []
-        wanted = parse_constraints(query, self._vocabulary)
+        wanted = parse_constraints(query, self._vocabulary).after(shown.last_prices)
         bought = self._bought(customer_id)
-        candidates = [p.product_id for p in self._matching(wanted) if p.product_id not in bought]
+        skip = bought | excluded_for(wanted, shown)
+        candidates = [p.product_id for p in self._matching(wanted) if p.product_id not in skip]
         anchors = self._anchor_products(wanted.anchors, customer_id)
         if anchors:
             ranked = self._model.top_n_for_items(anchors, n, exclude=bought, candidates=candidates)
@@ -121,12 +174,13 @@ class ShopRecommender:
         self, item: int | str, score: float, user: str | None = None, basket: list[str] | None = None
     ) -> Recommendation:
         product = self._shop.products[str(item)]
-        because = self._model.explain(item, user=user, basket=basket or (), n=1)
-        if not because or score <= 0:
+        because = self._model.explain(item, user=user, basket=basket or (), n=_REASONS_LOOKED_AT)
+        sources = [self._shop.products.get(str(source)) for source, _ in because]
+        # "Customers who bought Next Day Carriage also bought this" explains nothing: name goods only.
+        named = next((source for source in sources if source is not None and source.is_product), None)
+        if named is None or score <= 0:
             return self._best_seller(product.product_id)
-        source = self._shop.products.get(str(because[0][0]))
-        name = source.name if source else str(because[0][0])
-        return self._recommendation(product, f"Customers who bought {name} also bought this", score)
+        return self._recommendation(product, f"Customers who bought {named.name} also bought this", score)
 
     def _best_seller(self, product_id: str) -> Recommendation:
         product = self._shop.products[product_id]
