@@ -74,3 +74,13 @@ def test_undefined_variable_names_file_and_line(tmp_path: Path, shop: Shop) -> N
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="does not exist"):
         PromptLibrary(tmp_path / "absent")
+
+
+def test_a_customers_recent_purchases_leave_out_postage_and_fees() -> None:
+    shop = load_shop()
+    bought = {p.product_id for p in shop.customer_purchases("12913")}
+    assert "23444" in bought  # Next Day Carriage, on one of this customer's orders
+    view = customer_view(shop, "12913", recent=len(bought))
+    assert view is not None
+    assert view.recent_purchases
+    assert "23444" not in {line.product_id for line in view.recent_purchases}

@@ -123,8 +123,8 @@ def customer_view(shop: Shop, customer_id: str | None, recent: int = 8) -> Custo
     lines = []
     for purchase in purchases[:recent]:
         product = shop.products.get(purchase.product_id)
-        if product is None:
-            continue
+        if product is None or not product.is_product:
+            continue  # postage and fees are order lines, not things the customer owns
         lines.append(
             PurchaseLine(
                 product_id=product.product_id,

@@ -176,7 +176,7 @@ async def products(
     if q:
         found = [hit.product for hit in catalog.search(q, n=limit)]
     else:
-        found = sorted(shop.products.values(), key=lambda p: (-p.n_customers, p.product_id))[:limit]
+        found = sorted(shop.for_sale(), key=lambda p: (-p.n_customers, p.product_id))[:limit]
     return [
         ProductOut(
             product_id=p.product_id,
