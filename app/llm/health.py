@@ -145,9 +145,10 @@ class MonitoredModel:
         self.name = model.name
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
-        """The wrapped model's stream."""
+        """The wrapped model's stream; closing it closes the wrapped one (and its connection) at once."""
+        inner = self.model.stream(request)
         try:
-            async for event in self.model.stream(request):
+            async for event in inner:
                 if isinstance(event, Finished):
                     self.health.succeeded()
                 yield event
@@ -157,6 +158,10 @@ class MonitoredModel:
                 log.warning("model %s request failed: %s", self.name, exc.code)
             self.health.failed(exc)
             raise
+        finally:
+            aclose = getattr(inner, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def aclose(self) -> None:
         """Close the wrapped model."""

@@ -131,3 +131,13 @@ async def test_the_local_responder_is_never_probed() -> None:
     await asyncio.sleep(0.03)
     await health.stop()
     assert probe.calls == 0
+
+
+async def test_closing_the_monitored_stream_closes_the_models_stream_at_once() -> None:
+    inner = ScriptedModel(chunks=("a", "b", "c"))
+    stream = MonitoredModel(inner, ModelHealth("scripted")).stream(
+        ChatRequest(messages=[], route="chat", query="hi")
+    )
+    assert await anext(stream) == TextDelta("a")
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert len(inner.abandoned) == 1
