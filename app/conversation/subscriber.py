@@ -39,11 +39,6 @@ class Subscriber:
         self._held_dropped = False
         self._later: list[str] = []
 
-    @property
-    def replaying(self) -> bool:
-        """True until the replay is finished and live events flow."""
-        return self._replaying
-
     def deliver(self, seq: int, payload: str) -> None:
         """Queue a stored event without blocking; skipped if this socket already has it."""
         if self.closed:
