@@ -42,6 +42,8 @@ HOSTILE: list[tuple[str, str, ErrorCode, str | None]] = [
         "m1",
     ),
     ("id with a line break", '{"type":"message","id":"m1\\n","text":"x"}', ErrorCode.INVALID_VALUE, None),
+    ("a lone surrogate as the type", '{"type":"\\ud800"}', ErrorCode.UNKNOWN_TYPE, None),
+    ("a lone surrogate as a key", '{"type":"ping","\\ud800":1}', ErrorCode.INVALID_VALUE, None),
     ("type as a list", '{"type":["message"],"id":"m1"}', ErrorCode.UNKNOWN_TYPE, "m1"),
     ("type as an object", '{"type":{"message":1}}', ErrorCode.UNKNOWN_TYPE, None),
     ("type as null", '{"type":null}', ErrorCode.UNKNOWN_TYPE, None),
