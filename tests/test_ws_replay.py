@@ -158,7 +158,7 @@ async def test_a_client_that_keeps_reading_gets_every_event(live: LiveServer) ->
     ws, conversation_id, newest = await open_stored_conversation(live)
     async with ws:
         reader = asyncio.create_task(read_to_the_end(ws, 3000))
-        await asyncio.to_thread(live.call, flood(live.app, conversation_id, 3000, pause_s=0.02))
+        await asyncio.to_thread(live.call, flood(live.app, conversation_id, 3000, pause_s=0.05))
         frames, closed = await reader
     assert closed is None
     assert [f["seq"] for f in frames] == list(range(newest + 1, newest + 3001))
