@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from app.web.logfilter import RedactSecrets, install, redact
+from app.web.logfilter import RedactSecrets, ShortenClientFaults, install, redact
 
 
 def test_tokens_and_signatures_are_redacted() -> None:
@@ -33,3 +33,17 @@ def test_install_is_idempotent() -> None:
     install(("test.idempotent",))
     install(("test.idempotent",))
     assert sum(isinstance(f, RedactSecrets) for f in logging.getLogger("test.idempotent").filters) == 1
+
+
+def test_uvicorns_invalid_utf8_traceback_becomes_one_warning_line(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.uvicorn.error")
+    logger.addFilter(ShortenClientFaults())
+    with caplog.at_level(logging.INFO, logger="test.uvicorn.error"):
+        try:
+            b"\xff".decode()
+        except UnicodeDecodeError:
+            logger.exception("Invalid UTF-8 sequence received from client.")
+    (record,) = caplog.records
+    assert (record.levelno, record.exc_info) == (logging.WARNING, None)
+    assert "\n" not in caplog.text.strip()
+    assert "1007" in record.getMessage()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
@@ -18,6 +19,7 @@ from app.conversation.hub import Hub, Job, Running
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
+from app.errors import ErrorCode, ShopchatError
 from app.events import Accepted, Error
 from app.store.records import NewConversation, NewUserMessage, Write
 from app.store.store import Store
@@ -121,22 +123,33 @@ class ChatService:
             del self._opening[conversation_id]
 
     async def attach(self, hub: Hub, subscriber: Subscriber) -> None:
-        """Subscribe a socket and replay what it missed (events after its ``last_seq``), each once, in order."""
+        """Subscribe a socket and replay what it missed (events after its ``last_seq``), each once, in order.
+
+        The replay is read a page at a time as the socket takes it (see ``Subscriber``); the first page is read
+        here, so an unreachable database fails the attach. A ``last_seq`` beyond the conversation's newest event
+        is refused with an ``invalid_value`` error: those events would never reach the socket.
+        """
         hub.sockets += 1
         if hub.abandon_timer is not None:
             hub.abandon_timer.cancel()
             hub.abandon_timer = None
         self.broadcaster.subscribe(hub.conversation_id, subscriber)
+        newest = hub.journal.published_seq
         try:
-            stored = (
-                await self.store.payloads_after(hub.conversation_id, subscriber.last_seq)
-                if hub.persisted and subscriber.last_seq < hub.journal.published_seq
-                else []
-            )
+            if subscriber.last_seq > newest:
+                raise ShopchatError(
+                    f"last_seq {subscriber.last_seq} is beyond this conversation's newest event ({newest}).",
+                    code=ErrorCode.INVALID_VALUE,
+                )
+            if hub.persisted and subscriber.last_seq < newest:
+                await subscriber.start_replay(
+                    functools.partial(self.store.payloads_after, hub.conversation_id)
+                )
+            else:
+                subscriber.finish_replay()
         except BaseException:
             self.detach(hub, subscriber)
             raise
-        subscriber.finish_replay(stored)
 
     def detach(self, hub: Hub, subscriber: Subscriber) -> None:
         """Unsubscribe; when nobody is left while an answer is under way, start the abandon timer."""

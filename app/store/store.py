@@ -148,14 +148,19 @@ class Store:
             )
             return [_message_record(row) for row in rows]
 
-    async def payloads_after(self, conversation_id: str, seq: int) -> list[StoredPayload]:
-        """Stored events with ``seq`` greater than the given one, in order, as their JSON."""
+    async def payloads_after(
+        self, conversation_id: str, seq: int, limit: int | None = None
+    ) -> list[StoredPayload]:
+        """Stored events with ``seq`` greater than the given one, in order, as their JSON; at most ``limit``."""
+        query = (
+            select(EVENTS.c.seq, EVENTS.c.payload)
+            .where(EVENTS.c.conversation_id == conversation_id, EVENTS.c.seq > seq)
+            .order_by(EVENTS.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(EVENTS.c.seq, EVENTS.c.payload)
-                .where(EVENTS.c.conversation_id == conversation_id, EVENTS.c.seq > seq)
-                .order_by(EVENTS.c.seq)
-            )
+            rows = await conn.execute(query)
             return [StoredPayload(seq=row.seq, payload=row.payload) for row in rows]
 
     async def events_after(self, conversation_id: str, seq: int) -> list[StoredEvent]:

@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+import math
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
 from app.events import Accepted, Delta, Done, Error, Frame, Recommendations, Reset
 from app.llm.health import ModelState
 
 MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+_MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+# Tabs and line breaks are text; every other control character (C0, DEL, C1) is refused, and so are lone
+# surrogates, which no database can store and no socket can send.
+_FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable_text(value: str) -> str:
+    found = _FORBIDDEN_CHARACTER.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "invalid_character",
+            "it contains the character U+{code}, which is not allowed",
+            {"code": f"{ord(found.group()):04X}"},
+        )
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON true, false and 1.0 are not ratings, although Python compares them equal to 1, 0 and 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a whole number")
+    return value
+
+
+CustomerText = Annotated[str, AfterValidator(_printable_text)]
 
 
 # ---- client → server -------------------------------------------------------------------------------
@@ -22,7 +50,7 @@ class ClientMessage(Frame):
 
     type: Literal["message"]
     id: str = Field(pattern=MESSAGE_ID_PATTERN)
-    text: str
+    text: CustomerText
 
 
 class ClientCancel(Frame):
@@ -37,8 +65,8 @@ class ClientFeedback(Frame):
 
     type: Literal["feedback"]
     message_id: str = Field(pattern=MESSAGE_ID_PATTERN)
-    rating: Literal[1, -1]
-    comment: str | None = Field(default=None, max_length=2000)
+    rating: Annotated[Literal[1, -1], BeforeValidator(_whole_number)]
+    comment: CustomerText | None = Field(default=None, max_length=2000)
 
 
 class ClientPing(Frame):
@@ -105,41 +133,112 @@ _WRONG_TYPE_ERRORS = frozenset(
         "float_type",
     }
 )
+# No client frame needs a longer number; longer ones cost CPU to convert (and over 4,300 digits, an error).
+_MAX_NUMBER_CHARS = 32
+_SHOWN_CHARS = 40
 
 ParsedClientFrame = ClientMessage | ClientCancel | ClientFeedback | ClientPing
+
+
+class _RefusedJsonError(ValueError):
+    """Valid JSON that no client frame may contain."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise _RefusedJsonError(f"a number in the frame is longer than {_MAX_NUMBER_CHARS} characters")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_CHARS or not math.isfinite(value := float(text)):
+        raise _RefusedJsonError("a number in the frame is too long or out of range")
+    return value
+
+
+def _parse_constant(name: str) -> float:
+    raise _RefusedJsonError(f"{name} is not a JSON number")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        # Which of two values would count is up to each parser: refuse rather than guess.
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RefusedJsonError(f"the key {_shown(key)} appears twice")
+            seen.add(key)
+    return data
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    parse_constant=_parse_constant,
+)
+
+
+def _shown(value: str) -> str:
+    """A client's string quoted for an error message: escaped (no control characters or surrogates) and short."""
+    return repr(value) if len(value) <= _SHOWN_CHARS else repr(value[:_SHOWN_CHARS]) + "…"
+
+
+def _reply_to(data: dict[str, Any]) -> str | None:
+    # Only a well-formed id is echoed: anything else could be unsendable (a lone surrogate) or huge.
+    for key in ("id", "message_id"):
+        value = data.get(key)
+        if isinstance(value, str) and _MESSAGE_ID.fullmatch(value):
+            return value
+    return None
 
 
 def parse_client_frame(raw: str) -> ParsedClientFrame | Error:
     """Validate one client text frame; problems come back as an ``Error`` frame with a stable code."""
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+        data = _DECODER.decode(raw)
+    except _RefusedJsonError as exc:
+        return Error(code=ErrorCode.BAD_JSON, message=f"The frame is not accepted: {exc}.")
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError; RecursionError, nesting deeper than the interpreter allows.
         return Error(code=ErrorCode.BAD_JSON, message="The frame is not valid JSON.")
     if not isinstance(data, dict):
         return Error(code=ErrorCode.BAD_JSON, message="The frame must be a JSON object.")
-    reply_to = next(
-        (v for k in ("id", "message_id") if isinstance(v := data.get(k), str) and len(v) <= 64), None
-    )
+    reply_to = _reply_to(data)
     frame_type = data.get("type")
-    if frame_type not in CLIENT_TYPES:
-        shown = frame_type if isinstance(frame_type, str) and len(frame_type) <= 40 else "missing"
+    if not isinstance(frame_type, str) or frame_type not in CLIENT_TYPES:
+        if frame_type is None:
+            problem = "The frame has no 'type'"
+        elif isinstance(frame_type, str):
+            problem = f"Unknown frame type {_shown(frame_type)}"
+        else:
+            problem = f"The frame's 'type' is a JSON {_json_type(frame_type)}, not a string"
         return Error(
             code=ErrorCode.UNKNOWN_TYPE,
-            message=f"Unknown frame type {shown!r}; expected one of {', '.join(sorted(CLIENT_TYPES))}.",
+            message=f"{problem}; expected one of {', '.join(sorted(CLIENT_TYPES))}.",
             reply_to=reply_to,
         )
     try:
         return CLIENT_FRAME.validate_python(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0])
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = _shown(".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0]))
         kind = first["type"]
         if kind == "missing":
-            code, message = ErrorCode.MISSING_FIELD, f"Field {field!r} is required for {frame_type!r} frames."
+            code, message = ErrorCode.MISSING_FIELD, f"Field {field} is required for {frame_type!r} frames."
         elif kind in _WRONG_TYPE_ERRORS:
-            code, message = ErrorCode.WRONG_TYPE, f"Field {field!r} has the wrong type: {first['msg']}."
+            code, message = ErrorCode.WRONG_TYPE, f"Field {field} has the wrong type: {first['msg']}."
         elif kind == "extra_forbidden":
-            code, message = ErrorCode.INVALID_VALUE, f"Unknown field {field!r} in a {frame_type!r} frame."
+            code, message = ErrorCode.INVALID_VALUE, f"Unknown field {field} in a {frame_type!r} frame."
         else:
-            code, message = ErrorCode.INVALID_VALUE, f"Field {field!r} is invalid: {first['msg']}."
+            code, message = ErrorCode.INVALID_VALUE, f"Field {field} is invalid: {first['msg']}."
         return Error(code=code, message=message, reply_to=reply_to)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "array" if isinstance(value, list) else "object"

@@ -18,6 +18,9 @@ CLOSE_UNAVAILABLE = 1011
 
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _CONVERSATION_ID = re.compile(r"^[0-9a-f]{32}$")
+_DIGITS = re.compile(r"[0-9]{1,10}")
+# The largest seq the events table holds (a 32-bit integer column on PostgreSQL).
+MAX_SEQ = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +67,14 @@ def parse_handshake(
     raw = params.get("last_seq")
     last_seq: int | None = None
     if raw not in (None, ""):
-        try:
-            last_seq = int(raw)
-        except ValueError:
-            last_seq = -1
-        if last_seq < 0:
+        # Plain digits only (int() would also take "+1", " 1", "1_0" and other scripts' digits), and no more
+        # than a stored seq can be: a larger number overflows the database's integer column.
+        last_seq = int(raw) if raw is not None and _DIGITS.fullmatch(raw) else -1
+        if not 0 <= last_seq <= MAX_SEQ:
             return Refusal(
-                CLOSE_BAD_REQUEST, ErrorCode.INVALID_VALUE, "last_seq must be a non-negative integer"
+                CLOSE_BAD_REQUEST,
+                ErrorCode.INVALID_VALUE,
+                f"last_seq must be a whole number from 0 to {MAX_SEQ}",
             )
     if conversation_id is None:
         return Handshake(conversation_id=None, customer_id=customer_id, last_seq=None)

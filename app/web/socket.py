@@ -7,12 +7,12 @@ import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from app.conversation.hub import Hub
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
-from app.errors import ErrorCode
+from app.errors import ErrorCode, ShopchatError
 from app.events import Error
 from app.web.deps import ChatDep, ModelHealthDep, SignerDep, WsConfigDep
 from app.web.frames import (
@@ -25,7 +25,13 @@ from app.web.frames import (
     Ready,
     parse_client_frame,
 )
-from app.web.handshake import CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Refusal, parse_handshake
+from app.web.handshake import (
+    CLOSE_BAD_REQUEST,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAVAILABLE,
+    Refusal,
+    parse_handshake,
+)
 from app.web.limits import WsConfig
 from app.web.ratelimit import RateLimiter
 
@@ -45,13 +51,19 @@ async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
 
 
 async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
-    while True:
-        payload = await subscriber.outbox.get()
-        if payload is None:
-            if subscriber.overflowed:
-                await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with last_seq")
-            return
-        await websocket.send_text(payload)
+    try:
+        while (payload := await subscriber.next()) is not None:
+            await websocket.send_text(payload)
+        if subscriber.overflowed:
+            log.info("closing a websocket that fell %d frames behind (4408)", subscriber.max_queue)
+            await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with last_seq")
+    except (WebSocketDisconnect, WebSocketDisconnected):
+        pass  # the client went away; the receive loop sees it too
+    except Exception as exc:
+        # The store failed mid-replay: one line, and a close code that tells the client to come back.
+        log.warning("stopped sending to a websocket: %s: %s", type(exc).__name__, exc)
+        with contextlib.suppress(Exception):
+            await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
 
 
 @router.websocket("/ws/chat")
@@ -91,7 +103,18 @@ async def chat_socket(
             model_state=health.report().state,
         ).model_dump_json()
     )
-    await service.attach(hub, subscriber)
+    try:
+        await service.attach(hub, subscriber)
+    except ShopchatError as exc:
+        await websocket.send_text(Error(code=exc.code, message=exc.message).model_dump_json())
+        await websocket.close(code=CLOSE_BAD_REQUEST, reason=exc.message[:120])
+        return
+    except Exception:
+        log.exception("could not replay conversation %s", hub.conversation_id)
+        message = "The chat is temporarily unavailable. Please try again in a moment."
+        await websocket.send_text(Error(code=ErrorCode.INTERNAL, message=message).model_dump_json())
+        await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
+        return
     sender = asyncio.create_task(_sender(websocket, subscriber), name=f"send:{hub.conversation_id}")
     try:
         await _receive_loop(websocket, service, hub, subscriber, config, sender)
@@ -114,6 +137,7 @@ async def _receive_loop(
     sender: asyncio.Task[None],
 ) -> None:
     limiter = RateLimiter(config.rate_limit_per_minute)
+    failures = 0
     while websocket.client_state == WebSocketState.CONNECTED and not sender.done():
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -127,7 +151,8 @@ async def _receive_loop(
                 ),
             )
             continue
-        if len(raw.encode()) > config.max_frame_bytes:
+        # surrogatepass: only an in-process client can hand over a lone surrogate; it is refused when parsed.
+        if len(raw.encode(errors="surrogatepass")) > config.max_frame_bytes:
             _reply(
                 subscriber,
                 Error(
@@ -138,9 +163,14 @@ async def _receive_loop(
             continue
         try:
             await _handle(raw, service, hub, subscriber, limiter)
-        except Exception:
-            # A bug must not take the conversation down with it; the client may retry.
-            log.exception("failed to handle a frame in %s", hub.conversation_id)
+        except Exception as exc:
+            # A bug must not take the conversation down with it; the client may retry. One traceback per
+            # connection is enough to find it: a client repeating the frame must not flood the log.
+            if failures == 0:
+                log.exception("failed to handle a frame in %s", hub.conversation_id)
+            else:
+                log.error("failed to handle a frame in %s again: %s", hub.conversation_id, type(exc).__name__)
+            failures += 1
             _reply(subscriber, Error(code=ErrorCode.INTERNAL, message="Something went wrong on our side."))
 
 

@@ -21,6 +21,7 @@ from app.store.records import (
 )
 from app.store.store import Store
 from tests.conftest import reset_database, sqlite_url
+from tests.history import write_long_conversation
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -104,6 +105,18 @@ async def test_payloads_replay_in_seq_order_after_a_point(store: Store) -> None:
     replay = await store.payloads_after(cid, 2)
     assert [p.seq for p in replay] == [3, 4]
     assert [e.text for e in await store.events_after(cid, 2)] == ["3", "4"]  # type: ignore[union-attr]
+
+
+async def test_payloads_are_read_a_page_at_a_time_with_a_limit(store: Store) -> None:
+    cid = store.new_conversation_id()
+    await write_long_conversation(store, cid, 1200)
+    pages = []
+    seq = 0
+    while page := await store.payloads_after(cid, seq, limit=500):
+        pages.append([p.seq for p in page])
+        seq = page[-1].seq
+    assert [len(p) for p in pages] == [500, 500, 200]
+    assert [s for p in pages for s in p] == list(range(1, 1201))
 
 
 async def test_find_accepted_returns_the_stored_acknowledgement(store: Store) -> None:
