@@ -202,7 +202,12 @@ class ChatService:
         if pending is not None:
             subscriber.send((await asyncio.shield(pending)).model_dump_json())
             return
-        existing = await self.store.find_accepted(hub.conversation_id, message_id) if hub.persisted else None
+        # The transcript knows every message this conversation has stored: only a resend reads the store.
+        existing = (
+            await self.store.find_accepted(hub.conversation_id, message_id)
+            if hub.persisted and hub.transcript.has(message_id)
+            else None
+        )
         if existing is None and message_id in hub.accepting:
             existing = await asyncio.shield(hub.accepting[message_id])
         if existing is not None:

@@ -40,6 +40,10 @@ class Transcript:
             self._order.append(message_id)
             self._questions[message_id] = text
 
+    def has(self, message_id: str) -> bool:
+        """Whether the customer message ``message_id`` is stored."""
+        return message_id in self._questions
+
     def answered(self, message_id: str, text: str) -> None:
         """The answer to ``message_id`` finished (done or stopped); empty answers are not part of history."""
         if text:

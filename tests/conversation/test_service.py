@@ -488,3 +488,22 @@ async def test_cancelling_before_the_answer_starts_drops_the_early_request(
     await asyncio.sleep(0.01)
     assert len(rig.model.abandoned) == 1
     assert not any(isinstance(e, Delta) for e in rig.events(hub))
+
+
+async def test_a_new_message_reads_nothing_before_it_is_stored(make_rig: Callable[..., object]) -> None:
+    rig: Rig = await make_rig()  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    subscriber = await connect(rig.service, hub)
+    await rig.service.submit(hub, subscriber, "m1", "hi")
+    await rig.terminal(hub, "m1")
+    lookups: list[str] = []
+    find_accepted = rig.store.find_accepted
+
+    async def counted(conversation_id: str, client_id: str) -> Accepted | None:
+        lookups.append(client_id)
+        return await find_accepted(conversation_id, client_id)
+
+    rig.store.find_accepted = counted  # type: ignore[method-assign]
+    await rig.service.submit(hub, subscriber, "m2", "and another thing")
+    await rig.service.submit(hub, subscriber, "m1", "hi")  # a resend: the stored acknowledgement is read
+    assert lookups == ["m1"]
