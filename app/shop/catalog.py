@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from app.errors import ConfigError
 
 DEMO_SHOP_DIR = Path(__file__).resolve().parent.parent / "data" / "shop"
 _PURCHASE_COLUMNS = ("customer_id", "product_id", "n_invoices", "quantity", "last_purchase")
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,10 @@ class Shop:
     faq: list[FaqEntry]
     products: dict[str, Product]
     purchases: list[Purchase]
+    website: str = ""
+    greeting: str = ""
+    suggestions: tuple[str, ...] = ()
+    link_domains: tuple[str, ...] = ()
     _by_customer: dict[str, list[Purchase]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +95,13 @@ class Shop:
     def format_price(self, amount: float) -> str:
         """Render a price the way the shop shows it, e.g. ``£2.95``."""
         return f"{self.currency_symbol}{amount:,.2f}"
+
+    def own_domains(self) -> tuple[str, ...]:
+        """Domains whose links the widget makes clickable: ``link_domains``, else the website's domain."""
+        if self.link_domains:
+            return self.link_domains
+        host = (urlsplit(self.website).hostname or "") if self.website else ""
+        return (host.removeprefix("www."),) if host else ()
 
 
 def _read_products(path: Path) -> dict[str, Product]:
@@ -134,6 +149,40 @@ def _read_purchases(path: Path) -> list[Purchase]:
     return purchases
 
 
+def _widget_settings(meta: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``[shop] website`` and the ``[widget]`` table: the greeting, its suggestion chips and the link domains."""
+    website = str(meta.get("shop", {}).get("website", "")).strip()
+    if website and urlsplit(website).scheme not in ("http", "https"):
+        raise ConfigError(
+            f'{path}: [shop] website must be an http(s) URL such as "https://www.your-shop.example"'
+        )
+    widget = meta.get("widget", {})
+    if not isinstance(widget, dict):
+        raise ConfigError(f"{path}: [widget] must be a table")
+    greeting = widget.get("greeting", "")
+    if not isinstance(greeting, str):
+        raise ConfigError(f"{path}: [widget] greeting must be a string")
+    suggestions = widget.get("suggestions", [])
+    domains = widget.get("link_domains", [])
+    for key, value in (("suggestions", suggestions), ("link_domains", domains)):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{path}: [widget] {key} must be a list of non-empty strings")
+    cleaned = []
+    for domain in domains:
+        host = (urlsplit(domain).hostname or "") if "://" in domain else domain.strip().lower().strip(".")
+        if not _DOMAIN.match(host):
+            raise ConfigError(
+                f'{path}: [widget] link_domains: {domain!r} is not a domain name (write "your-shop.example")'
+            )
+        cleaned.append(host)
+    return {
+        "website": website,
+        "greeting": greeting.strip(),
+        "suggestions": tuple(s.strip() for s in suggestions),
+        "link_domains": tuple(cleaned),
+    }
+
+
 def load_shop(directory: Path = DEMO_SHOP_DIR) -> Shop:
     """Load ``shop.toml``, ``products.csv`` and ``purchases.csv[.gz]`` from a shop directory.
 
@@ -179,4 +228,5 @@ def _load_shop(directory: Path, _stamps: tuple[tuple[str, int], ...]) -> Shop:
         faq=faq,
         products=_read_products(directory / "products.csv"),
         purchases=_read_purchases(purchases_path) if purchases_path.exists() else [],
+        **_widget_settings(meta, meta_path),
     )

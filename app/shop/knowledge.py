@@ -251,5 +251,6 @@ class KnowledgeBase:
 
     def __init__(self, shop: Shop, encoder: Encoder) -> None:
         self.shop = shop
+        self.encoder = encoder
         self.faq = FaqIndex(encoder, shop.faq)
         self.catalog = CatalogIndex(list(shop.products.values()))
