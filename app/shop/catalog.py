@@ -96,12 +96,10 @@ class Shop:
         """Render a price the way the shop shows it, e.g. ``£2.95``."""
         return f"{self.currency_symbol}{amount:,.2f}"
 
-    def own_domains(self) -> tuple[str, ...]:
-        """Domains whose links the widget makes clickable: ``link_domains``, else the website's domain."""
-        if self.link_domains:
-            return self.link_domains
-        host = (urlsplit(self.website).hostname or "") if self.website else ""
-        return (host.removeprefix("www."),) if host else ()
+    def site_domain(self) -> str | None:
+        """The domain of the shop's website (``www.`` dropped, so its other subdomains count too), if it has one."""
+        host = urlsplit(self.website).hostname if self.website else None
+        return host.removeprefix("www.") if host else None
 
 
 def _read_products(path: Path) -> dict[str, Product]:
