@@ -7,7 +7,8 @@
  * - Everything lives in one Shadow DOM so the shop's CSS cannot style the widget and ours cannot leak out;
  *   the only global is `window.ShopChat`.
  * - Nothing received from the network is ever parsed as HTML: answers go through a tiny Markdown renderer
- *   that builds DOM nodes with createElement/textContent and only allows http(s)/mailto links.
+ *   that builds DOM nodes with createElement/textContent and only makes http(s)/mailto links to the shop's own
+ *   domains clickable (a model talked into writing a phishing link cannot make it one); others stay text.
  * - The websocket protocol (docs/protocol.md) numbers every stored event with `seq`; we remember the last one
  *   we saw and resume from it, ignoring anything we already have, so a flaky connection never duplicates or
  *   loses text. Unsent messages wait in a localStorage outbox with client-chosen ids, so resending is harmless.
@@ -135,7 +136,7 @@
       notHelpful: "Nicht hilfreich",
       thanks: "Danke für dein Feedback!",
       feedbackFailed: "Dein Feedback konnte nicht gespeichert werden.",
-      commentPlaceholder: "Was können wir besser machen? (optional)",
+      commentPlaceholder: "Was war nicht gut? (optional)",
       commentLabel: "Erzähl uns mehr",
       commentSend: "Feedback senden",
       recommended: "Empfehlungen für dich",
@@ -315,7 +316,21 @@
     "g",
   );
 
-  /** The href to use for a link target, or null if it is not an absolute http(s)/mailto URL. */
+  // Domains whose links are clickable: the server's list from /api/shop (shop.toml, by default the server's
+  // own host and the shop's website), each with its subdomains. Until it arrives, only the server's own host.
+  var linkDomains = [new URL(serverBase).hostname.toLowerCase()];
+
+  function ownDomain(host) {
+    host = String(host || "").toLowerCase().replace(/\.$/, "");
+    return (
+      !!host &&
+      linkDomains.some(function (domain) {
+        return host === domain || host.slice(-domain.length - 1) === "." + domain;
+      })
+    );
+  }
+
+  /** The href to use for a link target, or null unless it is an absolute http(s)/mailto URL to a shop domain. */
   function safeHref(raw) {
     var url;
     try {
@@ -323,8 +338,24 @@
     } catch (e) {
       return null; // relative or malformed: not a link
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "mailto:") return null;
-    return url.href;
+    if (url.protocol === "mailto:") {
+      // Every recipient must be at a shop domain, and no cc/bcc/to may add others.
+      var recipients;
+      try {
+        recipients = decodeURIComponent(url.pathname).split(",");
+      } catch (e) {
+        return null;
+      }
+      var params = url.searchParams;
+      if (params.has("to") || params.has("cc") || params.has("bcc")) return null;
+      var allOwn = recipients.every(function (address) {
+        var at = address.lastIndexOf("@");
+        return at > 0 && ownDomain(address.slice(at + 1).trim());
+      });
+      return allOwn ? url.href : null;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+    return ownDomain(url.hostname) ? url.href : null;
   }
 
   function makeLink(href, label) {
@@ -653,27 +684,70 @@
   // ---- greeting -----------------------------------------------------------------------------------------
 
   var starters;
+  var greetingBubble;
   function buildGreeting() {
-    starters = el(
-      "div",
-      { class: "sc-quick sc-starters" },
-      T.starters.map(function (text) {
-        return el("button", {
-          class: "sc-chip",
-          text: text,
-          attrs: { type: "button" },
-          on: {
-            click: function () {
-              sendText(text);
-            },
-          },
-        });
-      }),
-    );
+    starters = el("div", { class: "sc-quick sc-starters" }, starterChips(T.starters));
+    greetingBubble = el("div", { class: "sc-bubble sc-md" }, [renderMarkdown(T.greeting)]);
     return el("div", { class: "sc-msg sc-msg--bot sc-greeting" }, [
       el("div", { class: "sc-avatar", attrs: { "aria-hidden": "true" } }, [icon("sparkles")]),
-      el("div", { class: "sc-body" }, [el("div", { class: "sc-bubble sc-md" }, [renderMarkdown(T.greeting)]), starters]),
+      el("div", { class: "sc-body" }, [greetingBubble, starters]),
     ]);
+  }
+
+  function starterChips(texts) {
+    return texts.map(function (text) {
+      return el("button", {
+        class: "sc-chip",
+        text: text,
+        attrs: { type: "button" },
+        on: {
+          click: function () {
+            sendText(text);
+          },
+        },
+      });
+    });
+  }
+
+  // ---- the shop's own greeting, suggestions and link domains (GET /api/shop, from shop.toml) --------------
+
+  function loadShop() {
+    fetch(serverBase + "/api/shop", { credentials: "omit", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(applyShop)
+      .catch(function () {
+        /* keep the built-in greeting; links stay limited to this server */
+      })
+      .then(function () {
+        root.setAttribute("data-shop", "loaded"); // (also lets tests wait for it)
+      });
+  }
+
+  function strings(value) {
+    return Array.isArray(value)
+      ? value.filter(function (item) {
+          return typeof item === "string" && item.trim();
+        })
+      : [];
+  }
+
+  function applyShop(info) {
+    if (!info || typeof info !== "object") return;
+    if (Array.isArray(info.link_domains)) {
+      linkDomains = strings(info.link_domains).map(function (domain) {
+        return domain.trim().toLowerCase();
+      });
+    }
+    var greetingText = typeof info.greeting === "string" && info.greeting.trim() ? info.greeting : T.greeting;
+    greetingBubble.replaceChildren(renderMarkdown(greetingText));
+    var suggestions = strings(info.suggestions);
+    if (suggestions.length) starters.replaceChildren.apply(starters, starterChips(suggestions));
+    // Answers shown before the list of link domains arrived (a replayed history) are rendered again under it.
+    turns.forEach(function (turn) {
+      if (turn.botEl) renderAnswer(turn);
+    });
   }
 
   // ---- conversation model ---------------------------------------------------------------------------------
@@ -790,10 +864,9 @@
     renderScheduled = true;
     var flush = function () {
       renderScheduled = false;
-      var stick = nearBottom();
       dirtyTurns.forEach(renderAnswer);
       dirtyTurns.clear();
-      if (stick) scrollToBottom();
+      followNewest();
     };
     // rAF does not run in background tabs; fall back to a timer so state stays current there too.
     if (document.hidden) setTimeout(flush, 50);
@@ -871,6 +944,10 @@
 
   function renderExtras(turn) {
     var extra = turn.extraEl;
+    // Drawn again when the feedback is saved: a comment being typed keeps its text and the focus.
+    var typing = extra.querySelector(".sc-comment-input");
+    var draft = typing ? typing.value : "";
+    var focused = !!typing && shadow.activeElement === typing;
     extra.replaceChildren();
     if (turn.stopped) extra.append(el("p", { class: "sc-note", text: T.stopped }));
     if (turn.state === "error") {
@@ -902,6 +979,9 @@
         );
       }
     }
+    var input = extra.querySelector(".sc-comment-input");
+    if (input && draft) input.value = draft;
+    if (input && focused) input.focus({ preventScroll: true });
   }
 
   function quickReply(label, text) {
@@ -951,6 +1031,7 @@
             giveFeedback(turn, rating, null);
             turn.commentOpen = rating === -1;
             renderExtras(turn);
+            followNewest(); // the comment box under the newest answer comes into view whole, button included
             if (turn.commentOpen) {
               var input = turn.extraEl.querySelector(".sc-comment-input");
               if (input) input.focus();
@@ -1001,10 +1082,9 @@
 
   function onInput() {
     // A growing input (and the counter appearing) shrinks the log: keep the newest message in view if it was.
-    var stick = nearBottom();
     autosize();
     updateCounter();
-    if (stick) scrollToBottom();
+    followNewest();
   }
 
   function autosize() {
@@ -1246,7 +1326,6 @@
     });
     saveStore();
     hideStarters();
-    var stick = nearBottom();
     if (!turn.userEl) buildUserEl(turn);
     messages.append(turn.userEl); // moves a pending bubble out of the outbox, in server order
     turn.userEl.title = new Date(turn.createdAt).toLocaleString(lang);
@@ -1255,7 +1334,7 @@
     if (!turn.botEl) messages.append(buildBotEl(turn));
     renderAnswer(turn);
     updateStopButton();
-    if (stick) scrollToBottom();
+    followNewest();
   }
 
   function answerTurn(f) {
@@ -1287,7 +1366,7 @@
     var turn = answerTurn(f);
     turn.items = f.items;
     renderCards(turn);
-    if (nearBottom(240)) scrollToBottom();
+    followNewest();
   }
 
   function onDone(f, live) {
@@ -1298,11 +1377,10 @@
     turn.stopped = !!f.stopped;
     turn.stopping = false;
     dirtyTurns.delete(turn);
-    var stick = nearBottom(160);
     renderAnswer(turn);
     renderExtras(turn);
     updateStopButton();
-    if (stick) scrollToBottom();
+    followNewest();
     if (live) {
       announce(fmt(T.newAnswer, { text: turn.answer }));
       if (!isOpen) bumpUnread();
@@ -1326,6 +1404,7 @@
       renderAnswer(turn);
       renderExtras(turn);
       updateStopButton();
+      followNewest();
       if (live) announce(text);
       return;
     }
@@ -1380,7 +1459,10 @@
     var turn = turns.get(f.message_id);
     if (!turn) return;
     turn.feedbackStatus = "saved";
-    if (turn.state === "done") renderExtras(turn);
+    if (turn.state === "done") {
+      renderExtras(turn);
+      followNewest();
+    }
   }
 
   var toastTimer = null;
@@ -1674,13 +1756,32 @@
     }
   }
 
+  // The log follows new content (answers as they stream, cards, feedback) unless the customer has scrolled up
+  // to read history; scrolling back down to the end follows again. Whether to follow is decided by the
+  // customer's own scrolling, never by how far new content happens to reach: a set of cards arriving at once
+  // is taller than any "near the bottom" slack.
+  var following = true;
+  var ownScrollTop = -1; // where our last scrollToBottom put the log, to tell our scrolls from the customer's
+
   function nearBottom(slack) {
     return log.scrollHeight - log.scrollTop - log.clientHeight < (slack || 96);
   }
 
   function scrollToBottom() {
     log.scrollTop = log.scrollHeight;
+    ownScrollTop = log.scrollTop;
+    following = true;
   }
+
+  function followNewest() {
+    if (following) scrollToBottom();
+  }
+
+  log.addEventListener("scroll", function () {
+    if (Math.abs(log.scrollTop - ownScrollTop) <= 1) return; // our own scroll
+    following = nearBottom(32);
+    ownScrollTop = -1;
+  });
 
   // ---- public API --------------------------------------------------------------------------------------------------
 
@@ -1757,6 +1858,7 @@
 
   function start() {
     mount();
+    loadShop();
     // Messages that never reached the server before the last page unload: show them as pending.
     store.outbox.forEach(function (item) {
       var turn = getTurn(item.id, item.text);

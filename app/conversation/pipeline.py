@@ -404,7 +404,8 @@ class AnswerPipeline:
         customer = customer_view(self.shop, hub.customer_id)
         system = self.system_prompt
         if route == "recommend":
-            system += "\n\n" + self.prompts.recommendation_handoff(self.shop, items, customer, text)
+            # The customer's text goes only into the user message below, never into the system message.
+            system += "\n\n" + self.prompts.recommendation_handoff(self.shop, items, customer)
         context_text = self.prompts.customer_context(self.shop, customer)
         history = hub.transcript.before(message_id)
         fitted = fit_messages(

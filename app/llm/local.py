@@ -1,7 +1,8 @@
 """The embedded default model: a retrieval responder that needs no API key, no network and no GPU.
 
 It answers from the shop's curated FAQ when it is confident, describes matching catalog products, asks a
-clarifying question when two answers are close, and otherwise offers a human. It never improvises policy.
+clarifying question when two answers are close, and otherwise offers a human. A complaint is answered on its
+topic, with an apology and the way to reach a person. It never improvises policy.
 """
 
 from __future__ import annotations
@@ -12,11 +13,27 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.prompts import PromptLibrary, customer_view
+from app.shop.catalog import Shop
 from app.shop.knowledge import KnowledgeBase, ProductHit
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
+# A curated answer's own opening apology, dropped when the complaint reply has already apologised.
+_OPENING_APOLOGY = re.compile(
+    r"^\s*((i'?m|i am|we'?re|we are) )?((so|very|really|truly) )?sorry\b[^.!?\n]{0,40}[.!]\s*", re.IGNORECASE
+)
+_SORRY: dict[Topic | None, str] = {
+    "damaged": "I'm so sorry your order arrived damaged",
+    "wrong_item": "I'm sorry you received the wrong item",
+    "missing": "I'm sorry something is missing from your order",
+    "refund": "I'm sorry your refund hasn't reached you yet",
+    "late": "I'm sorry your order is taking so long to reach you",
+    "service": "I'm sorry about how you were treated — that's not the service we want anyone to get",
+    "no_reply": "I'm sorry nobody has got back to you — that's not the service we want anyone to get",
+    None: "I'm sorry about this",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +42,15 @@ class _SmallTalk:
     reply: str
 
 
-def _small_talk(shop_name: str, hours: str) -> list[_SmallTalk]:
+def _small_talk(shop: Shop) -> list[_SmallTalk]:
+    shop_name, hours = shop.name, shop.support_hours
+    # The shop's own greeting (shop.toml [widget] greeting) says what this shop offers; the default claims only
+    # what every shop has.
+    hello = shop.greeting or (
+        f"Hello! I'm the {shop_name} assistant. I can help with orders, delivery, returns and payments, "
+        "or suggest products — what can I do for you?"
+    )
+
     def rx(words: str) -> re.Pattern[str]:
         return re.compile(rf"^\W*({words})\b[\W\w]{{0,25}}$", re.IGNORECASE)
 
@@ -47,8 +72,7 @@ def _small_talk(shop_name: str, hours: str) -> list[_SmallTalk]:
         _SmallTalk(rx(r"how are you|how'?s it going"), "I'm very well, thank you! How can I help you today?"),
         _SmallTalk(
             rx(r"hi|hello|hey|hiya|good (morning|afternoon|evening)|greetings|howdy"),
-            f"Hello! I'm the {shop_name} assistant. I can help with orders, delivery, returns and payments, "
-            f"or suggest a gift — what can I do for you?",
+            hello,
         ),
         _SmallTalk(rx(r"ok(ay)?|yes|no|sure|fine|cool"), "Alright! What else can I help you with?"),
     ]
@@ -77,8 +101,10 @@ class LocalChatModel:
         self.clarify_margin = clarify_margin
         self.delay_s = delay_s
         self._cpu = cpu
-        shop = knowledge.shop
-        self._small_talk = _small_talk(shop.name, shop.support_hours)
+        self._small_talk = _small_talk(knowledge.shop)
+        self.complaints = ComplaintReader(
+            knowledge.encoder, [q for e in knowledge.shop.faq for q in e.questions]
+        )
 
     def answer(self, request: ChatRequest) -> str:
         """The whole answer, decided up front; ``stream`` paces it out."""
@@ -87,6 +113,9 @@ class LocalChatModel:
         if request.route == "recommend":
             customer = customer_view(shop, request.customer_id)
             return self.prompts.local_recommendation(shop, request.recommendations, customer, query)
+        complaint = self.complaints.read(query)
+        if complaint is not None:
+            return self._answer_complaint(complaint, query)
         for talk in self._small_talk:
             if talk.pattern.match(query):
                 return talk.reply
@@ -104,6 +133,10 @@ class LocalChatModel:
             if products and faq[0].entry.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
+        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint.
+        complaint = self.complaints.resembles(query)
+        if complaint is not None:
+            return self._answer_complaint(complaint, query)
         if products:
             return self._describe_products(products)
         if faq and faq[0].score >= self.clarify_below:
@@ -119,9 +152,43 @@ class LocalChatModel:
             )
         return (
             "I'm sorry, I can't answer that one reliably. I can help with **orders, delivery, returns, payments** "
-            f"and **gift ideas** — or pass you to a colleague ({shop.support_hours}, {shop.support_email}). "
+            f"and **product suggestions** — or pass you to a colleague ({shop.support_hours}, {shop.support_email}). "
             "Would you like me to do that?"
         )
+
+    def _answer_complaint(self, complaint: Complaint, query: str) -> str:
+        """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person."""
+        shop = self.knowledge.shop
+        topic = complaint.topic
+        opening = _SORRY[topic] + (", and I understand how frustrating it is." if complaint.upset else ".")
+        if complaint.unanswered and topic != "no_reply":
+            opening += " I'm sorry too that you haven't had a reply from us — that shouldn't happen."
+        parts = [opening]
+        body = self._complaint_topic_answer(topic, query)
+        if body:
+            parts.append(_OPENING_APOLOGY.sub("", body, count=1))
+        contact = f"**{shop.support_email}**" if shop.support_email else "the shop's customer service"
+        hours = f" ({shop.support_hours})" if shop.support_hours else ""
+        parts.append(
+            f"If you'd like a person to look into this, please write to {contact}{hours} with your order number, "
+            "and a colleague will put it right."
+        )
+        return "\n\n".join(parts)
+
+    def _complaint_topic_answer(self, topic: Topic | None, query: str) -> str | None:
+        """The shop's curated answer for the complaint's topic, or None when its FAQ has none."""
+        if topic is None:
+            # Upset without a nameable problem: answer the question in it, if it clearly has one.
+            hits = self.knowledge.faq.search(query, n=2)
+            decisive = len(hits) < 2 or hits[0].score - hits[1].score >= self.clarify_margin
+            return hits[0].entry.answer if hits and hits[0].score >= self.confidence and decisive else None
+        probe = FAQ_PROBES.get(topic)
+        if probe is None:
+            return None
+        for hit in self.knowledge.faq.search(probe.question, n=3):
+            if hit.score >= self.confidence and probe.evidence.search(" ".join(hit.entry.questions)):
+                return hit.entry.answer
+        return None
 
     def _describe_products(self, hits: list[ProductHit]) -> str:
         shop = self.knowledge.shop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from app.errors import TemplateError
 from app.shop.catalog import Purchase, Shop
@@ -19,6 +21,11 @@ CUSTOMER_CONTEXT = "customer_context.j2"
 RECOMMENDATION = "recommendation.j2"
 LOCAL_RECOMMENDATION = "local_recommendation.j2"
 TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION, LOCAL_RECOMMENDATION)
+# These become system messages: the customer's words must never be rendered into them, or "new rules from the
+# shop owner: …" would reach the model with system authority. They are only ever given to the model as the
+# user message; the local responder's introduction (LOCAL_RECOMMENDATION) is answer text and may quote them.
+SYSTEM_ROLE_TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION)
+CUSTOMER_TEXT_VARIABLES = frozenset({"query"})
 SHIPPED_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
@@ -60,8 +67,9 @@ class PromptLibrary:
         if not directory.is_dir():
             raise TemplateError(f"prompts directory {directory} does not exist")
         self.directory = directory
+        self._loader = jinja2.FileSystemLoader([str(d) for d in directories])
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(d) for d in directories]),
+            loader=self._loader,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=False,
@@ -69,9 +77,13 @@ class PromptLibrary:
             lstrip_blocks=True,
         )
         self._env.filters["money"] = lambda amount, symbol="£": f"{symbol}{float(amount):,.2f}"
+        # Catalog values (product names, reasons) as quoted data, so a name cannot pose as an instruction.
+        self._env.filters["data"] = lambda value: json.dumps(value, ensure_ascii=False)
         self._templates: dict[str, jinja2.Template] = {}
         for name in TEMPLATES:
             self._templates[name] = self._load(name)
+        for name in SYSTEM_ROLE_TEMPLATES:
+            self._refuse_customer_text(name)
 
     def _load(self, name: str) -> jinja2.Template:
         try:
@@ -80,6 +92,17 @@ class PromptLibrary:
             raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from exc
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(f"prompt template {name} not found in {self.directory}") from exc
+
+    def _refuse_customer_text(self, name: str) -> None:
+        # Checked at start-up (an override written for an older shopchat may still use ``query``): failing
+        # later, on the first recommendation, would end that customer's answer with an internal error.
+        source, filename, _ = self._loader.get_source(self._env, name)
+        used = jinja2.meta.find_undeclared_variables(self._env.parse(source)) & CUSTOMER_TEXT_VARIABLES
+        if used:
+            raise TemplateError(
+                f"{filename}: uses {', '.join(sorted(used))}, which system-message templates do not get: the "
+                "customer's words reach the model only as their own (user) message"
+            )
 
     def render(self, name: str, **context: Any) -> str:
         """Render one template; undefined variables and template bugs raise ``TemplateError``."""
@@ -103,10 +126,10 @@ class PromptLibrary:
         return self.render(CUSTOMER_CONTEXT, shop=shop, customer=customer)
 
     def recommendation_handoff(
-        self, shop: Shop, items: Sequence[Recommendation], customer: CustomerView | None, query: str
+        self, shop: Shop, items: Sequence[Recommendation], customer: CustomerView | None
     ) -> str:
-        """Instructions telling the model how to present the recommender's results."""
-        return self.render(RECOMMENDATION, shop=shop, items=items, customer=customer, query=query)
+        """Instructions telling the model how to present the recommender's results (no customer text in it)."""
+        return self.render(RECOMMENDATION, shop=shop, items=items, customer=customer)
 
     def local_recommendation(
         self, shop: Shop, items: Sequence[Recommendation], customer: CustomerView | None, query: str

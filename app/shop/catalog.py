@@ -21,6 +21,7 @@ from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Final, Literal
+from urllib.parse import urlsplit
 
 from app.errors import ConfigError
 from app.shop.price import PriceError, parse_price
@@ -142,6 +143,10 @@ class Shop:
     faq: list[FaqEntry]
     products: dict[str, Product]
     purchases: list[Purchase]
+    website: str = ""
+    greeting: str = ""
+    suggestions: tuple[str, ...] = ()
+    link_domains: tuple[str, ...] = ()
     _by_customer: dict[str, list[Purchase]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -171,6 +176,11 @@ class Shop:
     def format_price(self, amount: float) -> str:
         """Render a price the way the shop shows it, e.g. ``£2.95``."""
         return f"{self.currency_symbol}{amount:,.2f}"
+
+    def site_domain(self) -> str | None:
+        """The domain of the shop's website (``www.`` dropped, so its other subdomains count too), if it has one."""
+        host = urlsplit(self.website).hostname if self.website else None
+        return host.removeprefix("www.") if host else None
 
 
 def looks_like_a_charge(product_id: str, name: str) -> bool:
@@ -262,6 +272,10 @@ def _read_shop(directory: Path, _stamps: tuple[tuple[str, int], ...]) -> ShopRea
         support_email=profile.support_email,
         policies=profile.policies,
         faq=profile.faq,
+        website=profile.website,
+        greeting=profile.greeting,
+        suggestions=profile.suggestions,
+        link_domains=profile.link_domains,
         products=products,
         purchases=purchases,
     )

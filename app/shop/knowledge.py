@@ -251,6 +251,7 @@ class KnowledgeBase:
 
     def __init__(self, shop: Shop, encoder: Encoder) -> None:
         self.shop = shop
+        self.encoder = encoder
         self.faq = FaqIndex(encoder, shop.faq)
         # Postage and fee lines are not something to describe to a customer asking about products.
         self.catalog = CatalogIndex(shop.for_sale())

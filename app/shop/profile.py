@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from app.shop.price import DEFAULT_SYMBOLS
 from app.shop.problems import Problems
@@ -20,9 +21,11 @@ SHOP_KEYS: Final = (
     "description",
     "support_hours",
     "support_email",
+    "website",
 )
+WIDGET_KEYS: Final = ("greeting", "suggestions", "link_domains")
 FAQ_KEYS: Final = ("id", "topic", "questions", "answer")
-TABLES: Final = ("shop", "policies", "faq")
+TABLES: Final = ("shop", "policies", "faq", "widget")
 DEFAULT_NAME: Final = "Our shop"
 DEFAULT_CURRENCY: Final = "GBP"
 
@@ -30,6 +33,7 @@ _HEADER: Final = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
 _KEY: Final = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
 _TOML_LINE: Final = re.compile(r"at line (\d+)")
 _CURRENCY_CODE: Final = re.compile(r"[A-Z]{3}")
+_DOMAIN: Final = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,12 @@ class Profile:
     description: str = ""
     support_hours: str = ""
     support_email: str = ""
+    website: str = ""
     policies: dict[str, str] = field(default_factory=dict)
     faq: list[FaqEntry] = field(default_factory=list)
+    greeting: str = ""
+    suggestions: tuple[str, ...] = ()
+    link_domains: tuple[str, ...] = ()
 
 
 class _Lines:
@@ -135,12 +143,13 @@ def read_profile(directory: Path, problems: Problems) -> Profile:
                 SHOP_TOML,
                 lines.of(table),
                 f"unknown table or key {table!r} is ignored",
-                f"{_suggest(table, TABLES)}the file knows [shop], [policies] and [[faq]]",
+                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]] and [widget]",
                 "unknown_key",
             )
     _read_shop_table(data.get("shop"), lines, problems, profile)
     _read_policies(data.get("policies"), lines, problems, profile)
     _read_faq(data.get("faq"), lines, problems, profile)
+    _read_widget(data.get("widget"), lines, problems, profile)
     return profile
 
 
@@ -206,6 +215,17 @@ def _read_shop_table(table: object, lines: _Lines, problems: Problems, profile: 
     profile.description = values.get("description", "")
     profile.support_hours = values.get("support_hours", "")
     profile.support_email = values.get("support_email", "")
+    website = values.get("website", "")
+    if website and (urlsplit(website).scheme not in ("http", "https") or not urlsplit(website).hostname):
+        problems.error(
+            SHOP_TOML,
+            lines.of("shop", 0, "website"),
+            f"[shop] website {website!r} is not an http(s) address",
+            'write the full address, such as website = "https://www.your-shop.example"',
+            "bad_value",
+        )
+    else:
+        profile.website = website
     missing = {
         "name": f"the assistant calls the shop {DEFAULT_NAME!r}",
         "description": "the model knows nothing about what the shop sells",
@@ -366,3 +386,66 @@ def _faq_entry(index: int, item: dict[str, Any], lines: _Lines, problems: Proble
         answer=answer,
         topic=topic.strip(),
     )
+
+
+def _read_widget(table: object, lines: _Lines, problems: Problems, profile: Profile) -> None:
+    """``[widget]``: the greeting, its suggestion chips and the domains whose links the widget makes clickable."""
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        problems.error(
+            SHOP_TOML,
+            lines.of("widget"),
+            "'widget' must be a table",
+            "write it as a [widget] section",
+            "bad_value",
+        )
+        return
+    for key in table:
+        if key not in WIDGET_KEYS:
+            problems.warning(
+                SHOP_TOML,
+                lines.of("widget", 0, key),
+                f"unknown key {key!r} in [widget] is ignored",
+                f"{_suggest(key, WIDGET_KEYS)}[widget] knows {', '.join(WIDGET_KEYS)}",
+                "unknown_key",
+            )
+    greeting = table.get("greeting", "")
+    if isinstance(greeting, str):
+        profile.greeting = greeting.strip()
+    else:
+        problems.error(
+            SHOP_TOML,
+            lines.of("widget", 0, "greeting"),
+            f"[widget] greeting must be text, not {type(greeting).__name__}",
+            'write it in quotes: greeting = "Hi! How can I help?"',
+            "bad_value",
+        )
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("suggestions", "link_domains"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            problems.error(
+                SHOP_TOML,
+                lines.of("widget", 0, key),
+                f"[widget] {key} must be a list of non-empty strings",
+                f'write it as {key} = ["…", "…"]',
+                "bad_value",
+            )
+            continue
+        lists[key] = tuple(v.strip() for v in value)
+    profile.suggestions = lists.get("suggestions", ())
+    domains: list[str] = []
+    for domain in lists.get("link_domains", ()):
+        host = (urlsplit(domain).hostname or "") if "://" in domain else domain.lower().strip(".")
+        if not _DOMAIN.match(host):
+            problems.error(
+                SHOP_TOML,
+                lines.of("widget", 0, "link_domains"),
+                f"[widget] link_domains: {domain!r} is not a domain name",
+                'write the bare domain, such as "your-shop.example"',
+                "bad_value",
+            )
+            continue
+        domains.append(host)
+    profile.link_domains = tuple(domains)

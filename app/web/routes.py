@@ -6,8 +6,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from app.errors import ErrorCode
 from app.llm.health import ModelState
@@ -76,13 +76,22 @@ class ConversationOut(BaseModel):
 
 
 class ShopOut(BaseModel):
-    """The shop's public facts."""
+    """The shop's public facts, and what the chat widget shows for it."""
 
     name: str
     currency: str
     currency_symbol: str
     support_hours: str
     support_email: str
+    greeting: str | None = Field(
+        description="the widget's opening message (Markdown); null: its built-in one"
+    )
+    suggestions: list[str] = Field(
+        description="suggestion chips under the greeting; empty: the built-in ones"
+    )
+    link_domains: list[str] = Field(
+        description="links in answers are clickable only to these domains and their subdomains"
+    )
 
 
 class ProductOut(BaseModel):
@@ -154,14 +163,22 @@ async def get_conversation(
 
 
 @router.get("/api/shop", tags=["shop"])
-async def shop_info(shop: ShopDep) -> ShopOut:
-    """Name and currency of the shop."""
+async def shop_info(shop: ShopDep, request: Request, response: Response) -> ShopOut:
+    """Name and currency of the shop, and the chat widget's greeting, suggestions and link domains."""
+    # Public facts the widget fetches from the storefront's origin, which is another origin than ours.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    # By default links may go to this server and to the shop's own website; shop.toml can name others.
+    defaults = [request.url.hostname, shop.site_domain()]
+    domains = list(shop.link_domains) or list(dict.fromkeys(d for d in defaults if d))
     return ShopOut(
         name=shop.name,
         currency=shop.currency,
         currency_symbol=shop.currency_symbol,
         support_hours=shop.support_hours,
         support_email=shop.support_email,
+        greeting=shop.greeting or None,
+        suggestions=list(shop.suggestions),
+        link_domains=domains,
     )
 
 

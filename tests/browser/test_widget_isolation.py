@@ -193,13 +193,19 @@ def test_markdown_renderer_neutralises_hostile_answers(widget: Widget, dialogs: 
 
 
 def test_markdown_renderer_supports_the_safe_subset(widget: Widget) -> None:
+    # Links are clickable only to the shop's own domains (the demo shop's website: hollybrook.example).
+    widget.page.wait_for_function(
+        "() => document.querySelector('shopchat-widget').shadowRoot"
+        ".querySelector('.sc-root').dataset.shop === 'loaded'"
+    )
     html = str(
         widget.page.evaluate(
             """() => {
                 const box = document.createElement('div');
                 box.append(window.ShopChat._renderMarkdown(
-                  "Hello **world** and *you*\\nnext line\\n\\n- one\\n- two [shop](https://shop.example/a?b=1)\\n\\n"
-                  + "1. first\\n2. second\\n\\nMail help@x.example: mailto:help@x.example or https://x.example/faq."
+                  "Hello **world** and *you*\\nnext line\\n\\n- one\\n- two [shop](https://www.hollybrook.example/a?b=1)\\n\\n"
+                  + "1. first\\n2. second\\n\\nMail help@x.example: mailto:help@hollybrook.example or "
+                  + "https://hollybrook.example/faq."
                 ));
                 return box.innerHTML;
             }"""
@@ -208,12 +214,12 @@ def test_markdown_renderer_supports_the_safe_subset(widget: Widget) -> None:
     assert html == (
         "<p>Hello <strong>world</strong> and <em>you</em><br>next line</p>"
         "<ul><li>one</li><li>two "
-        '<a href="https://shop.example/a?b=1" target="_blank" rel="noopener noreferrer nofollow">shop</a>'
+        '<a href="https://www.hollybrook.example/a?b=1" target="_blank" rel="noopener noreferrer nofollow">shop</a>'
         "</li></ul><ol><li>first</li><li>second</li></ol>"
-        '<p>Mail help@x.example: <a href="mailto:help@x.example" target="_blank" '
-        'rel="noopener noreferrer nofollow">mailto:help@x.example</a> or '
-        '<a href="https://x.example/faq" target="_blank" rel="noopener noreferrer nofollow">'
-        "https://x.example/faq</a>.</p>"
+        '<p>Mail help@x.example: <a href="mailto:help@hollybrook.example" target="_blank" '
+        'rel="noopener noreferrer nofollow">mailto:help@hollybrook.example</a> or '
+        '<a href="https://hollybrook.example/faq" target="_blank" rel="noopener noreferrer nofollow">'
+        "https://hollybrook.example/faq</a>.</p>"
     )
 
 

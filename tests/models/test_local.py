@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,16 @@ def test_confident_faq_match_returns_the_curated_answer(model: LocalChatModel) -
 
 def test_greeting_gets_small_talk(model: LocalChatModel) -> None:
     assert ask(model, "hi").startswith("Hello!")
+
+
+def test_greeting_is_the_shops_own(model: LocalChatModel, encoder: Encoder) -> None:
+    shop = model.knowledge.shop
+    assert ask(model, "hello") == shop.greeting
+    plain = dataclasses.replace(shop, greeting="")
+    default = ask(LocalChatModel(KnowledgeBase(plain, encoder), model.prompts, delay_s=0), "hello")
+    # Without a greeting of its own, a shop is not offered as a gift shop.
+    assert shop.name in default
+    assert "gift" not in default.replace(shop.name, "").lower()
 
 
 def test_product_question_lists_matching_products_with_prices(model: LocalChatModel) -> None:
@@ -73,10 +84,15 @@ async def test_stream_reassembles_to_the_answer_and_ends_with_finished(model: Lo
 FAQ_EVAL = Path(__file__).resolve().parent.parent / "data" / "faq_eval.tsv"
 
 
+def answered_entries(model: LocalChatModel, reply: str) -> set[str]:
+    """The FAQ entries whose curated answer the reply gives (a complaint reply wraps it in an apology)."""
+    return {e.faq_id for e in model.knowledge.shop.faq if e.answer[-60:] in reply}
+
+
 def test_held_out_paraphrases_are_answered_right_or_clarified_rarely_wrong(model: LocalChatModel) -> None:
     rows = [line.split("\t") for line in FAQ_EVAL.read_text().splitlines() if line.strip()]
-    by_answer = {entry.answer: entry.faq_id for entry in model.knowledge.shop.faq}
-    outcomes = [by_answer.get(ask(model, question)) for _, question in rows]
+    found = [answered_entries(model, ask(model, question)) for _, question in rows]
+    outcomes = [next(iter(entries)) if len(entries) == 1 else None for entries in found]
     right = sum(got == want for got, (want, _) in zip(outcomes, rows, strict=True))
     wrong = sum(got is not None and got != want for got, (want, _) in zip(outcomes, rows, strict=True))
     print(
@@ -84,3 +100,61 @@ def test_held_out_paraphrases_are_answered_right_or_clarified_rarely_wrong(model
     )
     assert right / len(rows) >= 0.6
     assert wrong / len(rows) <= 0.05
+
+
+def test_angry_damaged_parcel_gets_the_damaged_answer_an_apology_and_a_person(model: LocalChatModel) -> None:
+    reply = ask(model, "This is ridiculous, my parcel arrived broken and nobody answers my emails!")
+    shop = model.knowledge.shop
+    assert answered_entries(model, reply) == {"damaged_item"}
+    assert reply.startswith("I'm so sorry your order arrived damaged")
+    assert "haven't had a reply" in reply
+    assert (
+        f"a person to look into this, please write to **{shop.support_email}** ({shop.support_hours})"
+        in reply
+    )
+
+
+def test_complaint_the_faq_has_no_entry_for_gets_an_apology_and_a_person_not_a_neighbour(
+    model: LocalChatModel, encoder: Encoder
+) -> None:
+    shop = model.knowledge.shop
+    without = dataclasses.replace(shop, faq=[e for e in shop.faq if e.faq_id != "wrong_item"])
+    responder = LocalChatModel(KnowledgeBase(without, encoder), model.prompts, delay_s=0)
+    reply = ask(responder, "You sent me the wrong item.")
+    # Nearest by meaning is "I received a faulty item": its answer would be wrong here.
+    assert answered_entries(responder, reply) == set()
+    assert reply.startswith("I'm sorry you received the wrong item.")
+    assert shop.support_email in reply
+
+
+COMPLAINTS_EVAL = Path(__file__).resolve().parent.parent / "data" / "complaints_eval.tsv"
+COMPLAINT_ENTRY = {
+    "damaged": "damaged_item",
+    "late": "track_order",
+    "wrong_item": "wrong_item",
+    "refund": "refund_status",
+}
+
+
+def test_held_out_complaints_are_answered_on_topic_with_an_apology_and_a_person(
+    model: LocalChatModel,
+) -> None:
+    """40 complaints written apart from the cues and the training examples (app/data/complaints/train.tsv):
+    angry, sarcastic, polite and misspelt, about damaged, late and wrong items, missing refunds and service.
+
+    Measured when written: on topic 34/40 (85%), apology and person 35/40 (88%); before this responder knew
+    complaints: 11/40 and 0/40. Thresholds: 75% and 80%.
+    """
+    rows = [line.split("\t") for line in COMPLAINTS_EVAL.read_text().splitlines() if line.strip()]
+    email = model.knowledge.shop.support_email
+    on_topic = apologised = 0
+    for topic, text in rows:
+        reply = ask(model, text)
+        wanted = {COMPLAINT_ENTRY[topic]} if topic in COMPLAINT_ENTRY else set()  # service: a person, no FAQ
+        on_topic += answered_entries(model, reply) == wanted and "can't answer" not in reply
+        apologised += "sorry" in reply.lower() and "a person" in reply and email in reply
+    print(
+        f"complaints: {on_topic}/{len(rows)} on topic, {apologised}/{len(rows)} with an apology and a person"
+    )
+    assert on_topic / len(rows) >= 0.75
+    assert apologised / len(rows) >= 0.8

@@ -23,8 +23,8 @@ def test_the_demo_shop_is_clean_in_one_line() -> None:
     assert result.exit_code == 0, result.output
     [line] = result.output.splitlines()
     assert line.endswith(
-        ": ok — 3,656 products (+3 postage/fee lines), 266,221 purchases by 4,334 customers, 20 FAQ entries,"
-        " 7 policies"
+        ": ok — 3,656 products (+3 postage/fee lines), 266,221 purchases by 4,334 customers, 21 FAQ entries,"
+        " 8 policies"
     )
 
 
