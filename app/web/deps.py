@@ -17,6 +17,7 @@ from app.shop.knowledge import CatalogIndex
 from app.store.store import Store
 from app.web.auth import TokenSigner
 from app.web.limits import WsConfig
+from app.web.ratelimit import ClientLimits
 
 
 async def get_chat(conn: HTTPConnection) -> ChatService:
@@ -55,9 +56,16 @@ async def get_ws_config(conn: HTTPConnection) -> WsConfig:
     return config
 
 
+async def get_limits(conn: HTTPConnection) -> ClientLimits:
+    """Rate limits and connection caps shared by every socket."""
+    limits: ClientLimits = conn.app.state.limits
+    return limits
+
+
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ShopDep = Annotated[Shop, Depends(get_shop)]
 CatalogDep = Annotated[CatalogIndex, Depends(get_catalog)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]
+LimitsDep = Annotated[ClientLimits, Depends(get_limits)]

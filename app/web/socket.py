@@ -14,7 +14,9 @@ from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode
 from app.events import Error
-from app.web.deps import ChatDep, SignerDep, WsConfigDep
+from app.store.store import Store
+from app.web.auth import TokenSigner
+from app.web.deps import ChatDep, LimitsDep, SignerDep, StoreDep, WsConfigDep
 from app.web.frames import (
     ClientCancel,
     ClientFeedback,
@@ -25,9 +27,18 @@ from app.web.frames import (
     Ready,
     parse_client_frame,
 )
-from app.web.handshake import CLOSE_TOO_SLOW, CLOSE_UNAVAILABLE, Refusal, parse_handshake
+from app.web.handshake import (
+    CLOSE_TOO_MANY,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNAVAILABLE,
+    EXPIRED_MESSAGE,
+    Handshake,
+    Refusal,
+    parse_handshake,
+)
 from app.web.limits import WsConfig
-from app.web.ratelimit import RateLimiter
+from app.web.ratelimit import ClientLimits, MessageBudget, client_key
 
 log = logging.getLogger("shopchat.ws")
 router = APIRouter()
@@ -40,7 +51,8 @@ async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
         return
     await websocket.accept()
     assert refusal.code is not None
-    await websocket.send_text(Error(code=refusal.code, message=refusal.message).model_dump_json())
+    error = Error(code=refusal.code, message=refusal.message, retry_after_s=refusal.retry_after_s)
+    await websocket.send_text(error.model_dump_json())
     await websocket.close(code=refusal.close_code, reason=refusal.message[:120])
 
 
@@ -55,12 +67,64 @@ async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
 
 
 @router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep) -> None:
+async def chat_socket(
+    websocket: WebSocket,
+    service: ChatDep,
+    signer: SignerDep,
+    config: WsConfigDep,
+    limits: LimitsDep,
+    store: StoreDep,
+) -> None:
     """One customer's chat connection; see docs/protocol.md."""
     decision = parse_handshake(websocket.headers.get("origin"), websocket.query_params, config, signer)
     if isinstance(decision, Refusal):
         await _refuse(websocket, decision)
         return
+    # The client's address, as uvicorn resolved it (X-Forwarded-For only from trusted proxies).
+    client = client_key(websocket.client.host if websocket.client is not None else None)
+    limited = await limits.connect(client, new_conversation=decision.conversation_id is None)
+    if limited is not None:
+        log.info("refused websocket from %s: %s", client, limited.message)
+        retry = round(limited.retry_after_s, 1)
+        await _refuse(
+            websocket, Refusal(CLOSE_TOO_MANY, ErrorCode.RATE_LIMITED, limited.message, retry_after_s=retry)
+        )
+        return
+    try:
+        await _converse(websocket, decision, client, service, signer, config, limits, store)
+    finally:
+        await limits.disconnect(client)
+
+
+async def _legacy_refusal(store: Store, signer: TokenSigner, conversation_id: str) -> Refusal | None:
+    """A token from before tokens expired is good only for a stored conversation started within their lifetime."""
+    try:
+        record = await store.get_conversation(conversation_id)
+    except Exception:
+        log.exception("could not read conversation %s", conversation_id)
+        message = "The chat is temporarily unavailable. Please try again in a moment."
+        return Refusal(CLOSE_UNAVAILABLE, ErrorCode.INTERNAL, message)
+    if record is None or signer.legacy_expired(record.created_at):
+        return Refusal(CLOSE_UNAUTHORIZED, ErrorCode.UNAUTHORIZED, EXPIRED_MESSAGE)
+    return None
+
+
+async def _converse(
+    websocket: WebSocket,
+    decision: Handshake,
+    client: str,
+    service: ChatService,
+    signer: TokenSigner,
+    config: WsConfig,
+    limits: ClientLimits,
+    store: Store,
+) -> None:
+    if decision.legacy_token:
+        assert decision.conversation_id is not None
+        refusal = await _legacy_refusal(store, signer, decision.conversation_id)
+        if refusal is not None:
+            await _refuse(websocket, refusal)
+            return
     await websocket.accept()
     resumed = decision.conversation_id is not None
     try:
@@ -81,7 +145,7 @@ async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep,
     subscriber.send(
         Ready(
             conversation_id=hub.conversation_id,
-            token=signer.issue(hub.conversation_id),
+            token=signer.issue(hub.conversation_id, hub.customer_id),
             customer_id=hub.customer_id,
             last_seq=newest,
             resumed=resumed,
@@ -91,7 +155,8 @@ async def chat_socket(websocket: WebSocket, service: ChatDep, signer: SignerDep,
     await service.attach(hub, subscriber)
     sender = asyncio.create_task(_sender(websocket, subscriber), name=f"send:{hub.conversation_id}")
     try:
-        await _receive_loop(websocket, service, hub, subscriber, config, sender)
+        budget = MessageBudget(limits, client, hub.conversation_id)
+        await _receive_loop(websocket, service, hub, subscriber, config, sender, budget)
     except WebSocketDisconnect:
         pass
     finally:
@@ -109,8 +174,8 @@ async def _receive_loop(
     subscriber: Subscriber,
     config: WsConfig,
     sender: asyncio.Task[None],
+    limiter: MessageBudget,
 ) -> None:
-    limiter = RateLimiter(config.rate_limit_per_minute)
     while websocket.client_state == WebSocketState.CONNECTED and not sender.done():
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -146,7 +211,7 @@ def _reply(subscriber: Subscriber, frame: Error | FeedbackSaved | Pong) -> None:
 
 
 async def _handle(
-    raw: str, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: RateLimiter
+    raw: str, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: MessageBudget
 ) -> None:
     frame = parse_client_frame(raw)
     if isinstance(frame, Error):
@@ -156,7 +221,7 @@ async def _handle(
         if problem is not None:
             _reply(subscriber, problem.model_copy(update={"reply_to": frame.id}))
             return
-        wait = limiter.take()
+        wait = await limiter.take()
         if wait is not None:
             _reply(
                 subscriber,
