@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -253,3 +254,13 @@ def test_legacy_token_of_a_conversation_older_than_the_lifetime_is_refused(setti
             error, code = refusal(ws)
     assert (error["code"], code) == (ErrorCode.UNAUTHORIZED, CLOSE_UNAUTHORIZED)
     assert "expired" in error["message"]
+
+
+def test_demo_mode_is_announced_at_start_up_as_a_warning(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="shopchat"), make_client(settings, demo_mode=True):
+        pass
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "DEMO MODE" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "purchase history" in warnings[0].getMessage()
