@@ -76,3 +76,37 @@ async def test_sockets_from_one_address_are_capped(guarded_server: Server) -> No
                 return
         await asyncio.sleep(0.1)
     raise AssertionError("closed sockets did not give their places back")
+
+
+async def open_sockets(server: Server, forwarded_for: list[str]) -> list[str]:
+    """The first frame's type (or error code) of one socket per X-Forwarded-For value, all open at once."""
+    results = []
+    async with contextlib.AsyncExitStack() as stack:
+        for address in forwarded_for:
+            ws = await stack.enter_async_context(
+                connect(server.ws, additional_headers={"X-Forwarded-For": address})
+            )
+            frame = await recv(ws)
+            results.append(frame["type"] if frame["type"] == "ready" else frame["code"])
+    return results
+
+
+async def test_clients_behind_a_trusted_proxy_are_counted_by_forwarded_address(
+    guarded_server: Server,
+) -> None:
+    # The peer is 127.0.0.1, which uvicorn trusts by default: each forwarded address has its own 5 sockets.
+    results = await open_sockets(guarded_server, [f"203.0.113.{i}" for i in range(8)])
+    assert results == ["ready"] * 8
+
+
+@pytest.fixture
+def untrusting_server(tmp_path: Path) -> Iterator[Server]:
+    """A server that trusts no proxy on this machine: X-Forwarded-For from 127.0.0.1 is ignored."""
+    srv = Server(tmp_path, SHOPCHAT_MAX_SOCKETS_PER_IP="5", SHOPCHAT_FORWARDED_ALLOW_IPS="192.0.2.1").start()
+    yield srv
+    srv.stop()
+
+
+async def test_forwarded_address_from_an_untrusted_peer_is_ignored(untrusting_server: Server) -> None:
+    results = await open_sockets(untrusting_server, [f"203.0.113.{i}" for i in range(6)])
+    assert results == ["ready"] * 5 + ["rate_limited"]
