@@ -24,9 +24,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: start the chat server with embedded defaults (no API key, no external service)
+## run: start the chat server with embedded defaults (no API key, no external service); with the demo shop
+## (no SHOPCHAT_SHOP_DIR) demo mode is on unless SHOPCHAT_DEMO_MODE says otherwise: pick any demo customer
 run: install
-	$(BIN)/shopchat serve
+	@if [ -z "$$SHOPCHAT_SHOP_DIR" ]; then export SHOPCHAT_DEMO_MODE="$${SHOPCHAT_DEMO_MODE:-true}"; fi; \
+	exec $(BIN)/shopchat serve
 
 ## browser: Debian's Chromium for the Playwright tests (skipped with a reason when it cannot be installed)
 browser:

@@ -59,7 +59,10 @@ def serve(
         port=settings.port,
         ws_max_size=WS_MAX_SIZE,
         log_level=settings.log_level,
+        # The client address (per-address limits) comes from X-Forwarded-For only when the peer is one of
+        # these proxies; None keeps uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1).
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

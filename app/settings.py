@@ -54,10 +54,18 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     secret_key: SecretStr | None = None
     customer_signing_key: SecretStr | None = None
+    # Unsigned customer ids and the customer list: for the demo shop only (anyone could read any history).
+    demo_mode: bool = False
+    token_ttl_days: float = Field(default=30.0, gt=0, le=3650)
+    api_docs: bool = False
     max_message_chars: int = Field(default=2000, ge=1, le=100_000)
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     abandon_after_s: float = Field(default=60.0, gt=0)
     rate_limit_per_minute: int = Field(default=30, ge=1)
+    rate_limit_per_ip_per_minute: int = Field(default=60, ge=1)
+    max_sockets_per_ip: int = Field(default=50, ge=1)
+    new_conversations_per_ip_per_minute: int = Field(default=20, ge=1)
+    forwarded_allow_ips: str | None = None  # None: uvicorn's default (FORWARDED_ALLOW_IPS or 127.0.0.1)
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
     local_confidence: float = Field(default=0.55, ge=0, le=1)
     recommendations_n: int = Field(default=4, ge=1, le=20)

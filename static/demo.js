@@ -165,7 +165,14 @@
       picker.value = saved;
     })
     .catch(function () {
-      picker.value = savedCustomer();
+      // Not in demo mode (SHOPCHAT_DEMO_MODE): the server accepts no unsigned customer ids, so shop as a guest.
+      picker.disabled = true;
+      picker.title = "Customers can only be picked in demo mode";
+      picker.value = "";
+      describeCustomer("");
+      withWidget(function (chat) {
+        chat.setCustomer(null);
+      });
     });
 
   var initial = savedCustomer();

@@ -22,7 +22,8 @@ from tests.wsutil import Frame, receive_until, send_message
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, model=ScriptedModel())) as c:
+    # Demo mode: the storefront's customer list is served.
+    with TestClient(create_app(settings.model_copy(update={"demo_mode": True}), model=ScriptedModel())) as c:
         yield c
 
 

@@ -42,7 +42,9 @@ def test_own_shop_without_a_prebuilt_model_recommends_from_its_history(
     settings: Settings, tmp_path: Path
 ) -> None:
     shop_dir = write_shop(tmp_path / "shop")
-    app = create_app(settings.model_copy(update={"shop_dir": shop_dir}), model=ScriptedModel())
+    app = create_app(
+        settings.model_copy(update={"shop_dir": shop_dir, "demo_mode": True}), model=ScriptedModel()
+    )
     with TestClient(app) as client, client.websocket_connect("/ws/chat?customer_id=d") as ws:
         ws.receive_json()
         send_message(ws, "m1", "recommend me something")

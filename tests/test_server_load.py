@@ -54,7 +54,14 @@ async def test_eighty_conversations_on_sqlite_lose_nothing_and_all_end(
     tmp_path: Path, busy_machine: None
 ) -> None:
     log = tmp_path / "server.log"
-    server = Server(tmp_path, SHOPCHAT_LOG_LEVEL="info")
+    # Eighty customers from one address: the per-address limits (tested elsewhere) are lifted.
+    server = Server(
+        tmp_path,
+        SHOPCHAT_LOG_LEVEL="info",
+        SHOPCHAT_MAX_SOCKETS_PER_IP="1000",
+        SHOPCHAT_NEW_CONVERSATIONS_PER_IP_PER_MINUTE="1000",
+        SHOPCHAT_RATE_LIMIT_PER_IP_PER_MINUTE="100000",
+    )
     server.start(log_path=log)
     try:
         results = await asyncio.gather(*(converse(server, i) for i in range(CONVERSATIONS)))

@@ -126,6 +126,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         port=8000,
         encoder_process=False,
         freeze_heap=False,
+        # One client opens a conversation per row: the per-address limits are not what is tested here.
+        new_conversations_per_ip_per_minute=1000,
+        rate_limit_per_ip_per_minute=10_000,
     )
     with TestClient(create_app(settings, model=ScriptedModel(), recommender=FixedRecommender())) as c:
         yield c

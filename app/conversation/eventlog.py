@@ -261,11 +261,13 @@ class EventLog:
             for journal in journals:
                 del self._dirty[journal]
                 journal._urgent = False
+            if self.lanes == 1:
+                await self._commit_batch(journals)
+                self._committed()
+                continue
             commit = asyncio.create_task(self._commit_batch(journals), name="eventlog-commit")
             self._commits.add(commit)
             commit.add_done_callback(self._lane_free)
-            if self.lanes == 1:
-                await asyncio.wait([commit])
 
     async def _commit_batch(self, journals: list[Journal]) -> None:
         try:
@@ -276,6 +278,9 @@ class EventLog:
 
     def _lane_free(self, commit: asyncio.Task[None]) -> None:
         self._commits.discard(commit)
+        self._committed()
+
+    def _committed(self) -> None:
         self._measure(asyncio.get_running_loop().time())
         if self._dirty or self._closing:
             self._wake.set()

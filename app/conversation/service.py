@@ -81,6 +81,8 @@ class ChatService:
         """The hub of an existing conversation id; resumes answers a previous process left unfinished.
 
         A conversation the store has no record of (nothing was ever sent in it) continues as an empty one.
+        ``customer_id`` must be the customer the conversation was created for (its token says which), never
+        one a resuming client asks for: it is used only while nothing is stored, then the record's wins.
         """
         hub = self._hubs.get(conversation_id)
         if hub is not None and hub.abandoned:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
@@ -38,15 +39,17 @@ from app.shop.recommender import PopularityRecommender, Recommender
 from app.store.migrate import upgrade
 from app.store.store import Store
 from app.web import logfilter, routes, socket
-from app.web.auth import TokenSigner
+from app.web.auth import DAY_S, TokenSigner
+from app.web.headers import SecurityHeaders, docs_policy, security_headers
 from app.web.limits import WsConfig
+from app.web.ratelimit import ClientLimits, ClientLimitsConfig
 from app.web.routes import ApiError
 
 log = logging.getLogger("shopchat")
 
 FALLBACK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>shopchat</title></head>
 <body><h1>shopchat is running</h1><p>The demo page (static/index.html) is missing. The websocket is at
-<code>/ws/chat</code>; the API docs are at <a href="/docs">/docs</a>.</p></body></html>"""
+<code>/ws/chat</code>.</p></body></html>"""
 
 
 class CachedStaticFiles(StaticFiles):
@@ -132,6 +135,24 @@ def build_recommender(shop: Shop, shop_dir: Path) -> Recommender:
     return ShopRecommender(shop, model_path if model_path.exists() else build_demo_model(shop))
 
 
+def warn_about_customer_ids(settings: Settings, shop_dir: Path) -> None:
+    """Say loudly at start-up when anyone may claim any customer id (demo mode)."""
+    if settings.customer_signing_key is not None:
+        return
+    if not settings.demo_mode:
+        log.info(
+            "customer ids are refused (no SHOPCHAT_CUSTOMER_SIGNING_KEY): every conversation is a guest's"
+        )
+        return
+    own_shop = "" if shop_dir == DEMO_SHOP_DIR else f" — and this is not the demo shop but {shop_dir}!"
+    log.warning(
+        "DEMO MODE (SHOPCHAT_DEMO_MODE=true): any visitor may chat as any customer_id without a signature and "
+        "list customers at /api/customers, so every purchase history is readable by anyone%s "
+        "With real customers, turn it off and set SHOPCHAT_CUSTOMER_SIGNING_KEY.",
+        own_shop or ".",
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -203,7 +224,7 @@ def create_app(
         app.state.catalog = knowledge.catalog
         app.state.chat = service
         app.state.store = store
-        app.state.signer = TokenSigner(config.resolved_secret())
+        app.state.signer = TokenSigner(config.resolved_secret(), ttl_s=config.token_ttl_days * DAY_S)
         app.state.ws_config = WsConfig(
             allowed_origins=config.resolved_origins(),
             customer_signing_key=(
@@ -214,7 +235,19 @@ def create_app(
             max_frame_bytes=config.max_frame_bytes,
             rate_limit_per_minute=config.rate_limit_per_minute,
             max_message_chars=config.max_message_chars,
+            demo_mode=config.demo_mode,
         )
+        app.state.limits = ClientLimits(
+            ClientLimitsConfig(
+                messages_per_conversation_per_minute=config.rate_limit_per_minute,
+                messages_per_client_per_minute=config.rate_limit_per_ip_per_minute,
+                sockets_per_client=config.max_sockets_per_ip,
+                new_conversations_per_client_per_minute=config.new_conversations_per_ip_per_minute,
+            )
+        )
+        app.state.security_headers = security_headers(app.state.ws_config.allowed_origins)
+        app.state.api_docs = config.api_docs
+        warn_about_customer_ids(config, shop_dir)
         index_page = SHIPPED_STATIC_DIR / "index.html"
         app.state.index_page = index_page if index_page.is_file() else None
         # Everything built so far lives as long as the process: keep it out of the collector's full scans,
@@ -242,7 +275,11 @@ def create_app(
         summary="AI customer-service chat for online shops",
         version="0.1.0",
         lifespan=lifespan,
+        # Off unless SHOPCHAT_API_DOCS: FastAPI's pages load Swagger UI from a public CDN (see docs()).
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders, default=security_headers(()))
     app.include_router(routes.router)
     app.include_router(socket.router)
     app.mount("/static", CachedStaticFiles(directory=SHIPPED_STATIC_DIR, check_dir=False), name="static")
@@ -253,6 +290,18 @@ def create_app(
         if page is not None:
             return FileResponse(page, headers={"Cache-Control": "no-cache"})
         return HTMLResponse(FALLBACK_PAGE)
+
+    @app.get("/docs", include_in_schema=False, response_model=None)
+    async def docs(request: Request) -> Response:
+        if not request.app.state.api_docs:
+            raise ApiError(
+                404, ErrorCode.NOT_FOUND, "the API docs are off (SHOPCHAT_API_DOCS=true turns them on)"
+            )
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title="shopchat — API docs")
+        page.headers["Content-Security-Policy"] = docs_policy(bytes(page.body).decode())
+        page.headers["X-Frame-Options"] = "DENY"
+        return page
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -18,6 +18,7 @@ from app.shop.knowledge import CatalogIndex
 from app.store.store import Store
 from app.web.auth import TokenSigner
 from app.web.limits import WsConfig
+from app.web.ratelimit import ClientLimits
 
 
 async def get_chat(conn: HTTPConnection) -> ChatService:
@@ -62,6 +63,12 @@ async def get_ws_config(conn: HTTPConnection) -> WsConfig:
     return config
 
 
+async def get_limits(conn: HTTPConnection) -> ClientLimits:
+    """Rate limits and connection caps shared by every socket."""
+    limits: ClientLimits = conn.app.state.limits
+    return limits
+
+
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ShopDep = Annotated[Shop, Depends(get_shop)]
@@ -69,3 +76,4 @@ CatalogDep = Annotated[CatalogIndex, Depends(get_catalog)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]
 ModelHealthDep = Annotated[ModelHealth, Depends(get_model_health)]
+LimitsDep = Annotated[ClientLimits, Depends(get_limits)]

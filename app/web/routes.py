@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from app.errors import ErrorCode
 from app.llm.health import ModelState
 from app.store.records import MessageRecord
-from app.web.deps import CatalogDep, ChatDep, ModelHealthDep, ShopDep, SignerDep, StoreDep
+from app.web.auth import TokenProblem
+from app.web.deps import CatalogDep, ChatDep, ModelHealthDep, ShopDep, SignerDep, StoreDep, WsConfigDep
 
 router = APIRouter()
 
@@ -147,9 +148,15 @@ async def get_conversation(
         supplied = value.strip()
     if not supplied:
         raise ApiError(401, ErrorCode.UNAUTHORIZED, "the conversation token is required")
-    if not signer.verify(conversation_id, supplied):
+    claims = signer.check(conversation_id, supplied)
+    if claims is TokenProblem.EXPIRED:
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "the conversation token has expired")
+    if isinstance(claims, TokenProblem):
         raise ApiError(403, ErrorCode.UNAUTHORIZED, "the token does not match this conversation")
     conversation = await store.get_conversation(conversation_id)
+    # A token from before tokens expired is good while its conversation is within the token lifetime.
+    if claims.legacy and (conversation is None or signer.legacy_expired(conversation.created_at)):
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "the conversation token has expired")
     if conversation is None:
         raise ApiError(404, ErrorCode.NOT_FOUND, "no messages in this conversation yet")
     rows = await store.messages(conversation_id)
@@ -207,7 +214,12 @@ async def products(
 
 
 @router.get("/api/customers", tags=["shop"])
-async def customers(shop: ShopDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[CustomerOut]:
-    """Demo customers with the longest purchase histories."""
+async def customers(
+    shop: ShopDep, config: WsConfigDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[CustomerOut]:
+    """Demo customers with the longest purchase histories; only in demo mode (``SHOPCHAT_DEMO_MODE``)."""
+    if not config.demo_mode:
+        # With real customers, a list of ids is the first step to reading their purchase histories.
+        raise ApiError(404, ErrorCode.NOT_FOUND, "the customer list is only served in demo mode")
     ranked = sorted(shop.customer_ids(), key=lambda c: (-len(shop.customer_purchases(c)), c))[:limit]
     return [CustomerOut(customer_id=c, n_products=len(shop.customer_purchases(c))) for c in ranked]

@@ -14,7 +14,10 @@ from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode, ShopchatError
 from app.events import Error
-from app.web.deps import ChatDep, ModelHealthDep, SignerDep, WsConfigDep
+from app.llm.health import ModelHealth
+from app.store.store import Store
+from app.web.auth import TokenSigner
+from app.web.deps import ChatDep, LimitsDep, ModelHealthDep, SignerDep, StoreDep, WsConfigDep
 from app.web.frames import (
     ClientCancel,
     ClientFeedback,
@@ -27,13 +30,17 @@ from app.web.frames import (
 )
 from app.web.handshake import (
     CLOSE_BAD_REQUEST,
+    CLOSE_TOO_MANY,
     CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
     CLOSE_UNAVAILABLE,
+    EXPIRED_MESSAGE,
+    Handshake,
     Refusal,
     parse_handshake,
 )
 from app.web.limits import WsConfig
-from app.web.ratelimit import RateLimiter
+from app.web.ratelimit import ClientLimits, MessageBudget, client_key
 
 log = logging.getLogger("shopchat.ws")
 router = APIRouter()
@@ -46,7 +53,8 @@ async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
         return
     await websocket.accept()
     assert refusal.code is not None
-    await websocket.send_text(Error(code=refusal.code, message=refusal.message).model_dump_json())
+    error = Error(code=refusal.code, message=refusal.message, retry_after_s=refusal.retry_after_s)
+    await websocket.send_text(error.model_dump_json())
     await websocket.close(code=refusal.close_code, reason=refusal.message[:120])
 
 
@@ -68,13 +76,65 @@ async def _sender(websocket: WebSocket, subscriber: Subscriber) -> None:
 
 @router.websocket("/ws/chat")
 async def chat_socket(
-    websocket: WebSocket, service: ChatDep, signer: SignerDep, config: WsConfigDep, health: ModelHealthDep
+    websocket: WebSocket,
+    service: ChatDep,
+    signer: SignerDep,
+    config: WsConfigDep,
+    limits: LimitsDep,
+    store: StoreDep,
+    health: ModelHealthDep,
 ) -> None:
     """One customer's chat connection; see docs/protocol.md."""
     decision = parse_handshake(websocket.headers.get("origin"), websocket.query_params, config, signer)
     if isinstance(decision, Refusal):
         await _refuse(websocket, decision)
         return
+    # The client's address, as uvicorn resolved it (X-Forwarded-For only from trusted proxies).
+    client = client_key(websocket.client.host if websocket.client is not None else None)
+    limited = await limits.connect(client, new_conversation=decision.conversation_id is None)
+    if limited is not None:
+        log.info("refused websocket from %s: %s", client, limited.message)
+        retry = round(limited.retry_after_s, 1)
+        await _refuse(
+            websocket, Refusal(CLOSE_TOO_MANY, ErrorCode.RATE_LIMITED, limited.message, retry_after_s=retry)
+        )
+        return
+    try:
+        await _converse(websocket, decision, client, service, signer, config, limits, store, health)
+    finally:
+        await limits.disconnect(client)
+
+
+async def _legacy_refusal(store: Store, signer: TokenSigner, conversation_id: str) -> Refusal | None:
+    """A token from before tokens expired is good only for a stored conversation started within their lifetime."""
+    try:
+        record = await store.get_conversation(conversation_id)
+    except Exception:
+        log.exception("could not read conversation %s", conversation_id)
+        message = "The chat is temporarily unavailable. Please try again in a moment."
+        return Refusal(CLOSE_UNAVAILABLE, ErrorCode.INTERNAL, message)
+    if record is None or signer.legacy_expired(record.created_at):
+        return Refusal(CLOSE_UNAUTHORIZED, ErrorCode.UNAUTHORIZED, EXPIRED_MESSAGE)
+    return None
+
+
+async def _converse(
+    websocket: WebSocket,
+    decision: Handshake,
+    client: str,
+    service: ChatService,
+    signer: TokenSigner,
+    config: WsConfig,
+    limits: ClientLimits,
+    store: Store,
+    health: ModelHealth,
+) -> None:
+    if decision.legacy_token:
+        assert decision.conversation_id is not None
+        refusal = await _legacy_refusal(store, signer, decision.conversation_id)
+        if refusal is not None:
+            await _refuse(websocket, refusal)
+            return
     await websocket.accept()
     resumed = decision.conversation_id is not None
     try:
@@ -95,7 +155,7 @@ async def chat_socket(
     subscriber.send(
         Ready(
             conversation_id=hub.conversation_id,
-            token=signer.issue(hub.conversation_id),
+            token=signer.issue(hub.conversation_id, hub.customer_id),
             customer_id=hub.customer_id,
             last_seq=newest,
             resumed=resumed,
@@ -117,7 +177,8 @@ async def chat_socket(
         return
     sender = asyncio.create_task(_sender(websocket, subscriber), name=f"send:{hub.conversation_id}")
     try:
-        await _receive_loop(websocket, service, hub, subscriber, config, sender)
+        budget = MessageBudget(limits, client, hub.conversation_id)
+        await _receive_loop(websocket, service, hub, subscriber, config, sender, budget)
     except WebSocketDisconnect:
         pass
     finally:
@@ -135,8 +196,8 @@ async def _receive_loop(
     subscriber: Subscriber,
     config: WsConfig,
     sender: asyncio.Task[None],
+    limiter: MessageBudget,
 ) -> None:
-    limiter = RateLimiter(config.rate_limit_per_minute)
     failures = 0
     while websocket.client_state == WebSocketState.CONNECTED and not sender.done():
         message = await websocket.receive()
@@ -179,7 +240,7 @@ def _reply(subscriber: Subscriber, frame: Error | FeedbackSaved | Pong) -> None:
 
 
 async def _handle(
-    raw: str, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: RateLimiter
+    raw: str, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: MessageBudget
 ) -> None:
     frame = parse_client_frame(raw)
     if isinstance(frame, Error):
@@ -189,7 +250,7 @@ async def _handle(
         if problem is not None:
             _reply(subscriber, problem.model_copy(update={"reply_to": frame.id}))
             return
-        wait = limiter.take()
+        wait = await limiter.take()
         if wait is not None:
             _reply(
                 subscriber,

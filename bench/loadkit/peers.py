@@ -173,6 +173,10 @@ async def running(spec: PeerSpec, ctx: Context) -> AsyncIterator[Server]:
                 SHOPCHAT_LLM_MODEL="fake-model",
                 SHOPCHAT_LOG_LEVEL="warning",
                 SHOPCHAT_RATE_LIMIT_PER_MINUTE="100000",
+                # Every simulated customer connects from 127.0.0.1: lift the per-address caps.
+                SHOPCHAT_RATE_LIMIT_PER_IP_PER_MINUTE="10000000",
+                SHOPCHAT_MAX_SOCKETS_PER_IP="100000",
+                SHOPCHAT_NEW_CONVERSATIONS_PER_IP_PER_MINUTE="10000000",
                 SHOPCHAT_LLM_TIMEOUT_S="120",
                 SHOPCHAT_LOCAL_STREAM_DELAY_MS="0",
                 OPENAI_BASE_URL=upstream,

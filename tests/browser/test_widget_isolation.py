@@ -274,3 +274,28 @@ def test_language_and_accent_come_from_the_script_tag(page: Page, server: Shopch
     in_widget(page, ".sc-input").fill("x" * 51)
     expect(in_widget(page, ".sc-counter")).to_contain_text("51 / 50")
     expect(in_widget(page, ".sc-counter")).to_contain_text("zu lang")
+
+
+def test_demo_page_and_widget_run_under_the_servers_content_security_policy(
+    page: Page, server: ShopchatServer, page_errors: list[str]
+) -> None:
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    page.add_init_script(
+        """document.addEventListener('securitypolicyviolation', e => {
+            (window.__cspViolations = window.__cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
+        }, true);"""
+    )
+    response = page.goto(server.url + "/")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    widget = Widget(page, server)
+    page.wait_for_function("() => !!window.ShopChat")
+    widget.pick_customer()
+    widget.open()
+    widget.send("recommend me something")
+    widget.wait_done(1)
+    expect(page.locator(".sc-card").first).to_be_visible()
+    assert page.evaluate("() => window.__cspViolations || []") == []
+    assert console == []
+    assert page_errors == []

@@ -75,6 +75,8 @@ class ShopchatServer:
                 "SHOPCHAT_LOCAL_STREAM_DELAY_MS": str(self.stream_delay_ms),
                 "SHOPCHAT_ALLOWED_ORIGINS": f"http://127.0.0.1:{self.port},http://localhost:{self.port}",
                 "SHOPCHAT_RATE_LIMIT_PER_MINUTE": "600",
+                # The storefront's customer picker lists and switches demo customers without signatures.
+                "SHOPCHAT_DEMO_MODE": "true",
                 "SHOPCHAT_LOG_LEVEL": "warning",
             }
         )
