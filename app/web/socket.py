@@ -105,14 +105,22 @@ async def chat_socket(
         await limits.disconnect(client)
 
 
+UNAVAILABLE_MESSAGE = "The chat is temporarily unavailable. Please try again in a moment."
+
+
+async def _unavailable(websocket: WebSocket) -> None:
+    # The database is unreachable: say so in a frame the widget understands, then let it reconnect.
+    await websocket.send_text(Error(code=ErrorCode.INTERNAL, message=UNAVAILABLE_MESSAGE).model_dump_json())
+    await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
+
+
 async def _legacy_refusal(store: Store, signer: TokenSigner, conversation_id: str) -> Refusal | None:
     """A token from before tokens expired is good only for a stored conversation started within their lifetime."""
     try:
         record = await store.get_conversation(conversation_id)
     except Exception:
         log.exception("could not read conversation %s", conversation_id)
-        message = "The chat is temporarily unavailable. Please try again in a moment."
-        return Refusal(CLOSE_UNAVAILABLE, ErrorCode.INTERNAL, message)
+        return Refusal(CLOSE_UNAVAILABLE, ErrorCode.INTERNAL, UNAVAILABLE_MESSAGE)
     if record is None or signer.legacy_expired(record.created_at):
         return Refusal(CLOSE_UNAUTHORIZED, ErrorCode.UNAUTHORIZED, EXPIRED_MESSAGE)
     return None
@@ -143,11 +151,8 @@ async def _converse(
         else:
             hub = await service.open(decision.conversation_id, decision.customer_id)
     except Exception:
-        # The database is unreachable: say so in a frame the widget understands, then let it reconnect.
         log.exception("could not open conversation %s", decision.conversation_id)
-        message = "The chat is temporarily unavailable. Please try again in a moment."
-        await websocket.send_text(Error(code=ErrorCode.INTERNAL, message=message).model_dump_json())
-        await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
+        await _unavailable(websocket)
         return
     newest = hub.journal.published_seq
     # Without last_seq a resuming client has seen everything; replay nothing.
@@ -171,9 +176,7 @@ async def _converse(
         return
     except Exception:
         log.exception("could not replay conversation %s", hub.conversation_id)
-        message = "The chat is temporarily unavailable. Please try again in a moment."
-        await websocket.send_text(Error(code=ErrorCode.INTERNAL, message=message).model_dump_json())
-        await websocket.close(code=CLOSE_UNAVAILABLE, reason="temporarily unavailable")
+        await _unavailable(websocket)
         return
     sender = asyncio.create_task(_sender(websocket, subscriber), name=f"send:{hub.conversation_id}")
     try:
