@@ -501,7 +501,7 @@ class AnswerPipeline:
             customer_id=hub.customer_id,
             recommendations=items,
             max_output_tokens=self.config.max_output_tokens,
-            tools=specs,
+            tools=tuple(specs),
             tool_choice=loop.choice if loop is not None else "auto",
         )
         return request, fitted.prompt_tokens
