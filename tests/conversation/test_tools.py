@@ -45,9 +45,11 @@ async def test_a_call_runs_and_the_model_answers_from_its_result_keeping_the_tex
     assert [e.type for e in rig.events(hub)] == [
         "accepted", "delta", "tool_call", "tool_result", "delta", "delta", "done",
     ]  # fmt: skip
-    assert isinstance(done, Done) and done.text == "Let me check.\n\nIt shipped."
+    assert isinstance(done, Done)
+    assert done.text == "Let me check.\n\nIt shipped."
     call, result = of(rig, hub, ToolCalled)[0], of(rig, hub, ToolResult)[0]
-    assert isinstance(call, ToolCalled) and isinstance(result, ToolResult)
+    assert isinstance(call, ToolCalled)
+    assert isinstance(result, ToolResult)
     assert (call.call_id, call.name, call.arguments) == (
         "call_1",
         "get_order_details",
@@ -58,7 +60,8 @@ async def test_a_call_runs_and_the_model_answers_from_its_result_keeping_the_tex
     second = rig.model.requests[1]
     assert [t.name for t in second.tools] == ["get_order_details"]
     assistant, answer = second.messages[-2], second.messages[-1]
-    assert assistant["role"] == "assistant" and assistant["content"] == "Let me check."
+    assert assistant["role"] == "assistant"
+    assert assistant["content"] == "Let me check."
     assert assistant.get("tool_calls") == [
         {
             "id": "call_1",
@@ -66,7 +69,8 @@ async def test_a_call_runs_and_the_model_answers_from_its_result_keeping_the_tex
             "function": {"name": "get_order_details", "arguments": LOOKUP.arguments},
         }
     ]
-    assert answer["role"] == "tool" and answer.get("tool_call_id") == "call_1"
+    assert answer["role"] == "tool"
+    assert answer.get("tool_call_id") == "call_1"
     assert json.loads(answer["content"]) == {"name": "get_order_details", "arguments": {"order_id": "536365"}}
     stored = await rig.store.messages(hub.conversation_id)
     assert stored[-1].text == "Let me check.\n\nIt shipped."
@@ -78,7 +82,8 @@ async def test_no_more_than_eight_calls_run_and_the_model_must_then_answer(
     tools = FakeTools()
     # One turn asking for ten calls at once, then an answer.
     rig, hub, done = await ask(make_rig, [[lookup(n) for n in range(10)], ["Here is what I found."]], tools)
-    assert isinstance(done, Done) and done.text == "Here is what I found."
+    assert isinstance(done, Done)
+    assert done.text == "Here is what I found."
     assert len(tools.runs) == MAX_CALLS
     assert len(of(rig, hub, ToolCalled)) == MAX_CALLS == len(of(rig, hub, ToolResult))
     second = rig.model.requests[1]
@@ -93,7 +98,8 @@ async def test_a_model_that_keeps_calling_after_the_limit_ends_with_one_model_er
 ) -> None:
     tools = FakeTools()
     rig, hub, end = await ask(make_rig, [[lookup(n)] for n in range(20)], tools)
-    assert isinstance(end, Error) and end.code == ErrorCode.MODEL_ERROR
+    assert isinstance(end, Error)
+    assert end.code == ErrorCode.MODEL_ERROR
     assert len(tools.runs) == MAX_CALLS
     assert len(rig.model.requests) == MAX_CALLS + 1
     assert [e.type for e in rig.events(hub) if e.type in ("done", "error")] == ["error"]
@@ -102,7 +108,8 @@ async def test_a_model_that_keeps_calling_after_the_limit_ends_with_one_model_er
 async def test_the_same_call_runs_at_most_twice(make_rig: Callable[..., object]) -> None:
     tools = FakeTools()
     rig, hub, done = await ask(make_rig, [[LOOKUP], [LOOKUP], [LOOKUP], ["Shipped."]], tools)
-    assert isinstance(done, Done) and done.text == "Shipped."
+    assert isinstance(done, Done)
+    assert done.text == "Shipped."
     assert tools.runs == [LOOKUP, LOOKUP]
     results = of(rig, hub, ToolResult)
     assert [r.ok for r in results if isinstance(r, ToolResult)] == [True, True, False]
@@ -112,11 +119,15 @@ async def test_the_same_call_runs_at_most_twice(make_rig: Callable[..., object])
 async def test_a_failing_tool_is_a_result_for_the_model_not_a_crash(make_rig: Callable[..., object]) -> None:
     tools = FakeTools(failing=("get_order_details",))
     rig, hub, done = await ask(make_rig, [[LOOKUP], ["Sorry, I cannot look that up now."]], tools)
-    assert isinstance(done, Done) and done.text == "Sorry, I cannot look that up now."
+    assert isinstance(done, Done)
+    assert done.text == "Sorry, I cannot look that up now."
     result = of(rig, hub, ToolResult)[0]
-    assert isinstance(result, ToolResult) and not result.ok and result.summary
+    assert isinstance(result, ToolResult)
+    assert not result.ok
+    assert result.summary
     told = rig.model.requests[1].messages[-1]
-    assert told["role"] == "tool" and json.loads(told["content"]) == {"ok": False, "error": "the tool failed"}
+    assert told["role"] == "tool"
+    assert json.loads(told["content"]) == {"ok": False, "error": "the tool failed"}
     assert "order system is down" not in told["content"]  # the exception's text stays in our log
 
 
@@ -129,7 +140,8 @@ async def test_an_unknown_tool_is_reported_to_the_model_and_never_run(
     assert isinstance(done, Done)
     assert tools.runs == []
     result = of(rig, hub, ToolResult)[0]
-    assert isinstance(result, ToolResult) and not result.ok
+    assert isinstance(result, ToolResult)
+    assert not result.ok
     assert "unknown tool" in rig.model.requests[1].messages[-1]["content"]
 
 
@@ -137,9 +149,11 @@ async def test_arguments_that_are_not_a_json_object_are_never_run(make_rig: Call
     tools = FakeTools()
     broken = ToolCall("call_1", "get_order_details", '{"order_id": "53')
     rig, hub, done = await ask(make_rig, [[broken], ["Which order?"]], tools)
-    assert isinstance(done, Done) and tools.runs == []
+    assert isinstance(done, Done)
+    assert tools.runs == []
     call = of(rig, hub, ToolCalled)[0]
-    assert isinstance(call, ToolCalled) and call.arguments == {}
+    assert isinstance(call, ToolCalled)
+    assert call.arguments == {}
     assert "not a JSON object" in rig.model.requests[1].messages[-1]["content"]
 
 
@@ -147,10 +161,12 @@ async def test_without_tools_requests_carry_none_and_a_call_anyway_is_unknown(
     make_rig: Callable[..., object],
 ) -> None:
     rig, hub, done = await ask(make_rig, [[LOOKUP], ["Sorry."]])
-    assert isinstance(done, Done) and done.text == "Sorry."
+    assert isinstance(done, Done)
+    assert done.text == "Sorry."
     assert rig.model.requests[0].tools == ()
     result = of(rig, hub, ToolResult)[0]
-    assert isinstance(result, ToolResult) and not result.ok
+    assert isinstance(result, ToolResult)
+    assert not result.ok
     assert NoTools().specs(hub) == []
 
 
@@ -165,11 +181,14 @@ async def test_cancel_during_a_tool_call_ends_the_call_and_gives_one_stopped_don
     assert rig.service.cancel(hub, "m1")
     done = await rig.terminal(hub, "m1")
     await asyncio.sleep(0.1)  # a second terminal event would show up here
-    assert isinstance(done, Done) and done.stopped and done.text == "Checking."
+    assert isinstance(done, Done)
+    assert done.stopped
+    assert done.text == "Checking."
     types = [e.type for e in rig.events(hub)]
     assert types == ["accepted", "delta", "tool_call", "tool_result", "done"]
     result = of(rig, hub, ToolResult)[0]
-    assert isinstance(result, ToolResult) and (result.ok, result.summary) == (False, "Stopped.")
+    assert isinstance(result, ToolResult)
+    assert (result.ok, result.summary) == (False, "Stopped.")
     assert len(rig.model.requests) == 1
 
 
