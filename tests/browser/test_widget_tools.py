@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ def tool_widget(page: Page, settings: Settings) -> Iterator[Widget]:
     model = ScriptedModel(
         turns=[
             ["Let me check.", ToolCall("call_1", "get_order_details", '{"order_id": "536365"}')],
-            ["Still looking.", ToolCall("call_2", "get_order_details", '{"order_id": "%s"}' % HOSTILE)],
+            ["Still looking.", ToolCall("call_2", "get_order_details", json.dumps({"order_id": HOSTILE}))],
             ["It shipped on Monday."],
         ],
         delay_s=0.02,
