@@ -79,6 +79,7 @@ class FakeTools:
     names: Sequence[str] = ("get_order_details",)
     failing: Sequence[str] = ()
     blocking: Sequence[str] = ()
+    padding: int = 0  # characters of filler added to every result
     runs: list[ToolCall] = field(default_factory=list)
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -99,7 +100,10 @@ class FakeTools:
             await self.release.wait()
         if call.name in self.failing:
             raise RuntimeError("the order system is down")
-        content = json.dumps({"name": call.name, "arguments": json.loads(call.arguments or "{}")})
+        result = {"name": call.name, "arguments": json.loads(call.arguments or "{}")}
+        if self.padding:
+            result["padding"] = "x " * (self.padding // 2)
+        content = json.dumps(result)
         return ToolOutcome(ok=True, content=content, summary=f"Found order {call.arguments}")
 
 

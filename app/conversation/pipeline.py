@@ -17,6 +17,7 @@ from app.conversation.router import RouteDecision, Router
 from app.conversation.tools import NoTools, ToolLoop, Tools, tool_timeout
 from app.errors import (
     CUSTOMER_MESSAGES,
+    BudgetError,
     ConfigError,
     ContextOverflowError,
     ErrorCode,
@@ -482,18 +483,25 @@ class AnswerPipeline:
         context_text = self.prompts.customer_context(self.shop, customer)
         history = hub.transcript.before(message_id)
         specs = self.tools.specs(hub)
-        fitted = fit_messages(
-            self.counter,
-            system={"role": "system", "content": system},
-            context={"role": "system", "content": context_text} if context_text else None,
-            history=[ChatMessage(role=t.role, content=t.text) for t in history],
-            latest={"role": "user", "content": text},
-            context_tokens=self.config.context_tokens,
-            max_output_tokens=self.config.max_output_tokens,
-            limit=limit,
-            tools=specs,
-            tail=loop.tail if loop is not None else (),
-        )
+        while True:
+            try:
+                fitted = fit_messages(
+                    self.counter,
+                    system={"role": "system", "content": system},
+                    context={"role": "system", "content": context_text} if context_text else None,
+                    history=[ChatMessage(role=t.role, content=t.text) for t in history],
+                    latest={"role": "user", "content": text},
+                    context_tokens=self.config.context_tokens,
+                    max_output_tokens=self.config.max_output_tokens,
+                    limit=limit,
+                    tools=specs,
+                    tail=loop.tail if loop is not None else (),
+                )
+                break
+            except BudgetError:
+                # Tool results that crowd out the customer's message give way first, the longest first.
+                if loop is None or not loop.shrink():
+                    raise
         request = ChatRequest(
             messages=fitted.messages,
             route=route,

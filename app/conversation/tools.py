@@ -83,6 +83,8 @@ LIMIT_REACHED = _failure(
     f"at most {MAX_CALLS} tool calls per answer: answer the customer with what you have", ""
 )
 
+TOO_LONG = _failure("the result was too long for the conversation's context and was left out", "")
+
 
 def tool_timeout(idle_timeout_s: float) -> float:
     """How long one call may run, given how long the answer may stay silent."""
@@ -127,6 +129,14 @@ class ToolLoop:
     def choice(self) -> Literal["auto", "none"]:
         """The request's ``tool_choice``: "none" once the answer has made all the calls it may."""
         return "none" if self.calls >= MAX_CALLS else "auto"
+
+    def shrink(self) -> bool:
+        """Replace the longest tool result with a short notice, so the rounds fit the context; False if none left."""
+        results = [m for m in self.tail if m["role"] == "tool" and m["content"] != TOO_LONG.content]
+        if not results:
+            return False
+        max(results, key=lambda m: len(m["content"]))["content"] = TOO_LONG.content
+        return True
 
     async def round(self, text: str, calls: Sequence[ToolCall]) -> AsyncIterator[ToolCall]:
         """Run one turn's calls in order, yielding each once it has its result (the answer is not silent)."""

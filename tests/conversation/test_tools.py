@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from app.conversation.hub import Hub
 from app.conversation.tools import MAX_CALLS, NoTools, parse_arguments
@@ -200,6 +201,24 @@ async def test_replay_holds_the_tool_events_in_seq_order(make_rig: Callable[...,
     assert [e.type for e in stored].index("tool_call") < [e.type for e in stored].index("tool_result")
     replayed = await rig.store.events_after(hub.conversation_id, 2)
     assert [e.type for e in replayed][:2] == ["tool_call", "tool_result"]
+
+
+async def test_a_result_too_long_for_the_context_gives_way_and_the_answer_still_comes(
+    make_rig: Callable[..., object],
+) -> None:
+    tools = FakeTools(padding=20_000)
+    small = replace(test_service.CONFIG, context_tokens=4000)
+    rig: Rig = await make_rig(
+        model=ScriptedModel(turns=[[LOOKUP], ["It shipped."]]), tools=tools, config=small
+    )  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    await rig.service.submit(hub, await connect(rig.service, hub), "m1", "where is my order 536365?")
+    done = await rig.terminal(hub, "m1")
+    assert isinstance(done, Done)
+    assert done.text == "It shipped."
+    told = rig.model.requests[1].messages[-1]
+    assert told["role"] == "tool"
+    assert "too long" in told["content"]
 
 
 def test_arguments_parse_only_as_a_json_object() -> None:
