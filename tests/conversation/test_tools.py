@@ -221,6 +221,32 @@ async def test_a_result_too_long_for_the_context_gives_way_and_the_answer_still_
     assert "too long" in told["content"]
 
 
+async def test_usage_adds_up_every_round_of_the_answer(make_rig: Callable[..., object]) -> None:
+    model = ScriptedModel(turns=[[LOOKUP], ["It shipped."]], usage=(40, 3))
+    rig: Rig = await make_rig(model=model, tools=FakeTools())  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    await rig.service.submit(hub, await connect(rig.service, hub), "m1", "where is my order 536365?")
+    done = await rig.terminal(hub, "m1")
+    assert isinstance(done, Done)
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (80, 6)
+
+
+async def test_an_early_started_request_offers_the_tools_and_the_loop_goes_on_from_it(
+    make_rig: Callable[..., object],
+) -> None:
+    tools = FakeTools()
+    model = ScriptedModel(turns=[[LOOKUP], ["It shipped."]])
+    rig: Rig = await make_rig(model=model, tools=tools, config=test_service.EARLY)  # type: ignore[misc]
+    hub = rig.service.new_hub(None)
+    await rig.service.submit(hub, await connect(rig.service, hub), "m1", "where is my order 536365?")
+    done = await rig.terminal(hub, "m1")
+    assert isinstance(done, Done)
+    assert done.text == "It shipped."
+    assert [t.name for t in model.requests[0].tools] == ["get_order_details"]
+    assert tools.runs == [LOOKUP]
+    assert len(model.requests) == 2
+
+
 def test_arguments_parse_only_as_a_json_object() -> None:
     assert parse_arguments("") == {}
     assert parse_arguments('{"order_id": "1"}') == {"order_id": "1"}
