@@ -6,7 +6,7 @@ and the fine-tune export. Frames that belong to one connection only live in ``ap
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -76,6 +76,28 @@ class Recommendations(Frame):
     items: list[ProductCard]
 
 
+class ToolCalled(Frame):
+    """While answering ``message_id`` the assistant called the tool ``name`` (``arguments`` as it gave them)."""
+
+    type: Literal["tool_call"] = "tool_call"
+    seq: int
+    message_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ToolResult(Frame):
+    """The call ``call_id`` ended: ``ok`` or not, and ``summary`` in words a customer may read."""
+
+    type: Literal["tool_result"] = "tool_result"
+    seq: int
+    message_id: str
+    call_id: str
+    ok: bool
+    summary: str
+
+
 class Done(Frame):
     """The answer to ``message_id`` is complete (or ``stopped`` early); ``text`` is all of it."""
 
@@ -101,7 +123,7 @@ class Error(Frame):
     retry_after_s: float | None = None
 
 
-StoredEvent = Accepted | Delta | Reset | Recommendations | Done | Error
+StoredEvent = Accepted | Delta | Reset | Recommendations | ToolCalled | ToolResult | Done | Error
 EVENT: TypeAdapter[StoredEvent] = TypeAdapter(Annotated[StoredEvent, Field(discriminator="type")])
 
 

@@ -80,6 +80,18 @@
       commentLabel: "Tell us more",
       commentSend: "Send feedback",
       recommended: "Recommended for you",
+      // What the assistant is doing while it uses a tool; {arg} is the call's main argument.
+      tools: {
+        get_order_details: "Looking up order {arg}…",
+        find_customer_orders: "Looking up your orders…",
+        cancel_pending_order: "Cancelling order {arg}…",
+        return_delivered_order_items: "Requesting a return for order {arg}…",
+        modify_pending_order_address: "Changing the address of order {arg}…",
+        search_products: "Searching the catalog for “{arg}”…",
+        recommend_products: "Finding products for you…",
+        transfer_to_human_agents: "Passing this on to a person…",
+      },
+      toolWorking: "Working on it…",
       moreLikeThis: "More like this",
       moreLikeThisText: "Can you recommend more products like these?",
       cheaper: "Cheaper",
@@ -140,6 +152,17 @@
       commentLabel: "Erzähl uns mehr",
       commentSend: "Feedback senden",
       recommended: "Empfehlungen für dich",
+      tools: {
+        get_order_details: "Suche Bestellung {arg}…",
+        find_customer_orders: "Suche deine Bestellungen…",
+        cancel_pending_order: "Storniere Bestellung {arg}…",
+        return_delivered_order_items: "Melde eine Rücksendung für Bestellung {arg} an…",
+        modify_pending_order_address: "Ändere die Adresse von Bestellung {arg}…",
+        search_products: "Durchsuche den Katalog nach „{arg}“…",
+        recommend_products: "Suche passende Produkte…",
+        transfer_to_human_agents: "Gebe das an einen Menschen weiter…",
+      },
+      toolWorking: "Einen Moment…",
       moreLikeThis: "Mehr davon",
       moreLikeThisText: "Kannst du mir mehr Produkte wie diese empfehlen?",
       cheaper: "Günstiger",
@@ -833,12 +856,14 @@
 
   function buildBotEl(turn) {
     turn.bubbleEl = el("div", { class: "sc-bubble sc-md" });
+    turn.toolsEl = el("ul", { class: "sc-tools", attrs: { "aria-live": "polite" } });
     turn.cardsEl = el("div", { class: "sc-cards-wrap" });
     turn.extraEl = el("div", { class: "sc-extra" });
     turn.botEl = el("div", { class: "sc-msg sc-msg--bot", attrs: { "data-reply-to": turn.id } }, [
       el("div", { class: "sc-avatar", attrs: { "aria-hidden": "true" } }, [icon("sparkles")]),
       el("div", { class: "sc-body" }, [
         el("span", { class: "sc-sr-only", text: T.assistant + ": " }),
+        turn.toolsEl,
         turn.bubbleEl,
         turn.cardsEl,
         turn.extraEl,
@@ -1265,6 +1290,12 @@
       case "recommendations":
         onRecommendations(f);
         break;
+      case "tool_call":
+        onToolCall(f);
+        break;
+      case "tool_result":
+        onToolResult(f);
+        break;
       case "done":
         onDone(f, live);
         break;
@@ -1352,8 +1383,39 @@
     updateStopButton();
   }
 
+  // A tool the assistant uses shows as one status line; model and tool text only ever goes in as textContent.
+  function toolLine(f) {
+    var args = f.arguments && typeof f.arguments === "object" ? f.arguments : {};
+    var main = args.order_id != null ? args.order_id : args.query;
+    var template = Object.prototype.hasOwnProperty.call(T.tools, f.name) ? T.tools[f.name] : T.toolWorking;
+    if (main == null && template.indexOf("{arg}") >= 0) template = T.toolWorking;
+    return fmt(template, { arg: String(main == null ? "" : main).slice(0, 80) });
+  }
+
+  function onToolCall(f) {
+    var turn = answerTurn(f);
+    var line = el("li", { class: "sc-tool sc-tool--running", attrs: { "data-call-id": String(f.call_id) } }, [
+      el("span", { class: "sc-tool-text", text: toolLine(f) }),
+      el("span", { class: "sc-tool-outcome" }),
+    ]);
+    turn.toolsEl.append(line);
+    followNewest();
+  }
+
+  function onToolResult(f) {
+    var turn = answerTurn(f);
+    var lines = turn.toolsEl.children;
+    for (var i = lines.length - 1; i >= 0; i--) {
+      if (lines[i].getAttribute("data-call-id") !== String(f.call_id)) continue;
+      lines[i].className = "sc-tool " + (f.ok ? "sc-tool--ok" : "sc-tool--failed");
+      lines[i].lastChild.textContent = f.summary ? " " + String(f.summary) : "";
+      break;
+    }
+  }
+
   function onReset(f) {
     var turn = answerTurn(f);
+    turn.toolsEl.replaceChildren();
     turn.answer = "";
     turn.items = null;
     turn.state = "accepted";

@@ -1,5 +1,8 @@
 """A tiny OpenAI-compatible server for end-to-end tests: streams a fixed answer word by word.
 
+Offered tools and asked about an order number, it first calls the first tool with ``{"order_id": NUMBER}``
+(arguments streamed in pieces, as OpenAI does); given the tool's result, it answers with it.
+
 Run: ``python -m tests.fake_openai_server PORT``.
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +24,7 @@ from starlette.routing import Route
 ANSWER = "This answer streamed from an OpenAI-compatible server."
 
 
-def _chunk(delta: dict[str, str], finish: str | None = None) -> str:
+def _chunk(delta: dict[str, object], finish: str | None = None) -> str:
     body = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -37,8 +41,16 @@ async def completions(request: Request) -> Response:
         return JSONResponse(
             {"error": {"message": "bad key", "type": "invalid_request_error"}}, status_code=401
         )
-    user_text = body["messages"][-1]["content"]
-    answer = f"{ANSWER} You said: {user_text}"
+    last = body["messages"][-1]
+    order = re.search(r"order (\d+)", last["content"]) if last["role"] == "user" else None
+    if body.get("tools") and order is not None:
+        return StreamingResponse(
+            _call(body["tools"][0]["function"]["name"], order.group(1)), media_type="text/event-stream"
+        )
+    if last["role"] == "tool":
+        answer = f"The tool said: {last['content']}"
+    else:
+        answer = f"{ANSWER} You said: {last['content']}"
 
     async def events() -> AsyncIterator[str]:
         yield _chunk({"role": "assistant", "content": ""})
@@ -52,6 +64,17 @@ async def completions(request: Request) -> Response:
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def _call(name: str, order_id: str) -> AsyncIterator[str]:
+    arguments = json.dumps({"order_id": order_id})
+    start = {"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": ""}}
+    yield _chunk({"role": "assistant", "content": None, "tool_calls": [start]})
+    for at in range(0, len(arguments), 5):
+        await asyncio.sleep(0.002)
+        yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[at : at + 5]}}]})
+    yield _chunk({}, "tool_calls")
+    yield "data: [DONE]\n\n"
 
 
 app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])

@@ -1,19 +1,23 @@
-"""Test doubles: a scripted chat model, a fixed recommender and router, a recording fan-out, a slow store."""
+"""Test doubles: a scripted chat model, fake tools, a fixed recommender and router, a recording fan-out, a slow
+store."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.conversation.broadcaster import InProcessBroadcaster
+from app.conversation.hub import Hub
 from app.conversation.router import RouteDecision
 from app.conversation.subscriber import Subscriber
+from app.conversation.tools import ToolOutcome
 from app.errors import ModelError
 from app.events import EVENT, Route, StoredEvent
-from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta, ToolCall, ToolSpec
 from app.shop.recommender import NOTHING_SHOWN, Recommendation, Shown
 from app.store.records import Write
 from app.store.store import Store
@@ -21,9 +25,14 @@ from app.store.store import Store
 
 @dataclass
 class ScriptedModel:
-    """Streams scripted chunks; can pause between them, fail after some, and records every request."""
+    """Streams scripted chunks; can pause between them, fail after some, and records every request.
+
+    With ``turns``, the n-th request gets the n-th turn (the last one again once they run out): its strings are
+    text, its ``ToolCall``s calls, and a turn with calls finishes with "tool_calls".
+    """
 
     chunks: Sequence[str] = ("Hello", " there", "!")
+    turns: Sequence[Sequence[str | ToolCall]] = ()
     delay_s: float = 0.0
     fail_after: int | None = None
     error: ModelError | None = None
@@ -37,25 +46,65 @@ class ScriptedModel:
         """Yield the script."""
         self.requests.append(request)
         self.started.set()
+        script: Sequence[str | ToolCall] = self.chunks
+        if self.turns:
+            script = self.turns[min(len(self.requests), len(self.turns)) - 1]
         finished = False
         try:
-            for index, chunk in enumerate(self.chunks):
+            for index, chunk in enumerate(script):
                 if self.fail_after is not None and index == self.fail_after:
                     raise self.error or ModelError("scripted failure")
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
-                yield TextDelta(chunk)
-            if self.fail_after is not None and self.fail_after >= len(self.chunks):
+                yield TextDelta(chunk) if isinstance(chunk, str) else chunk
+            if self.fail_after is not None and self.fail_after >= len(script):
                 raise self.error or ModelError("scripted failure")
             prompt, completion = self.usage if self.usage else (None, None)
             finished = True
-            yield Finished(finish_reason="stop", prompt_tokens=prompt, completion_tokens=completion)
+            reason = "tool_calls" if any(isinstance(c, ToolCall) for c in script) else "stop"
+            yield Finished(finish_reason=reason, prompt_tokens=prompt, completion_tokens=completion)
         finally:
             if not finished:
                 self.abandoned.append(request)
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+@dataclass
+class FakeTools:
+    """Offers ``names``; each call answers ``{"name": ..., "arguments": ...}``, fails when its name is in
+    ``failing``, and waits for ``release`` when its name is in ``blocking``; records every call it runs."""
+
+    names: Sequence[str] = ("get_order_details",)
+    failing: Sequence[str] = ()
+    blocking: Sequence[str] = ()
+    padding: int = 0  # characters of filler added to every result
+    runs: list[ToolCall] = field(default_factory=list)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def specs(self, hub: Hub) -> list[ToolSpec]:
+        """One spec per name, with an ``order_id`` argument."""
+        parameters = {
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "description": "Order."}},
+        }
+        return [ToolSpec(name, f"The {name} tool.", parameters) for name in self.names]
+
+    async def run(self, hub: Hub, call: ToolCall) -> ToolOutcome:
+        """Echo the call as JSON; fail or block as configured."""
+        self.runs.append(call)
+        self.entered.set()
+        if call.name in self.blocking:
+            await self.release.wait()
+        if call.name in self.failing:
+            raise RuntimeError("the order system is down")
+        result = {"name": call.name, "arguments": json.loads(call.arguments or "{}")}
+        if self.padding:
+            result["padding"] = "x " * (self.padding // 2)
+        content = json.dumps(result)
+        return ToolOutcome(ok=True, content=content, summary=f"Found order {call.arguments}")
 
 
 @dataclass

@@ -7,6 +7,7 @@ import pytest
 import tiktoken
 
 from app.errors import BudgetError, ConfigError
+from app.llm.model import ToolSpec
 from app.llm.tokens import (
     BUNDLED_ENCODINGS,
     Calibration,
@@ -249,3 +250,95 @@ def test_the_limit_caps_the_budget() -> None:
         latest=msg("user", "latest question"), context_tokens=4000, max_output_tokens=50, limit=300,
     )  # fmt: skip
     assert limited.prompt_tokens <= 300 < fitted.prompt_tokens
+
+
+# ---- tools ------------------------------------------------------------------------------------------------
+
+ORDER_TOOL = ToolSpec(
+    name="get_order_details",
+    description="The status and items of one order.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "description": "The order number."},
+            "carrier": {"type": "string", "description": "Who ships it", "enum": ["dhl", "ups"]},
+        },
+    },
+)
+
+
+def cookbook_tools_count(tools: list[ToolSpec], model: str) -> int:
+    """The OpenAI cookbook's num_tokens_for_tools (gpt-4o figures), written out independently."""
+    encoding = tiktoken.encoding_for_model(model)
+    total = 0
+    for tool in tools:
+        total += 7
+        total += len(encoding.encode(tool.name + ":" + tool.description.rstrip(".")))
+        properties = tool.parameters["properties"]
+        if properties:
+            total += 3
+            for key, prop in properties.items():
+                total += 3
+                if "enum" in prop:
+                    total += -3
+                    for item in prop["enum"]:
+                        total += 3 + len(encoding.encode(item))
+                line = f"{key}:{prop['type']}:{prop['description'].rstrip('.')}"
+                total += len(encoding.encode(line))
+    return total + 12
+
+
+def test_tool_definitions_count_as_the_cookbook_counts_them() -> None:
+    counter = TokenCounter("gpt-4o-mini")
+    assert counter.count_tools([ORDER_TOOL]) == cookbook_tools_count([ORDER_TOOL], "gpt-4o-mini")
+    assert counter.count_tools([]) == 0
+
+
+def test_a_tool_call_and_its_result_count_their_name_arguments_and_content() -> None:
+    counter = TokenCounter("gpt-4o-mini")
+    arguments = '{"order_id": "536365"}'
+    call: ChatMessage = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": "call_x",
+                "type": "function",
+                "function": {"name": "get_order_details", "arguments": arguments},
+            }
+        ],
+    }
+    result: ChatMessage = {
+        "role": "tool",
+        "tool_call_id": "call_" + "x" * 50,
+        "content": '{"status": "shipped"}',
+    }
+    bare = counter.count_message(msg("assistant", ""))
+    assert counter.count_message(call) == bare + 3 + counter.count_text(
+        "get_order_details"
+    ) + counter.count_text(arguments)
+    # The id pairs the result with its call for the API; the model never reads it, so it costs nothing.
+    assert counter.count_message(result) == 3 + counter.count_text("tool") + counter.count_text(
+        result["content"]
+    )
+
+
+def test_fitting_counts_the_tools_and_the_tail_and_drops_history_for_them() -> None:
+    history = long_history(10)
+    tail: list[ChatMessage] = [{"role": "tool", "tool_call_id": "c", "content": "x " * 300}]
+    counter = TokenCounter("gpt-4o-mini")
+    common = {
+        "system": msg("system", "You are the assistant."),
+        "context": None,
+        "history": history,
+        "latest": msg("user", "hi"),
+        "context_tokens": 700,
+        "max_output_tokens": 50,
+    }
+    plain = fit_messages(counter, **common)  # type: ignore[arg-type]
+    with_tools = fit_messages(counter, **common, tools=[ORDER_TOOL], tail=tail)  # type: ignore[arg-type]
+    assert with_tools.messages[-1] == tail[0]
+    assert with_tools.prompt_tokens == counter.count_messages(with_tools.messages) + counter.count_tools(
+        [ORDER_TOOL]
+    )
+    assert with_tools.dropped_history > plain.dropped_history

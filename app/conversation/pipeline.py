@@ -14,8 +14,10 @@ from app.conversation.hub import Hub, Job
 from app.conversation.limits import AnswerClock, TokenCap, output_cap
 from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision, Router
+from app.conversation.tools import NoTools, ToolLoop, Tools, tool_timeout
 from app.errors import (
     CUSTOMER_MESSAGES,
+    BudgetError,
     ConfigError,
     ContextOverflowError,
     ErrorCode,
@@ -35,7 +37,7 @@ from app.events import (
     StoredEvent,
     Usage,
 )
-from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta, clean_text
+from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta, ToolCall, clean_text
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.tokens import ChatMessage, TokenCounter, fit_messages
 from app.shop.catalog import Shop
@@ -98,6 +100,7 @@ class AnswerPipeline:
         counter: TokenCounter,
         config: ChatConfig,
         cpu: Executor | None = None,
+        tools: Tools | None = None,
     ) -> None:
         self.store = store
         self.model = model
@@ -108,6 +111,7 @@ class AnswerPipeline:
         self.counter = counter
         self.config = config
         self._cpu = cpu
+        self.tools: Tools = tools or NoTools()
         self.system_prompt = prompts.system_prompt(shop)
         self.system_tokens = counter.count_messages([{"role": "system", "content": self.system_prompt}])
         if self.system_tokens >= config.context_tokens - config.max_output_tokens:
@@ -169,7 +173,7 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            await self._stream(hub, draft, self._model_events(hub, draft, text, items, prefetch))
+            await self._stream(hub, draft, self._answer_events(hub, draft, text, items, prefetch))
             ended = await self.finish(hub, draft, "done")
             if isinstance(ended, Done):
                 log.info(
@@ -326,8 +330,74 @@ class AnswerPipeline:
             hub.transcript.answered(message_id, text)
         return ended
 
-    async def _model_events(
+    async def _answer_events(
         self, hub: Hub, draft: Draft, text: str, items: list[Recommendation], prefetch: Prefetch | None
+    ) -> AsyncIterator[ModelEvent]:
+        """The model's answer with its tool rounds: call → result → model again, until it answers.
+
+        Text streamed before a call stays in the answer. The one ``Finished`` at the end carries the usage of
+        all rounds. A model that calls tools again after it was told to answer (see ``ToolLoop``) fails the
+        answer with ``model_error``.
+        """
+        loop = ToolLoop(self.tools, hub, draft.message_id, timeout_s=tool_timeout(self.config.idle_timeout_s))
+        estimated = 0
+        prompt: int | None = 0
+        completion: int | None = 0
+        ends_in_text = False
+        while True:
+            calls: list[ToolCall] = []
+            said: list[str] = []
+            finished: Finished | None = None
+            events = self._model_events(hub, draft, text, items, prefetch, loop)
+            prefetch = None
+            try:
+                async for event in events:
+                    if isinstance(event, ToolCall):
+                        calls.append(event)
+                    elif isinstance(event, Finished):
+                        finished = event
+                    else:
+                        if ends_in_text and not said and event.text and not event.text[0].isspace():
+                            yield TextDelta("\n\n")  # the text of an earlier round ended a paragraph
+                        said.append(event.text)
+                        yield event
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            if finished is None:
+                return  # the stream ended unfinished: the caller reports it
+            estimated += draft.prompt_tokens
+            prompt = (
+                prompt + finished.prompt_tokens if prompt is not None and finished.prompt_tokens else None
+            )
+            completion = (
+                completion + finished.completion_tokens
+                if completion is not None and finished.completion_tokens is not None
+                else None
+            )
+            if not calls:
+                draft.prompt_tokens = estimated
+                yield replace(finished, prompt_tokens=prompt, completion_tokens=completion)
+                return
+            if loop.choice == "none":
+                raise ModelError(
+                    code=ErrorCode.MODEL_ERROR,
+                    detail=f"{self.model.name}: called tools again after the limit of {loop.calls} calls",
+                )
+            round_text = "".join(said)
+            ends_in_text = bool(round_text.strip()) or ends_in_text
+            async for handled in loop.round(round_text, calls):
+                yield handled
+
+    async def _model_events(
+        self,
+        hub: Hub,
+        draft: Draft,
+        text: str,
+        items: list[Recommendation],
+        prefetch: Prefetch | None,
+        loop: ToolLoop | None = None,
     ) -> AsyncIterator[ModelEvent]:
         """The model's answer (the early request's, if there is one); a prompt the server refuses as too long is
         refitted to what it stated, once.
@@ -340,7 +410,7 @@ class AnswerPipeline:
             attempt = prefetch.events()
         else:
             request, draft.prompt_tokens = await self._request(
-                hub, draft.message_id, text, draft.route, items
+                hub, draft.message_id, text, draft.route, items, loop=loop
             )
             attempt = self.model.stream(request)
         retried = False
@@ -381,7 +451,7 @@ class AnswerPipeline:
                         self.config.context_tokens, limit,
                     )  # fmt: skip
                     request, draft.prompt_tokens = await self._request(
-                        hub, draft.message_id, text, draft.route, items, limit=limit
+                        hub, draft.message_id, text, draft.route, items, limit=limit, loop=loop
                     )
                     attempt = self.model.stream(request)
         finally:
@@ -399,8 +469,12 @@ class AnswerPipeline:
         items: list[Recommendation],
         *,
         limit: int | None = None,
+        loop: ToolLoop | None = None,
     ) -> tuple[ChatRequest, int]:
-        """The request for the model, and our count of its prompt tokens (at most ``limit``, when given)."""
+        """The request for the model, and our count of its prompt tokens (at most ``limit``, when given).
+
+        The conversation's tools go with it, and the answer's tool rounds so far (``loop``) after the message.
+        """
         customer = customer_view(self.shop, hub.customer_id)
         system = self.system_prompt
         if route == "recommend":
@@ -408,16 +482,26 @@ class AnswerPipeline:
             system += "\n\n" + self.prompts.recommendation_handoff(self.shop, items, customer)
         context_text = self.prompts.customer_context(self.shop, customer)
         history = hub.transcript.before(message_id)
-        fitted = fit_messages(
-            self.counter,
-            system={"role": "system", "content": system},
-            context={"role": "system", "content": context_text} if context_text else None,
-            history=[ChatMessage(role=t.role, content=t.text) for t in history],
-            latest={"role": "user", "content": text},
-            context_tokens=self.config.context_tokens,
-            max_output_tokens=self.config.max_output_tokens,
-            limit=limit,
-        )
+        specs = self.tools.specs(hub)
+        while True:
+            try:
+                fitted = fit_messages(
+                    self.counter,
+                    system={"role": "system", "content": system},
+                    context={"role": "system", "content": context_text} if context_text else None,
+                    history=[ChatMessage(role=t.role, content=t.text) for t in history],
+                    latest={"role": "user", "content": text},
+                    context_tokens=self.config.context_tokens,
+                    max_output_tokens=self.config.max_output_tokens,
+                    limit=limit,
+                    tools=specs,
+                    tail=loop.tail if loop is not None else (),
+                )
+                break
+            except BudgetError:
+                # Tool results that crowd out the customer's message give way first, the longest first.
+                if loop is None or not loop.shrink():
+                    raise
         request = ChatRequest(
             messages=fitted.messages,
             route=route,
@@ -425,6 +509,8 @@ class AnswerPipeline:
             customer_id=hub.customer_id,
             recommendations=items,
             max_output_tokens=self.config.max_output_tokens,
+            tools=tuple(specs),
+            tool_choice=loop.choice if loop is not None else "auto",
         )
         return request, fitted.prompt_tokens
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from app.events import Route
 from app.llm.tokens import ChatMessage
@@ -20,6 +20,19 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a tool to run: ``arguments`` is its JSON text, as the model wrote it (maybe invalid).
+
+    A model sends its tool calls after any text of the same turn and before its ``Finished`` (whose
+    ``finish_reason`` is then ``tool_calls``).
+    """
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """The answer ended; usage is the provider's count when it reports one."""
 
@@ -28,7 +41,17 @@ class Finished:
     completion_tokens: int | None = None
 
 
-ModelEvent = TextDelta | Finished
+ModelEvent = TextDelta | ToolCall | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and its arguments as a JSON schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
 
 # What no database or JSON encoder takes (lone surrogates; NUL for PostgreSQL) and what no answer needs (C0
 # controls other than newline and tab).
@@ -57,6 +80,9 @@ class ChatRequest:
     customer_id: str | None = None
     recommendations: Sequence[Recommendation] = field(default_factory=tuple)
     max_output_tokens: int = 512
+    # Functions the model may call; none sends no tools at all. "none" forbids calls (the loop's limit is hit).
+    tools: Sequence[ToolSpec] = field(default_factory=tuple)
+    tool_choice: Literal["auto", "none"] = "auto"
 
 
 class ChatModel(Protocol):

@@ -10,21 +10,26 @@ import aiohttp
 import httpx2
 import openai
 import orjson
-from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai import AsyncOpenAI, DefaultAioHttpClient, Omit, omit
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
+    ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
 )
 
 from app.errors import ErrorCode, ModelError, loggable
-from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta, ToolCall
 from app.llm.overflow import context_overflow
 
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) accept any key, but the SDK insists on one.
 PLACEHOLDER_KEY = "not-needed"
 PROBE_TIMEOUT_S = 10.0
+# More parallel calls than this in one turn is a broken stream, not a plan (the answer loop runs 8 at most).
+MAX_TOOL_CALLS = 128
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
@@ -41,10 +46,111 @@ def _messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
         if message["role"] == "system":
             out.append(ChatCompletionSystemMessageParam(role="system", content=message["content"]))
         elif message["role"] == "assistant":
-            out.append(ChatCompletionAssistantMessageParam(role="assistant", content=message["content"]))
+            calls = message.get("tool_calls")
+            if calls:
+                out.append(
+                    ChatCompletionAssistantMessageParam(
+                        role="assistant",
+                        # A turn that only called tools has no text: the API takes null, some servers no "".
+                        content=message["content"] or None,
+                        tool_calls=[
+                            ChatCompletionMessageFunctionToolCallParam(
+                                id=call["id"],
+                                type="function",
+                                function={
+                                    "name": call["function"]["name"],
+                                    "arguments": call["function"]["arguments"],
+                                },
+                            )
+                            for call in calls
+                        ],
+                    )
+                )
+            else:
+                out.append(ChatCompletionAssistantMessageParam(role="assistant", content=message["content"]))
+        elif message["role"] == "tool":
+            out.append(
+                ChatCompletionToolMessageParam(
+                    role="tool", tool_call_id=message.get("tool_call_id", ""), content=message["content"]
+                )
+            )
         else:
             out.append(ChatCompletionUserMessageParam(role="user", content=message["content"]))
     return out
+
+
+def _tools(request: ChatRequest) -> list[ChatCompletionFunctionToolParam] | Omit:
+    """The request's functions as the API takes them; none sends no ``tools`` (older servers refuse it)."""
+    if not request.tools:
+        return omit
+    return [
+        ChatCompletionFunctionToolParam(
+            type="function",
+            function={"name": t.name, "description": t.description, "parameters": t.parameters},
+        )
+        for t in request.tools
+    ]
+
+
+def _tool_choice(request: ChatRequest) -> Any:
+    return request.tool_choice if request.tools else omit
+
+
+class _CallParts:
+    """One streamed tool call being assembled: the id and name come once, the arguments in pieces."""
+
+    __slots__ = ("arguments", "call_id", "name")
+
+    def __init__(self) -> None:
+        self.call_id = ""
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+def _string(value: object, what: str, data: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _malformed(f"{what} is not a string", data)
+    return value
+
+
+def _add_tool_calls(calls: dict[int, _CallParts], deltas: object, data: str) -> None:
+    """Fold one chunk's ``delta.tool_calls`` into the calls being assembled, by their ``index``."""
+    if not isinstance(deltas, list):
+        raise _malformed("tool_calls is not a list", data)
+    for position, delta in enumerate(deltas):
+        if not isinstance(delta, dict):
+            raise _malformed("a tool call is not an object", data)
+        # Servers that send each call whole in one chunk may leave out its index: its place tells it then.
+        index = delta.get("index", position)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_TOOL_CALLS:
+            raise _malformed("tool call index", data)
+        parts = calls.setdefault(index, _CallParts())
+        call_id = _string(delta.get("id"), "tool call id", data)
+        if call_id and not parts.call_id:
+            parts.call_id = call_id
+        function = delta.get("function")
+        if function is None:
+            continue
+        if not isinstance(function, dict):
+            raise _malformed("tool call function is not an object", data)
+        name = _string(function.get("name"), "tool call name", data)
+        if name and not parts.name:
+            parts.name = name
+        arguments = _string(function.get("arguments"), "tool call arguments", data)
+        if arguments:
+            parts.arguments.append(arguments)
+
+
+def _assembled(calls: dict[int, _CallParts]) -> list[ToolCall]:
+    # A server that sends no id still needs one to pair the result with the call: its index gives one.
+    return [
+        ToolCall(
+            call_id=parts.call_id or f"call_{index}", name=parts.name, arguments="".join(parts.arguments)
+        )
+        for index, parts in sorted(calls.items())
+    ]
 
 
 async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -185,7 +291,10 @@ class OpenAIChatModel:
                 stream_options={"include_usage": True},
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
+                tools=_tools(request),
+                tool_choice=_tool_choice(request),
             ) as response:
+                calls: dict[int, _CallParts] = {}
                 finish_reason: str | None = None
                 ended = False
                 prompt_tokens: int | None = None
@@ -229,6 +338,9 @@ class OpenAIChatModel:
                                 if not isinstance(content, str):
                                     raise _malformed("content is not a string", data)
                                 yield TextDelta(content)
+                            tool_calls = delta.get("tool_calls")
+                            if tool_calls is not None:
+                                _add_tool_calls(calls, tool_calls, data)
                         reason = choice.get("finish_reason")
                         if reason:
                             if not isinstance(reason, str):
@@ -241,6 +353,9 @@ class OpenAIChatModel:
                     )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             raise map_error(exc, secrets=self._secrets) from exc
+        # A call's arguments are whole only once the stream ends.
+        for call in _assembled(calls):
+            yield call
         yield Finished(
             finish_reason=finish_reason or "stop",
             prompt_tokens=prompt_tokens,
@@ -255,6 +370,8 @@ class OpenAIChatModel:
                 messages=_messages(request),
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
+                tools=_tools(request),
+                tool_choice=_tool_choice(request),
             )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             raise map_error(exc, secrets=self._secrets) from exc
@@ -263,6 +380,15 @@ class OpenAIChatModel:
             choice = completion.choices[0] if completion.choices else None
             content = choice.message.content if choice is not None else None
             reason = choice.finish_reason if choice is not None else None
+            raw_calls = (choice.message.tool_calls if choice is not None else None) or []
+            calls = [
+                ToolCall(
+                    call_id=call.id or f"call_{index}",
+                    name=call.function.name or "",  # type: ignore[union-attr]
+                    arguments=call.function.arguments or "",  # type: ignore[union-attr]
+                )
+                for index, call in enumerate(raw_calls)
+            ]
             usage = completion.usage
             prompt_tokens = usage.prompt_tokens if usage else None
             completion_tokens = usage.completion_tokens if usage else None
@@ -272,8 +398,14 @@ class OpenAIChatModel:
             raise ModelError(
                 code=ErrorCode.MODEL_ERROR, detail="malformed completion: content or finish_reason"
             )
+        if any(not isinstance(c.call_id, str) or not isinstance(c.name, str) for c in calls) or any(
+            not isinstance(c.arguments, str) for c in calls
+        ):
+            raise ModelError(code=ErrorCode.MODEL_ERROR, detail="malformed completion: tool_calls")
         if content:
             yield TextDelta(content)
+        for call in calls:
+            yield call
         yield Finished(
             finish_reason=reason or "stop",
             prompt_tokens=prompt_tokens if isinstance(prompt_tokens, int) else None,

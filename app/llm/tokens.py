@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 import tiktoken
 
@@ -25,15 +26,59 @@ _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/{name}.tik
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
+# Per the same cookbook's "num_tokens_for_tools" (gpt-4o and gpt-4o-mini figures): the API renders function
+# definitions into the prompt as a typed namespace; these are its fixed costs around names and descriptions.
+FUNCTION_INIT = 7
+PROPERTIES_INIT = 3
+PROPERTY_KEY = 3
+ENUM_INIT = -3
+ENUM_ITEM = 3
+FUNCTIONS_END = 12
+# A call the model made, as it reads it back: the call's wrapper, like a message's.
+TOKENS_PER_TOOL_CALL = 3
 
 _install_lock = threading.Lock()
 
 
-class ChatMessage(TypedDict):
-    """A chat message as the OpenAI API takes it."""
+class FunctionCall(TypedDict):
+    """The function a tool call names, with its arguments as the model wrote them (JSON text)."""
 
-    role: Literal["system", "user", "assistant"]
+    name: str
+    arguments: str
+
+
+class ToolCallMessage(TypedDict):
+    """One tool call on an assistant message, as the OpenAI API takes it back."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class ChatMessage(TypedDict):
+    """A chat message as the OpenAI API takes it.
+
+    An assistant message may carry ``tool_calls``; each is answered by a ``tool`` message with its
+    ``tool_call_id``, whose content is the tool's result.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: NotRequired[list[ToolCallMessage]]
+    tool_call_id: NotRequired[str]
+
+
+class ToolDefinition(Protocol):
+    """A function the model may call: what the token counter needs of a tool spec."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def parameters(self) -> Mapping[str, Any]: ...
 
 
 def default_cache_dir() -> Path:
@@ -243,17 +288,54 @@ class TokenCounter:
         return count
 
     def count_message(self, message: ChatMessage) -> int:
-        """Tokens one message adds to a prompt, wrapper included."""
-        total = TOKENS_PER_MESSAGE
-        for key, value in message.items():
-            total += self.count_text(str(value))
-            if key == "name":
-                total += TOKENS_PER_NAME
+        """Tokens one message adds to a prompt, wrapper included; a tool call counts its name and arguments.
+
+        A ``tool_call_id`` pairs a result with its call for the API; the model never reads it.
+        """
+        total = TOKENS_PER_MESSAGE + self.count_text(message["role"]) + self.count_text(message["content"])
+        for call in message.get("tool_calls", ()):
+            function = call["function"]
+            total += TOKENS_PER_TOOL_CALL + self.count_text(function["name"])
+            total += self.count_text(function["arguments"])
         return total
 
     def count_messages(self, messages: Sequence[ChatMessage]) -> int:
         """Prompt tokens for a whole request, reply priming included."""
         return sum(self.count_message(m) for m in messages) + REPLY_PRIMING
+
+    def count_tools(self, tools: Sequence[ToolDefinition]) -> int:
+        """Prompt tokens the function definitions add, estimated as the OpenAI cookbook counts them.
+
+        Nested schemas (objects in objects, arrays of objects) are counted as their JSON text: an estimate on
+        the high side, which only wastes a little context.
+        """
+        if not tools:
+            return 0
+        total = FUNCTIONS_END
+        for tool in tools:
+            total += FUNCTION_INIT
+            total += self.count_text(f"{tool.name}:{tool.description.removesuffix('.')}")
+            properties = tool.parameters.get("properties")
+            if not isinstance(properties, Mapping) or not properties:
+                continue
+            total += PROPERTIES_INIT
+            for key, schema in properties.items():
+                total += PROPERTY_KEY
+                if not isinstance(schema, Mapping):
+                    total += self.count_text(str(key))
+                    continue
+                enum = schema.get("enum")
+                if isinstance(enum, list):
+                    total += ENUM_INIT
+                    for item in enum:
+                        total += ENUM_ITEM + self.count_text(str(item))
+                kind = schema.get("type", "")
+                description = str(schema.get("description", "")).removesuffix(".")
+                total += self.count_text(f"{key}:{kind}:{description}")
+                nested = {k: v for k, v in schema.items() if k in ("properties", "items")}
+                if nested:
+                    total += self.count_text(json.dumps(nested, separators=(",", ":"), ensure_ascii=False))
+        return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,16 +358,20 @@ def fit_messages(
     context_tokens: int,
     max_output_tokens: int,
     limit: int | None = None,
+    tools: Sequence[ToolDefinition] = (),
+    tail: Sequence[ChatMessage] = (),
 ) -> FittedPrompt:
     """Fit into the calibrated budget (at most ``limit``): system and latest always, then context, then history.
 
     The budget is ``context_tokens - max_output_tokens`` in the server's tokens (see ``Calibration``). History
-    is dropped oldest first, a turn at a time, so the prompt never starts with an orphan answer.
+    is dropped oldest first, a turn at a time, so the prompt never starts with an orphan answer. The function
+    definitions ``tools`` and the ``tail`` after ``latest`` (this answer's tool calls and results) are always
+    sent, like ``latest``.
     """
     budget = counter.calibration.budget(context_tokens, max_output_tokens)
     if limit is not None:
         budget = min(budget, limit)
-    required = counter.count_messages([system, latest])
+    required = counter.count_messages([system, latest, *tail]) + counter.count_tools(tools)
     if required > budget:
         latest_tokens = counter.count_message(latest)
         raise BudgetError(
@@ -318,6 +404,7 @@ def fit_messages(
         messages.append(context)
     messages.extend(kept)
     messages.append(latest)
+    messages.extend(tail)
     return FittedPrompt(
         messages=messages, prompt_tokens=used, dropped_history=keep_from, dropped_context=dropped_context
     )

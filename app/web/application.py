@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
+from app.conversation.tools import Tools
 from app.errors import ConfigError, ErrorCode
 from app.llm.health import ModelHealth, MonitoredModel, Probeable
 from app.llm.local import LocalChatModel
@@ -159,8 +160,12 @@ def create_app(
     model: ChatModel | None = None,
     recommender: Recommender | None = None,
     encoder: Encoder | None = None,
+    tools: Tools | None = None,
 ) -> FastAPI:
-    """Build the ASGI app; services are created when it starts (so importing this module does nothing)."""
+    """Build the ASGI app; services are created when it starts (so importing this module does nothing).
+
+    ``tools`` are the functions the model may call while it answers (none by default).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -214,6 +219,7 @@ def create_app(
             counter=build_counter(config),
             config=chat_config,
             cpu=cpu,
+            tools=tools,
         )
         service = ChatService(store=store, pipeline=pipeline, config=chat_config)
         service.start()

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, Valida
 from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
-from app.events import Accepted, Delta, Done, Error, Frame, Recommendations, Reset
+from app.events import Accepted, Delta, Done, Error, Frame, Recommendations, Reset, ToolCalled, ToolResult
 from app.llm.health import ModelState
 
 MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
@@ -115,7 +115,19 @@ class Pong(Frame):
     type: Literal["pong"] = "pong"
 
 
-ServerFrame = Ready | Accepted | Delta | Reset | Recommendations | Done | Error | FeedbackSaved | Pong
+ServerFrame = (
+    Ready
+    | Accepted
+    | Delta
+    | Reset
+    | Recommendations
+    | ToolCalled
+    | ToolResult
+    | Done
+    | Error
+    | FeedbackSaved
+    | Pong
+)
 SERVER_FRAME: TypeAdapter[ServerFrame] = TypeAdapter(Annotated[ServerFrame, Field(discriminator="type")])
 
 

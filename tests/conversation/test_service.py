@@ -16,6 +16,7 @@ from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import Router
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
+from app.conversation.tools import Tools
 from app.errors import ModelError
 from app.events import Accepted, Delta, Done, Error, Reset, StoredEvent
 from app.llm.prompts import PromptLibrary
@@ -80,6 +81,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         flaky: bool = False,
         router: Router | None = None,
         config: ChatConfig = CONFIG,
+        tools: Tools | None = None,
     ) -> Rig:
         engine = Store.from_url(sqlite_url(tmp_path / "chat.db")).engine
         store: Store = Store(engine)
@@ -99,6 +101,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             shop=shop,
             counter=TokenCounter("gpt-4o-mini"),
             config=config,
+            tools=tools,
         )
         broadcaster = RecordingBroadcaster()
         service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
