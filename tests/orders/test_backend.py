@@ -30,7 +30,8 @@ async def test_only_pending_orders_can_be_cancelled(orders: OrderStore, backend:
         assert isinstance(outcome, Refused), status
         assert outcome.code == "not_pending"
         stored = await orders.get(f"o-{status}")
-        assert stored is not None and stored.status == status
+        assert stored is not None
+        assert stored.status == status
 
 
 async def test_cancelling_a_missing_order_is_not_found(backend: StoredShopBackend) -> None:
@@ -53,7 +54,8 @@ async def test_pending_order_gets_the_new_address(orders: OrderStore, backend: S
     assert isinstance(outcome, Changed)
     assert outcome.order.address == NEW_HOME
     found = await backend.get_order("o1")
-    assert found is not None and found.address == NEW_HOME
+    assert found is not None
+    assert found.address == NEW_HOME
 
 
 async def test_address_of_an_order_past_pending_is_refused(
@@ -62,9 +64,11 @@ async def test_address_of_an_order_past_pending_is_refused(
     for status in ("processing", "shipped", "delivered", "cancelled"):
         await orders.add([to_record(order(f"o-{status}", status))])
         outcome = await backend.modify_pending_order_address(f"o-{status}", NEW_HOME)
-        assert isinstance(outcome, Refused) and outcome.code == "not_pending", status
+        assert isinstance(outcome, Refused), status
+        assert outcome.code == "not_pending"
         found = await backend.get_order(f"o-{status}")
-        assert found is not None and found.address == HOME
+        assert found is not None
+        assert found.address == HOME
 
 
 async def test_delivered_items_are_returned_within_the_window(
@@ -76,7 +80,8 @@ async def test_delivered_items_are_returned_within_the_window(
     assert outcome.order.status == "return_requested"
     assert [(i.item_id, i.returned_quantity) for i in outcome.order.items] == [("A", 2), ("B", 0)]
     stored = await orders.get("o1")
-    assert stored is not None and stored.return_reason == "too small"
+    assert stored is not None
+    assert stored.return_reason == "too small"
 
 
 async def test_the_rest_of_an_order_can_be_returned_later(
@@ -94,7 +99,8 @@ async def test_items_of_an_undelivered_order_are_not_returned(
     for status in ("pending", "processing", "shipped", "cancelled"):
         await orders.add([to_record(order(f"o-{status}", status))])
         outcome = await backend.return_delivered_order_items(f"o-{status}", ["A"], "x")
-        assert isinstance(outcome, Refused) and outcome.code == "not_delivered", status
+        assert isinstance(outcome, Refused), status
+        assert outcome.code == "not_delivered"
 
 
 async def test_return_after_the_window_is_refused(orders: OrderStore, backend: StoredShopBackend) -> None:
@@ -104,7 +110,8 @@ async def test_return_after_the_window_is_refused(orders: OrderStore, backend: S
     assert outcome.code == "outside_return_window"
     assert "30 days after delivery" in outcome.message
     stored = await orders.get("o1")
-    assert stored is not None and stored.status == "delivered"
+    assert stored is not None
+    assert stored.status == "delivered"
 
 
 async def test_return_window_comes_from_the_backend_setting(orders: OrderStore) -> None:
@@ -113,7 +120,8 @@ async def test_return_window_comes_from_the_backend_setting(orders: OrderStore) 
     await orders.add([to_record(order("o1", "delivered", delivered_days_ago=10))])
     strict = StoredShopBackend(orders, return_window_days=7, clock=lambda: NOW)
     outcome = await strict.return_delivered_order_items("o1", ["A"], "x")
-    assert isinstance(outcome, Refused) and outcome.code == "outside_return_window"
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "outside_return_window"
 
 
 async def test_items_of_another_order_are_refused(orders: OrderStore, backend: StoredShopBackend) -> None:
@@ -123,16 +131,19 @@ async def test_items_of_another_order_are_refused(orders: OrderStore, backend: S
     assert outcome.code == "unknown_items"
     assert "no item Z" in outcome.message
     stored = await orders.get("o1")
-    assert stored is not None and [i.returned_quantity for i in stored.items] == [0, 0]
+    assert stored is not None
+    assert [i.returned_quantity for i in stored.items] == [0, 0]
 
 
 async def test_an_item_is_not_returned_twice(orders: OrderStore, backend: StoredShopBackend) -> None:
     await orders.add([to_record(order("o1", "delivered", delivered_days_ago=1))])
     assert isinstance(await backend.return_delivered_order_items("o1", ["A"], "x"), Changed)
     again = await backend.return_delivered_order_items("o1", ["A", "B"], "x")
-    assert isinstance(again, Refused) and again.code == "already_returned"
+    assert isinstance(again, Refused)
+    assert again.code == "already_returned"
     stored = await orders.get("o1")
-    assert stored is not None and [i.returned_quantity for i in stored.items] == [2, 0]
+    assert stored is not None
+    assert [i.returned_quantity for i in stored.items] == [2, 0]
 
 
 async def test_concurrent_returns_of_one_item_return_it_once(
@@ -178,7 +189,8 @@ async def test_orders_survive_reopening_the_store(database_url: str) -> None:
         found = await StoredShopBackend(OrderStore(second), clock=lambda: NOW).get_order("o1")
     finally:
         await second.close()
-    assert found is not None and found.status == "cancelled"
+    assert found is not None
+    assert found.status == "cancelled"
 
 
 async def test_orders_come_back_exactly_as_stored(orders: OrderStore, backend: StoredShopBackend) -> None:

@@ -41,7 +41,8 @@ def test_show_json_is_the_same_orders_every_time(env: dict[str, str | None]) -> 
     again = runner.invoke(cli, ["orders", "show", "--customer", "12347", "--json"], env=env)
     assert first.exit_code == 0, first.output
     orders = json.loads(first.stdout)
-    assert orders and all(o["order_id"].startswith("12347") for o in orders)
+    assert orders
+    assert all(o["order_id"].startswith("12347") for o in orders)
     assert {"status", "items", "total", "address"} <= set(orders[0])
     assert json.loads(again.stdout) == orders
 

@@ -62,4 +62,5 @@ async def test_a_cancellation_is_kept_across_an_upgrade_run_again(empty_url: str
         stored = await OrderStore(store).get("o1")
     finally:
         await store.close()
-    assert stored is not None and stored.status == "cancelled"
+    assert stored is not None
+    assert stored.status == "cancelled"

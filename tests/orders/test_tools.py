@@ -121,11 +121,11 @@ async def run(tools: ShopTools, name: str, args: dict[str, Any], customer: str |
 
 def test_the_tools_have_exactly_the_issue_s_names() -> None:
     assert [s["function"]["name"] for s in specs()] == list(VALID)
-    assert WRITE_TOOLS == {
+    assert {
         "cancel_pending_order",
         "return_delivered_order_items",
         "modify_pending_order_address",
-    }
+    } == WRITE_TOOLS
 
 
 def test_every_spec_is_an_openai_function_with_a_closed_object_schema() -> None:
@@ -154,7 +154,8 @@ async def test_bad_arguments_are_a_clear_result_for_the_model(
     assert expected in result.content["message"]
     assert result.writes == (name in WRITE_TOOLS)
     stored = await orders.get("o1")
-    assert stored is not None and stored.status == "pending"
+    assert stored is not None
+    assert stored.status == "pending"
 
 
 async def test_an_unknown_tool_is_a_result(tools: ShopTools) -> None:
@@ -172,7 +173,9 @@ async def test_order_tools_refuse_an_unverified_customer(
         result = await tools.dispatch(name, VALID[name], customer_id=customer_id, verified=verified)
         assert (result.ok, result.content["error"]) == (False, "verification_required")
     stored = await orders.get("o1")
-    assert stored is not None and stored.status == "pending" and stored.address["city"] == "London"
+    assert stored is not None
+    assert stored.status == "pending"
+    assert stored.address["city"] == "London"
 
 
 @pytest.mark.parametrize(
@@ -189,7 +192,9 @@ async def test_someone_else_s_order_is_not_found_like_a_missing_one(
     assert theirs.summary.replace("o3", "o9") == missing.summary
     assert "Ann" not in str(theirs.content)
     stored = await orders.get("o3")
-    assert stored is not None and stored.status == "pending" and stored.address["city"] == "London"
+    assert stored is not None
+    assert stored.status == "pending"
+    assert stored.address["city"] == "London"
 
 
 async def test_someone_else_s_items_are_not_returned(tools: ShopTools, orders: OrderStore) -> None:
@@ -199,7 +204,8 @@ async def test_someone_else_s_items_are_not_returned(tools: ShopTools, orders: O
     )
     assert result.content["error"] == "not_found"
     stored = await orders.get("o4")
-    assert stored is not None and stored.status == "delivered"
+    assert stored is not None
+    assert stored.status == "delivered"
 
 
 async def test_find_customer_orders_lists_only_the_customer_s(tools: ShopTools) -> None:
@@ -223,7 +229,8 @@ async def test_cancel_runs_for_the_owner(tools: ShopTools, orders: OrderStore) -
     result = await run(tools, "cancel_pending_order", VALID["cancel_pending_order"])
     assert (result.ok, result.writes, result.summary) == (True, True, "Order o1 is cancelled.")
     stored = await orders.get("o1")
-    assert stored is not None and stored.status == "cancelled"
+    assert stored is not None
+    assert stored.status == "cancelled"
 
 
 async def test_a_refusal_reaches_the_model_with_its_reason(tools: ShopTools) -> None:
@@ -245,7 +252,8 @@ async def test_address_change_runs_for_the_owner(tools: ShopTools, backend: Stor
     result = await run(tools, "modify_pending_order_address", VALID["modify_pending_order_address"])
     assert result.ok
     changed = await backend.get_order("o1")
-    assert changed is not None and (changed.address.city, changed.address.postcode) == ("York", "YO1 7AB")
+    assert changed is not None
+    assert (changed.address.city, changed.address.postcode) == ("York", "YO1 7AB")
 
 
 async def test_search_products_finds_catalog_products_under_the_price(tools: ShopTools) -> None:
@@ -273,7 +281,8 @@ async def test_transfer_records_a_handoff(tools: ShopTools, handoffs: Handoffs) 
         verified=True,
         conversation_id="conv1",
     )
-    assert result.ok and result.content["handoff_id"] == 1
+    assert result.ok
+    assert result.content["handoff_id"] == 1
     assert handoffs.added == [("conv1", "c1", "Refund question")]
 
 
