@@ -290,3 +290,18 @@ async def test_transfer_is_stored_in_the_database(orders: OrderStore) -> None:
     handoff_id = await orders.add_handoff("conv1", None, "Wants a person")
     stored = await orders.handoffs("conv1")
     assert [(h.id, h.summary, h.status) for h in stored] == [(handoff_id, "Wants a person", "open")]
+
+
+async def test_arguments_that_are_not_an_object_are_a_result(tools: ShopTools) -> None:
+    not_an_object: Any = ["o1"]
+    result = await run(tools, "get_order_details", not_an_object)
+    assert result.content == {
+        "error": "bad_arguments",
+        "message": "Invalid arguments for get_order_details: arguments must be an object.",
+    }
+
+
+def test_write_tools_are_marked_for_confirmation() -> None:
+    assert ShopTools.writes("cancel_pending_order")
+    assert not ShopTools.writes("get_order_details")
+    assert ShopTools.specs() == specs()
