@@ -111,10 +111,11 @@ _mounted = False
 
 
 def mount_subcommands() -> None:
-    """Attach ``shop``, ``recommend``, ``db`` and every registered plugin command group (idempotent)."""
+    """Attach ``shop``, ``recommend``, ``db``, ``orders`` and every registered plugin command group (idempotent)."""
     global _mounted
     if _mounted:
         return
+    from app.orders.cli import orders_app
     from app.shop.cli import shop_app
     from app.shop.recommend.cli import recommend_app
     from app.store.cli import db_app
@@ -122,6 +123,7 @@ def mount_subcommands() -> None:
     cli.add_typer(shop_app, name="shop", help="The shop folder: check it for problems.")
     cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
     cli.add_typer(db_app, name="db", help="The database schema: upgrade, current revision.")
+    cli.add_typer(orders_app, name="orders", help="The demo shop's orders: show a customer's.")
     for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
         app = entry.load()
         cli.add_typer(app, name=entry.name, help=app.info.help)

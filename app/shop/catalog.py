@@ -147,6 +147,7 @@ class Shop:
     greeting: str = ""
     suggestions: tuple[str, ...] = ()
     link_domains: tuple[str, ...] = ()
+    return_window_days: int = 30
     _by_customer: dict[str, list[Purchase]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -276,6 +277,7 @@ def _read_shop(directory: Path, _stamps: tuple[tuple[str, int], ...]) -> ShopRea
         greeting=profile.greeting,
         suggestions=profile.suggestions,
         link_domains=profile.link_domains,
+        return_window_days=profile.return_window_days,
         products=products,
         purchases=purchases,
     )

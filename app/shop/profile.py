@@ -24,10 +24,12 @@ SHOP_KEYS: Final = (
     "website",
 )
 WIDGET_KEYS: Final = ("greeting", "suggestions", "link_domains")
+ORDERS_KEYS: Final = ("return_window_days",)
 FAQ_KEYS: Final = ("id", "topic", "questions", "answer")
-TABLES: Final = ("shop", "policies", "faq", "widget")
+TABLES: Final = ("shop", "policies", "faq", "widget", "orders")
 DEFAULT_NAME: Final = "Our shop"
 DEFAULT_CURRENCY: Final = "GBP"
+DEFAULT_RETURN_WINDOW_DAYS: Final = 30
 
 _HEADER: Final = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
 _KEY: Final = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
@@ -62,6 +64,7 @@ class Profile:
     greeting: str = ""
     suggestions: tuple[str, ...] = ()
     link_domains: tuple[str, ...] = ()
+    return_window_days: int = DEFAULT_RETURN_WINDOW_DAYS
 
 
 class _Lines:
@@ -143,13 +146,14 @@ def read_profile(directory: Path, problems: Problems) -> Profile:
                 SHOP_TOML,
                 lines.of(table),
                 f"unknown table or key {table!r} is ignored",
-                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]] and [widget]",
+                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]], [widget] and [orders]",
                 "unknown_key",
             )
     _read_shop_table(data.get("shop"), lines, problems, profile)
     _read_policies(data.get("policies"), lines, problems, profile)
     _read_faq(data.get("faq"), lines, problems, profile)
     _read_widget(data.get("widget"), lines, problems, profile)
+    _read_orders(data.get("orders"), lines, problems, profile)
     return profile
 
 
@@ -449,3 +453,39 @@ def _read_widget(table: object, lines: _Lines, problems: Problems, profile: Prof
             continue
         domains.append(host)
     profile.link_domains = tuple(domains)
+
+
+def _read_orders(table: object, lines: _Lines, problems: Problems, profile: Profile) -> None:
+    """``[orders]``: the rules the order tools enforce (the return window, in days after delivery)."""
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        problems.error(
+            SHOP_TOML,
+            lines.of("orders"),
+            "'orders' must be a table",
+            "write it as an [orders] section",
+            "bad_value",
+        )
+        return
+    for key in table:
+        if key not in ORDERS_KEYS:
+            problems.warning(
+                SHOP_TOML,
+                lines.of("orders", 0, key),
+                f"unknown key {key!r} in [orders] is ignored",
+                f"{_suggest(key, ORDERS_KEYS)}[orders] knows {', '.join(ORDERS_KEYS)}",
+                "unknown_key",
+            )
+    days = table.get("return_window_days", DEFAULT_RETURN_WINDOW_DAYS)
+    # bool is an int in Python; ``true`` is not a number of days.
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
+        problems.error(
+            SHOP_TOML,
+            lines.of("orders", 0, "return_window_days"),
+            f"[orders] return_window_days must be a whole number of days from 0 to 3650, not {days!r}",
+            "write it without quotes, such as return_window_days = 30",
+            "bad_value",
+        )
+        return
+    profile.return_window_days = days

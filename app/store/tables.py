@@ -1,4 +1,4 @@
-"""The schema: conversations, their messages and their event log (changed only through a migration)."""
+"""The schema: conversations, messages, event log, orders and handoffs (changed only through a migration)."""
 
 from __future__ import annotations
 
@@ -73,4 +73,52 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OrderRow(Base):
+    """A customer's order as the shop's backend keeps it (the demo shop's orders live here)."""
+
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    currency: Mapped[str] = mapped_column(String(3))
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OrderItemRow(Base):
+    """One line of an order; ``returned_quantity`` grows as returns are requested, never past ``quantity``."""
+
+    __tablename__ = "order_items"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    # Minor units (pence): sums of money stay exact on both databases.
+    unit_price_minor: Mapped[int] = mapped_column(Integer)
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HandoffRow(Base):
+    """A request to pass a conversation to a person, recorded by the ``transfer_to_human_agents`` tool."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -61,3 +61,29 @@ def test_currency_symbol_defaults_from_the_currency(shop_folder: ShopFolder) -> 
     )
     assert reading.shop is not None
     assert reading.shop.format_price(9.5) == "€9.50"
+
+
+def test_orders_return_window_is_read(shop_folder: ShopFolder) -> None:
+    reading = read_shop(shop_folder({"shop.toml": SHOP_TOML + "\n[orders]\nreturn_window_days = 14\n"}))
+    assert reading.problems.kept == []
+    assert reading.shop is not None
+    assert reading.shop.return_window_days == 14
+
+
+def test_orders_return_window_defaults_to_30_days(shop_folder: ShopFolder) -> None:
+    reading = read_shop(shop_folder({"shop.toml": SHOP_TOML}))
+    assert reading.shop is not None
+    assert reading.shop.return_window_days == 30
+
+
+def test_a_return_window_that_is_not_a_number_of_days_is_an_error(shop_folder: ShopFolder) -> None:
+    for value in ('"30"', "-1", "true", "2.5"):
+        found = problems(shop_folder, SHOP_TOML + f"\n[orders]\nreturn_window_days = {value}\n")
+        assert [(p.severity, p.code) for p in found] == [("error", "bad_value")], value
+        assert "return_window_days" in found[0].what
+
+
+def test_an_unknown_orders_key_is_a_warning(shop_folder: ShopFolder) -> None:
+    found = problems(shop_folder, SHOP_TOML + "\n[orders]\nreturn_window = 30\n")
+    assert [(p.severity, p.code) for p in found] == [("warning", "unknown_key")]
+    assert "did you mean 'return_window_days'?" in found[0].fix
