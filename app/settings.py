@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_stream: bool = True
     llm_early_start: bool = True
+    llm_tools: bool = True
     # A tiktoken encoding (cl100k_base, o200k_base) or a Hugging Face tokenizer.json (or its folder); unset: the
     # model's tiktoken encoding, a guess for models that are not OpenAI's.
     llm_tokenizer: str | None = None

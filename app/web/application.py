@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
+from app.conversation.shoptools import ShopToolbox
 from app.conversation.tools import Tools
 from app.errors import ConfigError, ErrorCode
 from app.llm.health import ModelHealth, MonitoredModel, Probeable
@@ -31,6 +32,8 @@ from app.llm.model import ChatModel
 from app.llm.openai import OpenAIChatModel
 from app.llm.prompts import PromptLibrary
 from app.llm.tokens import TokenCounter, install_offline_encodings
+from app.orders.demo import demo_backend
+from app.orders.tools import ShopTools
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
 from app.shop.embedding import Encoder, EncoderProcess, default_encoder
@@ -38,6 +41,7 @@ from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
 from app.store.migrate import upgrade
+from app.store.orders import OrderStore
 from app.store.store import Store
 from app.web import logfilter, routes, socket
 from app.web.auth import DAY_S, TokenSigner
@@ -209,17 +213,23 @@ def create_app(
             answer_timeout_s=config.llm_answer_timeout_s,
             idle_timeout_s=config.llm_idle_timeout_s,
         )
+        ranker = recommender or build_recommender(shop, shop_dir)
+        toolbox = tools
+        if toolbox is None and config.llm_backend == "openai" and config.llm_tools:
+            # Order look-ups only for the demo shop: a shop of one's own needs its own order backend.
+            shop_tools = ShopTools(demo_backend(store, shop), shop, ranker, OrderStore(store))
+            toolbox = ShopToolbox(shop_tools, orders=shop_dir == DEMO_SHOP_DIR)
         pipeline = AnswerPipeline(
             store=store,
             model=chat_model,
             router=default_router(embedder),
-            recommender=recommender or build_recommender(shop, shop_dir),
+            recommender=ranker,
             prompts=prompts,
             shop=shop,
             counter=build_counter(config),
             config=chat_config,
             cpu=cpu,
-            tools=tools,
+            tools=toolbox,
         )
         service = ChatService(store=store, pipeline=pipeline, config=chat_config)
         service.start()
