@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -159,6 +159,7 @@ class ChatSession:
     async def run(self) -> int:
         """Chat until the user leaves; returns the exit code (0 on /quit or end of input)."""
         try:
+            self._check_url()
             await self._open(first=True)
             while True:
                 self._prompt()
@@ -304,13 +305,23 @@ class ChatSession:
         separator = "&" if "?" in self.options.url else "?"
         return f"{self.options.url}{separator}{urlencode(query)}" if query else self.options.url
 
+    def _check_url(self) -> None:
+        url = self.options.url
+        try:
+            parsed = urlsplit(url)
+            valid = parsed.scheme in ("ws", "wss") and bool(parsed.hostname) and parsed.port != 0
+        except ValueError:  # a port out of range, a malformed IPv6 address
+            valid = False
+        if not valid:
+            raise _LeaveError(2, f"error: {url} is not a websocket URL (ws://HOST[:PORT]/ws/chat or wss://…)")
+
     async def _open(self, *, first: bool) -> None:
         """Connect and read ``ready``; a refusal raises ``_LeaveError`` (first) or ``_RetryableError`` (worth retrying)."""
         url = self._connect_url()
         where = self.options.url
         try:
             ws = await connect(url, open_timeout=self.options.open_timeout_s, max_size=2**20)
-        except InvalidURI as exc:
+        except (InvalidURI, ValueError) as exc:
             raise _LeaveError(2, f"error: {where} is not a websocket URL (ws://… or wss://…)") from exc
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -169,6 +169,15 @@ async def test_unreachable_server_is_one_line_and_exit_1() -> None:
     assert term.errors[0].count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/ws/chat", "localhost:8000", "ws://127.0.0.1:99999/ws"]
+)
+async def test_a_url_that_is_not_a_websocket_url_is_one_line_and_exit_2(url: str) -> None:
+    term = Terminal(url).start()
+    assert await asyncio.wait_for(term.task, 30) == 2  # type: ignore[arg-type]
+    assert term.errors == [f"error: {url} is not a websocket URL (ws://HOST[:PORT]/ws/chat or wss://…)\n"]
+
+
 @pytest.fixture
 def restartable(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path, SHOPCHAT_LOCAL_STREAM_DELAY_MS="40").start()
