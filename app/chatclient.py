@@ -128,15 +128,18 @@ class ChatSession:
         self._at_line_start = True
         self._prompted = False
         self._retry_after_s: float | None = None
+        self._replay_until = 0  # the newest event when the connection opened: the prompt waits for it
         self._texts: dict[str, str] = {}  # what was sent, for a resend after a reconnect
         self._spoken: dict[str, str] = {}  # answer text printed so far, per message
 
     # ---- output --------------------------------------------------------------------------------------
 
-    def _out(self, text: str) -> None:
+    def _out(self, text: str, *, prompt: bool = False) -> None:
         if text:
             self._write(text)
             self._at_line_start = text.endswith("\n")
+            # Whatever is printed after a prompt leaves it behind: it is shown again once idle.
+            self._prompted = prompt
 
     def _line(self, text: str) -> None:
         """Print ``text`` on a line of its own."""
@@ -149,10 +152,10 @@ class ChatSession:
             self._out("\n")
 
     def _prompt(self) -> None:
-        if self.awaiting is None and not self._pending and not self._prompted:
+        replaying = self.last_seq < self._replay_until
+        if self.awaiting is None and not self._pending and not self._prompted and not replaying:
             self._break()
-            self._out("You: ")
-            self._prompted = True
+            self._out("You: ", prompt=True)
 
     # ---- the loop ------------------------------------------------------------------------------------
 
@@ -343,6 +346,7 @@ class ChatSession:
         self.ws = ws
         self.conversation_id = _str(ready.get("conversation_id")) or self.conversation_id
         self.token = _str(ready.get("token")) or self.token  # every ready carries a fresh one
+        self._replay_until = _int(ready.get("last_seq")) or 0
         if first:
             self._announce(ready)
 
