@@ -276,6 +276,52 @@ async def test_unknown_frame_types_are_shown_and_do_not_break_the_client() -> No
     assert "[delta] {}" in out  # a known type without its fields
 
 
+async def test_after_a_drop_it_resumes_from_last_seq_and_resends_an_unacknowledged_message() -> None:
+    connections: list[str] = []
+    resent: list[dict[str, Any]] = []
+    first_message: list[dict[str, Any]] = []
+
+    async def script(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        connections.append(ws.request.path)
+        if len(connections) == 1:  # takes the message, then drops before acknowledging it
+            await ws.send(json.dumps(READY))
+            first_message.append(json.loads(await ws.recv()))
+            await ws.close(1011, "gone")
+        elif len(connections) == 2:  # too busy: come back after retry_after_s
+            refusal = {"type": "error", "code": "rate_limited", "message": "Busy.", "retry_after_s": 0.2}
+            await ws.send(json.dumps(refusal))
+            await ws.close(4429, "busy")
+        else:
+            await ws.send(json.dumps({**READY, "token": "t2", "resumed": True}))
+            message = json.loads(await ws.recv())
+            resent.append(message)
+            mid = message["id"]
+            accepted = {"type": "accepted", "seq": 1, "message_id": mid, "text": "hi", "created_at": "x"}
+            for frame in (
+                accepted,
+                {"type": "delta", "seq": 2, "message_id": mid, "text": "Hello there."},
+                accepted,  # a repeated acknowledgement: already shown
+                {"type": "done", "seq": 3, "message_id": mid, "route": "chat", "text": "Hello there.",
+                 "usage": {"prompt_tokens": 1, "completion_tokens": 1}},
+            ):  # fmt: skip
+                await ws.send(json.dumps(frame))
+            await ws.wait_closed()
+
+    async with _scripted(script) as url:
+        term = Terminal(url).start()
+        await term.prompts(1)
+        term.say("hi")
+        out = await term.prompts(2)
+        assert await term.finish() == 0
+    assert resent == first_message
+    assert connections[2] == "/ws/chat?conversation_id=c1&token=t1&last_seq=0"
+    assert term.session.token == "t2"
+    assert term.session.last_seq == 3
+    assert out.count("[connection lost; reconnecting…]") == 1
+    assert out.count("Assistant: Hello there.\n") == 1
+
+
 @pytest.mark.parametrize(("code", "retry"), [(4401, None), (4429, 3.0)], ids=["unauthorized", "too-many"])
 async def test_a_refused_handshake_is_one_line_and_exit_1(code: int, retry: float | None) -> None:
     kind = "unauthorized" if code == 4401 else "rate_limited"
