@@ -408,6 +408,8 @@ class ChatSession:
                 item = await self._next_input(remaining)
                 if isinstance(item, Interrupt):
                     raise _LeaveError(EXIT_INTERRUPTED)
+                if isinstance(item, EndOfInput) and self.awaiting is None and not self._pending:
+                    raise _LeaveError(0)  # nothing is owed to the user: Ctrl-D need not wait for the server
                 if item is not None:
                     self._pending.append(item)
             try:
