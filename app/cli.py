@@ -104,6 +104,42 @@ def show_config() -> None:
     typer.echo(f"(database: {settings.resolved_database_url()})")
 
 
+@cli.command("chat")
+def chat_command(
+    url: Annotated[str, typer.Option(help="The server's chat websocket.")] = "ws://127.0.0.1:8000/ws/chat",
+    customer: Annotated[
+        str | None, typer.Option(help="Chat as this shop customer (a new conversation only).")
+    ] = None,
+    customer_sig: Annotated[
+        str | None, typer.Option(help="The customer id's signature, when the server requires one.")
+    ] = None,
+    conversation: Annotated[
+        str | None, typer.Option(help="Resume this conversation (with --token); its history is shown.")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="The resumed conversation's token.")] = None,
+) -> None:
+    """Chat with a shopchat server in the terminal (streams answers, resumes after a dropped connection)."""
+    import sys
+
+    from app.chatclient import ChatOptions, run_terminal
+
+    if (conversation is None) != (token is None):
+        typer.echo("error: --conversation and --token go together", err=True)
+        raise typer.Exit(2)
+    if customer_sig is not None and customer is None:
+        typer.echo("error: --customer-sig needs --customer", err=True)
+        raise typer.Exit(2)
+    options = ChatOptions(
+        url=url,
+        customer=customer,
+        customer_sig=customer_sig,
+        conversation=conversation,
+        token=token,
+        echo=not sys.stdin.isatty(),
+    )
+    raise typer.Exit(run_terminal(options))
+
+
 # Sub-commands from other distributions (the fine-tune pipeline) register here, so ``app`` never imports them.
 COMMAND_GROUP = "shopchat.commands"
 
