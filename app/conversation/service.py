@@ -16,6 +16,7 @@ from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
 from app.conversation.checks import MessageChecks
 from app.conversation.eventlog import EventLog, Journal
 from app.conversation.hub import Hub, Job, Running
+from app.conversation.metrics import Metrics
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
@@ -38,12 +39,13 @@ class ChatService:
         pipeline: AnswerPipeline,
         config: ChatConfig,
         broadcaster: Broadcaster | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
         self.config = config
         self.broadcaster = broadcaster or InProcessBroadcaster()
-        self.eventlog = EventLog(store, self.broadcaster)
+        self.eventlog = EventLog(store, self.broadcaster, metrics=metrics or pipeline.metrics)
         self.eventlog.on_idle = self._journal_idle
         self.checks = MessageChecks(
             pipeline.counter,
@@ -57,6 +59,11 @@ class ChatService:
     def start(self) -> None:
         """Start the event log's writer; call once the event loop runs."""
         self.eventlog.start()
+
+    @property
+    def active_conversations(self) -> int:
+        """Conversations with a live hub in this process (a socket, or an answer under way)."""
+        return len(self._hubs)
 
     @property
     def model_name(self) -> str:
