@@ -108,3 +108,12 @@ def test_readyz_is_503_naming_the_database_when_it_cannot_be_reached(settings: S
     assert response.status_code == 503
     assert response.json()["down"] == ["database"]
     assert response.json()["components"]["database"] == "down: OSError"
+
+
+def test_readyz_checks_redis_when_it_is_configured(settings: Settings, redis_url: str) -> None:
+    with TestClient(
+        create_app(settings.model_copy(update={"redis_url": redis_url}), model=ScriptedModel())
+    ) as c:
+        response = c.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["components"] == {"database": "ok", "redis": "ok", "model": "ok"}
