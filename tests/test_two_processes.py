@@ -1,0 +1,106 @@
+"""Two real ``python -m app serve`` processes on one database and one Redis (``SHOPCHAT_TEST_REDIS_URL``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.test_server_e2e import Server, recv, until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    url = os.environ.get("SHOPCHAT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("SHOPCHAT_TEST_REDIS_URL is not set (CI sets it; two-process tests skipped)")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at SHOPCHAT_TEST_REDIS_URL is not reachable: {exc}")
+    finally:
+        client.close()
+    shared = tmp_path_factory.mktemp("two-processes")
+    env = {
+        "SHOPCHAT_REDIS_URL": url,
+        "SHOPCHAT_LOCAL_STREAM_DELAY_MS": "20",
+        "SHOPCHAT_ENCODER_PROCESS": "false",
+        "SHOPCHAT_MAX_SOCKETS_PER_IP": "3",
+        "SHOPCHAT_RATE_LIMIT_PER_IP_PER_MINUTE": "15",  # a burst of 3 messages per address
+    }
+    a = Server(shared, **env)
+    b = Server(shared, **env)
+    try:
+        a.start(shared / "a.log")
+        b.start(shared / "b.log")
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def send(ws: ClientConnection, message_id: str, text: str) -> None:
+    await ws.send(json.dumps({"type": "message", "id": message_id, "text": text}))
+
+
+async def test_a_message_sent_on_a_streams_live_to_a_socket_on_b(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    async with connect(a.ws) as on_a:
+        ready = await recv(on_a)
+        await send(on_a, "m1", "hello")
+        first = await until(on_a, "done")
+        resume = (
+            f"?conversation_id={ready['conversation_id']}&token={ready['token']}&last_seq={first[-1]['seq']}"
+        )
+        async with connect(b.ws + resume) as on_b:
+            assert (await recv(on_b))["type"] == "ready"
+            await send(on_a, "m2", "what is your return policy?")
+            seen_on_a, seen_on_b = await asyncio.wait_for(
+                asyncio.gather(until(on_a, "done"), until(on_b, "done")), 30
+            )
+    assert [f["type"] for f in seen_on_a].count("delta") >= 2
+    # The same stored events, each once and in order, on both processes.
+    assert [f["seq"] for f in seen_on_b] == [f["seq"] for f in seen_on_a]
+    assert seen_on_b == seen_on_a
+    assert seen_on_b[0] == {**seen_on_b[0], "type": "accepted", "message_id": "m2"}
+    assert seen_on_b[-1]["text"].startswith("You can return unused items")
+
+
+async def closed_with(ws: ClientConnection) -> tuple[dict[str, Any], int | None]:
+    frame = await recv(ws)
+    with contextlib.suppress(Exception):
+        await ws.recv()
+    return frame, ws.close_code
+
+
+async def test_socket_caps_and_address_message_limits_hold_across_both(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    await asyncio.sleep(0.5)  # sockets of the test before are counted out
+    async with connect(a.ws) as one, connect(b.ws) as two, connect(a.ws) as three:
+        for ws in (one, two, three):
+            assert (await recv(ws))["type"] == "ready"
+        async with connect(b.ws) as extra:
+            error, code = await closed_with(extra)
+        assert (error["code"], code) == ("rate_limited", 4429)
+        # Three messages from this address on two processes spend its burst; the fourth waits.
+        await send(one, "x1", "hello")
+        await until(one, "done")
+        await send(two, "y1", "hello")
+        await until(two, "done")
+        await send(one, "x2", "hello")
+        await until(one, "done")
+        await send(two, "y2", "hello")
+        refused = await until(two, "done")
+    assert refused[-1]["type"] == "error"
+    assert refused[-1]["code"] == "rate_limited"
