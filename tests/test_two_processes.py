@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.test_server_e2e import Server, recv, until
@@ -48,6 +50,31 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Ser
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits(pair: tuple[Server, Server]) -> None:
+    """Each test starts with full message budgets (they are shared by both processes and every test)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["SHOPCHAT_TEST_REDIS_URL"])
+    try:
+        for key in client.scan_iter("shopchat:bucket:*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def generated(server: Server) -> float:
+    """Answers the server generated (ended in any way: done, stopped or an error)."""
+    with urllib.request.urlopen(f"{server.http}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "shopchat_answers_total"
+    )
 
 
 async def send(ws: ClientConnection, message_id: str, text: str) -> None:
@@ -104,3 +131,36 @@ async def test_socket_caps_and_address_message_limits_hold_across_both(pair: tup
         refused = await until(two, "done")
     assert refused[-1]["type"] == "error"
     assert refused[-1]["code"] == "rate_limited"
+
+
+async def test_a_process_opening_a_conversation_mid_answer_does_not_generate_it_again(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    await asyncio.sleep(0.5)
+    before_a, before_b = generated(a), generated(b)
+    async with connect(a.ws) as on_a:
+        ready = await recv(on_a)
+        await send(on_a, "m1", "what is your return policy?")
+        accepted = await asyncio.wait_for(recv(on_a), 10)
+        first_delta = await asyncio.wait_for(recv(on_a), 10)
+        assert (accepted["type"], first_delta["type"]) == ("accepted", "delta")
+        # B finds m1 stored without an answer: without the lease it would reset and generate it too.
+        resume = (
+            f"?conversation_id={ready['conversation_id']}&token={ready['token']}&last_seq={accepted['seq']}"
+        )
+        async with connect(b.ws + resume) as on_b:
+            await recv(on_b)
+            rest_a, seen_on_b = await asyncio.wait_for(
+                asyncio.gather(until(on_a, "done"), until(on_b, "done")), 30
+            )
+    on_a_all = [accepted, first_delta, *rest_a]
+    await asyncio.sleep(1.0)  # what B would have generated needs no longer than A's answer
+    assert (generated(a) - before_a, generated(b) - before_b) == (1, 0)
+    for frames in (on_a_all, seen_on_b):
+        assert [f["type"] for f in frames].count("reset") == 0
+        assert [f["type"] for f in frames].count("done") == 1
+    # B replays from after the acknowledgement: the first piece from the store, the rest live, each once.
+    streamed = "".join(f["text"] for f in seen_on_b if f["type"] == "delta")
+    assert streamed == seen_on_b[-1]["text"] == on_a_all[-1]["text"]
+    assert seen_on_b[-1]["text"].startswith("You can return unused items")

@@ -22,6 +22,7 @@ from starlette.types import Scope
 from threadpoolctl import threadpool_limits
 
 from app.bus.redis_broadcaster import RedisBroadcaster
+from app.bus.redis_leases import RedisLeases
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
@@ -239,7 +240,13 @@ def create_app(
             cpu=cpu,
             metrics=metrics,
         )
-        service = ChatService(store=store, pipeline=pipeline, config=chat_config, broadcaster=broadcaster)
+        service = ChatService(
+            store=store,
+            pipeline=pipeline,
+            config=chat_config,
+            broadcaster=broadcaster,
+            leases=RedisLeases(redis) if redis is not None else None,
+        )
         service.start()
         metrics.watch_conversations(lambda: service.active_conversations)
         app.state.metrics = metrics
