@@ -51,6 +51,7 @@ def serve(
     from app.store.cli import upgrade_settings_database
 
     upgrade_settings_database(settings)
+    check_redis(settings.redis_url)
     typer.echo(f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend})")
     uvicorn.run(
         "app.web.application:create_app",
@@ -64,6 +65,24 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+
+
+def check_redis(url: str | None) -> None:
+    """With ``SHOPCHAT_REDIS_URL`` set, stop (exit 2) with one line when Redis does not answer."""
+    if url is None:
+        return
+    import asyncio
+
+    from app.web.application import connect_redis
+
+    async def ping() -> None:
+        await (await connect_redis(url)).aclose()
+
+    try:
+        asyncio.run(ping())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def check_shop_folder(shop_dir: Path | None) -> None:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_minute: int = Field(default=60, ge=1)
     max_sockets_per_ip: int = Field(default=50, ge=1)
     new_conversations_per_ip_per_minute: int = Field(default=20, ge=1)
+    # Unset: everything stays in this process. Set (redis://host:6379/0): limits and live events are shared.
+    redis_url: str | None = None
+    ready_cache_s: float = Field(default=2.0, ge=0, le=60)
     forwarded_allow_ips: str | None = None  # None: uvicorn's default (FORWARDED_ALLOW_IPS or 127.0.0.1)
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
     local_confidence: float = Field(default=0.55, ge=0, le=1)
@@ -103,6 +106,15 @@ class Settings(BaseSettings):
     def _known_driver(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:", "postgresql:")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
     def resolved_database_url(self) -> str:

@@ -109,3 +109,21 @@ async def reset_database(url: str) -> None:
             await conn.run_sync(metadata.drop_all)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """``SHOPCHAT_TEST_REDIS_URL`` (a database of the tests' own, emptied first); skips when unset."""
+    url = os.environ.get("SHOPCHAT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("SHOPCHAT_TEST_REDIS_URL is not set (CI sets it; Redis tests skipped)")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at SHOPCHAT_TEST_REDIS_URL is not reachable: {exc}")
+    finally:
+        client.close()
+    return url

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli, mount_subcommands
+from tests.liveserver import free_port
 
 mount_subcommands()
 runner = CliRunner()
@@ -55,3 +58,14 @@ def test_secret_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-print")
     result = runner.invoke(cli, ["config"])
     assert "do-not-print" not in result.output
+
+
+def test_serve_refuses_an_unreachable_redis_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SHOPCHAT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPCHAT_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "SHOPCHAT_REDIS_URL: cannot reach Redis" in result.output
+    assert "Traceback" not in result.output

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.conversation.broadcaster import Broadcaster
+from app.conversation.metrics import Metrics, NoMetrics
 from app.events import Delta, StoredEvent, event_message_id
 from app.store.records import NewEvent, Write
 from app.store.store import Store
@@ -175,8 +177,10 @@ class EventLog:
         linger_s: float = 0.05,
         coalesce_from: int = 16,
         lanes: int | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics: Metrics = metrics or NoMetrics()
         # Commits that may run at once, each for different conversations: a database that writes concurrently
         # need not make an urgent event wait behind a large batch.
         self.lanes = lanes if lanes is not None else store.write_lanes
@@ -301,6 +305,7 @@ class EventLog:
 
     async def _commit(self, journals: list[Journal]) -> None:
         batches = [journal._stage() for journal in journals]
+        started = time.perf_counter()
         try:
             await self.store.write([w for writes, _ in batches for w in writes])
         except Exception as exc:
@@ -311,6 +316,7 @@ class EventLog:
                 await self._commit_each(journals, batches)
                 return
         else:
+            self.metrics.committed(time.perf_counter() - started, sum(len(staged) for _, staged in batches))
             for _, staged in batches:
                 self._publish(staged)
         for journal in journals:

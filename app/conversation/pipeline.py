@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from app.conversation.hub import Hub, Job
 from app.conversation.limits import AnswerClock, TokenCap, output_cap
+from app.conversation.metrics import Metrics, NoMetrics
 from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision, Router
 from app.conversation.tools import NoTools, ToolLoop, Tools, tool_timeout
@@ -78,6 +79,7 @@ class Draft:
     prompt_tokens: int = 0
     completion_tokens: int | None = None
     finish_reason: FinishReason = "stop"
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def text(self) -> str:
@@ -101,8 +103,10 @@ class AnswerPipeline:
         config: ChatConfig,
         cpu: Executor | None = None,
         tools: Tools | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics: Metrics = metrics or NoMetrics()
         self.model = model
         self.router = router
         self.recommender = recommender
@@ -222,6 +226,8 @@ class AnswerPipeline:
                         if journal.failed is not None:
                             raise journal.failed
                         draft.parts.append(text)
+                        if first:
+                            self.metrics.first_text(time.monotonic() - draft.started)
                         journal.text(draft.message_id, text, urgent=first)
                         first = False
                         if cap.add(text):
@@ -266,6 +272,7 @@ class AnswerPipeline:
         code: ErrorCode | None = None
         if status == "failed":
             code = exc.code if isinstance(exc, ShopchatError) else ErrorCode.INTERNAL
+        self._measure(draft, status, code, exc)
         message_id, route = draft.message_id, draft.route
         build: Callable[[int], StoredEvent]
         if code is None:
@@ -329,6 +336,15 @@ class AnswerPipeline:
         if status in ("done", "stopped"):
             hub.transcript.answered(message_id, text)
         return ended
+
+    def _measure(
+        self, draft: Draft, status: MessageStatus, code: ErrorCode | None, exc: Exception | None
+    ) -> None:
+        self.metrics.answer_ended(
+            draft.route, str(code) if code is not None else status, time.monotonic() - draft.started
+        )
+        if isinstance(exc, ModelError):
+            self.metrics.model_error(str(exc.code))
 
     async def _answer_events(
         self, hub: Hub, draft: Draft, text: str, items: list[Recommendation], prefetch: Prefetch | None

@@ -16,6 +16,8 @@ from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
 from app.conversation.checks import MessageChecks
 from app.conversation.eventlog import EventLog, Journal
 from app.conversation.hub import Hub, Job, Running
+from app.conversation.leases import Lease, Leases, LocalLeases
+from app.conversation.metrics import Metrics
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
@@ -38,12 +40,15 @@ class ChatService:
         pipeline: AnswerPipeline,
         config: ChatConfig,
         broadcaster: Broadcaster | None = None,
+        metrics: Metrics | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
+        self.leases: Leases = leases or LocalLeases()
         self.pipeline = pipeline
         self.config = config
         self.broadcaster = broadcaster or InProcessBroadcaster()
-        self.eventlog = EventLog(store, self.broadcaster)
+        self.eventlog = EventLog(store, self.broadcaster, metrics=metrics or pipeline.metrics)
         self.eventlog.on_idle = self._journal_idle
         self.checks = MessageChecks(
             pipeline.counter,
@@ -57,6 +62,11 @@ class ChatService:
     def start(self) -> None:
         """Start the event log's writer; call once the event loop runs."""
         self.eventlog.start()
+
+    @property
+    def active_conversations(self) -> int:
+        """Conversations with a live hub in this process (a socket, or an answer under way)."""
+        return len(self._hubs)
 
     @property
     def model_name(self) -> str:
@@ -284,7 +294,13 @@ class ChatService:
                     await self.pipeline.finish(hub, Draft(message_id=message_id), "stopped")
                     continue
                 hub.queued.discard(message_id)
-                task = asyncio.create_task(self.pipeline.answer(hub, job), name=f"answer:{message_id}")
+                lease = await self.leases.acquire(f"{hub.conversation_id}/{message_id}")
+                if lease is None:
+                    # Another process is generating it (and ends it with its one terminal event).
+                    log.info("answer to %s/%s is generated elsewhere", hub.conversation_id, message_id)
+                    job.drop()
+                    continue
+                task = asyncio.create_task(self._answer_holding(lease, hub, job), name=f"answer:{message_id}")
                 hub.running = Running(message_id=message_id, task=task)
                 try:
                     await asyncio.shield(task)
@@ -312,6 +328,12 @@ class ChatService:
                 hub.abandon_timer.cancel()
                 hub.abandon_timer = None
             self._release(hub)
+
+    async def _answer_holding(self, lease: Lease, hub: Hub, job: Job) -> None:
+        try:
+            await self.pipeline.answer(hub, job)
+        finally:
+            await lease.release()
 
     async def close(self) -> None:
         """Stop every answer in flight (the next process resumes them), store what is waiting, close sockets."""

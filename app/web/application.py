@@ -15,11 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 from threadpoolctl import threadpool_limits
 
+from app.bus.redis_broadcaster import RedisBroadcaster
+from app.bus.redis_leases import RedisLeases
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
@@ -47,7 +50,10 @@ from app.web import logfilter, routes, socket
 from app.web.auth import DAY_S, TokenSigner
 from app.web.headers import SecurityHeaders, docs_policy, security_headers
 from app.web.limits import WsConfig
+from app.web.metrics import PrometheusMetrics
 from app.web.ratelimit import ClientLimits, ClientLimitsConfig
+from app.web.readiness import Ping, ReadinessCheck
+from app.web.redis_counters import RedisCounters
 from app.web.routes import ApiError
 
 log = logging.getLogger("shopchat")
@@ -158,6 +164,17 @@ def warn_about_customer_ids(settings: Settings, shop_dir: Path) -> None:
     )
 
 
+async def connect_redis(url: str) -> Redis:
+    """A Redis client for ``SHOPCHAT_REDIS_URL``, checked now: a wrong URL stops start-up with one line."""
+    redis = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
+    try:
+        await redis.ping()
+    except Exception as exc:
+        await redis.aclose()
+        raise ConfigError(f"SHOPCHAT_REDIS_URL: cannot reach Redis: {type(exc).__name__}: {exc}") from exc
+    return redis
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -219,6 +236,13 @@ def create_app(
             # Order look-ups only for the demo shop: a shop of one's own needs its own order backend.
             shop_tools = ShopTools(demo_backend(store, shop), shop, ranker, OrderStore(store))
             toolbox = ShopToolbox(shop_tools, orders=shop_dir == DEMO_SHOP_DIR)
+        metrics = PrometheusMetrics()
+        redis = await connect_redis(config.redis_url) if config.redis_url else None
+        broadcaster = RedisBroadcaster(redis) if redis is not None else None
+        counters = RedisCounters(redis) if redis is not None else None
+        if broadcaster is not None and counters is not None:
+            await broadcaster.start()
+            await counters.start()
         pipeline = AnswerPipeline(
             store=store,
             model=chat_model,
@@ -230,9 +254,22 @@ def create_app(
             config=chat_config,
             cpu=cpu,
             tools=toolbox,
+            metrics=metrics,
         )
-        service = ChatService(store=store, pipeline=pipeline, config=chat_config)
+        service = ChatService(
+            store=store,
+            pipeline=pipeline,
+            config=chat_config,
+            broadcaster=broadcaster,
+            leases=RedisLeases(redis) if redis is not None else None,
+        )
         service.start()
+        metrics.watch_conversations(lambda: service.active_conversations)
+        app.state.metrics = metrics
+        pings: dict[str, Ping] = {"database": lambda: store.ping()}
+        if redis is not None:
+            pings["redis"] = redis.ping
+        app.state.readiness = ReadinessCheck(pings, health, ttl_s=config.ready_cache_s)
         health.start()
         app.state.settings = config
         app.state.model_health = health
@@ -259,7 +296,8 @@ def create_app(
                 messages_per_client_per_minute=config.rate_limit_per_ip_per_minute,
                 sockets_per_client=config.max_sockets_per_ip,
                 new_conversations_per_client_per_minute=config.new_conversations_per_ip_per_minute,
-            )
+            ),
+            counters,
         )
         app.state.security_headers = security_headers(app.state.ws_config.allowed_origins)
         app.state.api_docs = config.api_docs
@@ -280,6 +318,10 @@ def create_app(
         finally:
             await health.stop()
             await service.close()
+            if broadcaster is not None and counters is not None and redis is not None:
+                await broadcaster.aclose()
+                await counters.aclose()
+                await redis.aclose()
             await chat_model.aclose()
             await store.close()
             cpu.shutdown(wait=False, cancel_futures=True)

@@ -18,7 +18,9 @@ from app.shop.knowledge import CatalogIndex
 from app.store.store import Store
 from app.web.auth import TokenSigner
 from app.web.limits import WsConfig
+from app.web.metrics import PrometheusMetrics
 from app.web.ratelimit import ClientLimits
+from app.web.readiness import ReadinessCheck
 
 
 async def get_chat(conn: HTTPConnection) -> ChatService:
@@ -69,6 +71,18 @@ async def get_limits(conn: HTTPConnection) -> ClientLimits:
     return limits
 
 
+async def get_metrics(conn: HTTPConnection) -> PrometheusMetrics:
+    """This app's Prometheus metrics."""
+    metrics: PrometheusMetrics = conn.app.state.metrics
+    return metrics
+
+
+async def get_readiness(conn: HTTPConnection) -> ReadinessCheck:
+    """This app's readiness check."""
+    readiness: ReadinessCheck = conn.app.state.readiness
+    return readiness
+
+
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ShopDep = Annotated[Shop, Depends(get_shop)]
@@ -77,3 +91,5 @@ SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 WsConfigDep = Annotated[WsConfig, Depends(get_ws_config)]
 ModelHealthDep = Annotated[ModelHealth, Depends(get_model_health)]
 LimitsDep = Annotated[ClientLimits, Depends(get_limits)]
+MetricsDep = Annotated[PrometheusMetrics, Depends(get_metrics)]
+ReadinessDep = Annotated[ReadinessCheck, Depends(get_readiness)]

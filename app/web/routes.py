@@ -7,13 +7,24 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.errors import ErrorCode
 from app.llm.health import ModelState
 from app.store.records import MessageRecord
 from app.web.auth import TokenProblem
-from app.web.deps import CatalogDep, ChatDep, ModelHealthDep, ShopDep, SignerDep, StoreDep, WsConfigDep
+from app.web.deps import (
+    CatalogDep,
+    ChatDep,
+    MetricsDep,
+    ModelHealthDep,
+    ReadinessDep,
+    ShopDep,
+    SignerDep,
+    StoreDep,
+    WsConfigDep,
+)
 
 router = APIRouter()
 
@@ -127,6 +138,30 @@ async def healthz(chat: ChatDep, store: StoreDep, health: ModelHealthDep) -> Hea
         code=str(report.code) if report.code else None,
     )
     return Health(status="ok", model=model, database=store.dialect)
+
+
+class Ready(BaseModel):
+    """Readiness: ``ready`` or ``unready``, each component's state (``ok`` or why it is down)."""
+
+    status: str
+    components: dict[str, str]
+    down: list[str]
+
+
+@router.get("/readyz", tags=["ops"], responses={503: {"model": Ready}})
+async def readyz(readiness: ReadinessDep) -> JSONResponse:
+    """200 when the database, Redis (if configured) and the model are up; else 503 naming what is down."""
+    result = await readiness.check()
+    body = Ready(
+        status="ready" if result.ready else "unready", components=result.components, down=result.down
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if result.ready else 503)
+
+
+@router.get("/metrics", tags=["ops"], response_class=Response)
+async def metrics(registry: MetricsDep) -> Response:
+    """This process's metrics in Prometheus' text format."""
+    return Response(registry.render(), media_type=registry.content_type)
 
 
 @router.get("/api/conversations/{conversation_id}", tags=["conversations"])

@@ -17,7 +17,7 @@ from app.events import Error
 from app.llm.health import ModelHealth
 from app.store.store import Store
 from app.web.auth import TokenSigner
-from app.web.deps import ChatDep, LimitsDep, ModelHealthDep, SignerDep, StoreDep, WsConfigDep
+from app.web.deps import ChatDep, LimitsDep, MetricsDep, ModelHealthDep, SignerDep, StoreDep, WsConfigDep
 from app.web.frames import (
     ClientCancel,
     ClientFeedback,
@@ -83,6 +83,7 @@ async def chat_socket(
     limits: LimitsDep,
     store: StoreDep,
     health: ModelHealthDep,
+    metrics: MetricsDep,
 ) -> None:
     """One customer's chat connection; see docs/protocol.md."""
     decision = parse_handshake(websocket.headers.get("origin"), websocket.query_params, config, signer)
@@ -99,9 +100,11 @@ async def chat_socket(
             websocket, Refusal(CLOSE_TOO_MANY, ErrorCode.RATE_LIMITED, limited.message, retry_after_s=retry)
         )
         return
+    metrics.open_sockets.inc()
     try:
         await _converse(websocket, decision, client, service, signer, config, limits, store, health)
     finally:
+        metrics.open_sockets.dec()
         await limits.disconnect(client)
 
 

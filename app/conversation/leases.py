@@ -1,0 +1,34 @@
+"""Answer leases, behind a port: with several processes, only the holder of an answer's lease generates it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Lease(Protocol):
+    """A held lease; kept alive by its implementation until ``release``."""
+
+    async def release(self) -> None:
+        """Give the lease up (never raises)."""
+        ...
+
+
+class Leases(Protocol):
+    """Hands out one lease per key at a time, across every process sharing the implementation."""
+
+    async def acquire(self, key: str) -> Lease | None:
+        """The lease on ``key``, or None while another live process holds it."""
+        ...
+
+
+class _Held:
+    async def release(self) -> None:
+        """Nothing to give up."""
+
+
+class LocalLeases:
+    """One process: its hub already runs one answer at a time, so every lease is granted."""
+
+    async def acquire(self, key: str) -> Lease | None:
+        """Always granted."""
+        return _Held()

@@ -1,0 +1,53 @@
+"""Answer leases in Redis: two ``RedisLeases`` stand for two processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from app.bus.redis_leases import RedisLeases
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_one_holder_at_a_time_until_released(redis: Redis) -> None:
+    a, b = RedisLeases(redis), RedisLeases(redis)
+    lease = await a.acquire("c1/m1")
+    assert lease is not None
+    assert await b.acquire("c1/m1") is None
+    assert 0 < await redis.pttl("shopchat:lease:c1/m1") <= 15_000
+    await lease.release()
+    again = await b.acquire("c1/m1")
+    assert again is not None
+    await again.release()
+
+
+async def test_a_held_lease_is_renewed_and_a_dead_holders_expires(redis: Redis) -> None:
+    a, b = RedisLeases(redis, ttl_s=0.3), RedisLeases(redis, ttl_s=0.3)
+    lease = await a.acquire("c2/m1")
+    assert lease is not None
+    await asyncio.sleep(0.6)  # twice its lifetime: only renewal keeps it
+    assert await b.acquire("c2/m1") is None
+    await redis.set("shopchat:lease:c3/m1", "a process killed with -9", px=200)
+    await asyncio.sleep(0.3)
+    taken = await b.acquire("c3/m1")
+    assert taken is not None
+    await taken.release()
+    await lease.release()
+
+
+async def test_releasing_never_deletes_a_lease_another_process_took_since(redis: Redis) -> None:
+    a, b = RedisLeases(redis), RedisLeases(redis)
+    lease = await a.acquire("c4/m1")
+    assert lease is not None
+    await redis.set("shopchat:lease:c4/m1", b.owner)  # it expired and b took it over
+    await lease.release()
+    assert await redis.get("shopchat:lease:c4/m1") == b.owner.encode()
