@@ -9,7 +9,9 @@ import httpx2
 httpx2.alias_httpx()
 
 import os  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -22,6 +24,9 @@ os.environ.setdefault(
 from app.llm.tokens import install_offline_encodings  # noqa: E402
 from app.settings import Settings, load_settings  # noqa: E402
 from app.shop.embedding import Encoder, default_encoder  # noqa: E402
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 install_offline_encodings()
 
@@ -111,9 +116,8 @@ async def reset_database(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """``SHOPCHAT_TEST_REDIS_URL`` (a database of the tests' own, emptied first); skips when unset."""
+def fresh_redis_url() -> str:
+    """``SHOPCHAT_TEST_REDIS_URL`` (a database of the tests' own, emptied first); skips the test when unset."""
     url = os.environ.get("SHOPCHAT_TEST_REDIS_URL")
     if not url:
         pytest.skip("SHOPCHAT_TEST_REDIS_URL is not set (CI sets it; Redis tests skipped)")
@@ -127,3 +131,19 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """An empty Redis database of the tests' own; skips when none is configured."""
+    return fresh_redis_url()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client of that database."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()

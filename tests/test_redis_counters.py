@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -17,13 +16,6 @@ from app.web.redis_counters import RedisCounters
 from tests.liveserver import free_port
 
 SLOW = Rate(per_minute=6, burst=3)  # a token every 10 s: nothing refills during a test
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_a_bucket_is_shared_by_two_processes(redis: Redis) -> None:

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.conftest import fresh_redis_url
 from tests.test_server_e2e import Server, recv, until
 
 pytestmark = pytest.mark.slow
@@ -21,18 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    url = os.environ.get("SHOPCHAT_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("SHOPCHAT_TEST_REDIS_URL is not set (CI sets it; two-process tests skipped)")
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at SHOPCHAT_TEST_REDIS_URL is not reachable: {exc}")
-    finally:
-        client.close()
+    url = fresh_redis_url()
     shared = tmp_path_factory.mktemp("two-processes")
     env = {
         "SHOPCHAT_REDIS_URL": url,

@@ -15,20 +15,19 @@ import pytest
 import respx
 
 from app.conversation.hub import Hub
-from app.conversation.pipeline import AnswerPipeline, ChatConfig
+from app.conversation.pipeline import ChatConfig
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode
 from app.events import Done, Error, StoredEvent
 from app.llm.model import ChatModel
 from app.llm.openai import OpenAIChatModel
-from app.llm.prompts import PromptLibrary
 from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.store.migrate import upgrade
 from app.store.store import Store
 from tests.conftest import sqlite_url
-from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster, ScriptedModel
+from tests.conversation.rig import start_service
+from tests.fakes import RecordingBroadcaster, ScriptedModel
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -134,19 +133,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             recommendations_n=4,
         )
         counter = TokenCounter("qwen2.5-0.5b-instruct")
-        pipeline = AnswerPipeline(
-            store=store,
-            model=model,
-            router=FixedRouter(),
-            recommender=FixedRecommender(),
-            prompts=PromptLibrary(),
-            shop=load_shop(),
-            counter=counter,
-            config=config,
-        )
-        broadcaster = RecordingBroadcaster()
-        service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
-        service.start()
+        service, broadcaster = start_service(store, model, config, counter=counter)
         built.append((service, store))
         return Rig(service, broadcaster, counter)
 

@@ -7,17 +7,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.conversation.pipeline import AnswerPipeline, ChatConfig
-from app.conversation.service import ChatService
+from app.conversation.pipeline import ChatConfig
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode, ModelError
-from app.llm.prompts import PromptLibrary
-from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.store.migrate import upgrade
 from app.store.store import Store
 from tests.conftest import sqlite_url
-from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster, ScriptedModel
+from tests.conversation.rig import start_service
+from tests.fakes import RecordingBroadcaster, ScriptedModel
 
 CONFIG = ChatConfig(
     context_tokens=16_000,
@@ -54,20 +51,7 @@ async def answer(tmp_path: Path, model: ScriptedModel) -> tuple[RecordingMetrics
     store = Store.from_url(sqlite_url(tmp_path / "chat.db"))
     await upgrade(store.engine)
     metrics = RecordingMetrics()
-    pipeline = AnswerPipeline(
-        store=store,
-        model=model,
-        router=FixedRouter(),
-        recommender=FixedRecommender(),
-        prompts=PromptLibrary(),
-        shop=load_shop(),
-        counter=TokenCounter("gpt-4o-mini"),
-        config=CONFIG,
-        metrics=metrics,
-    )
-    broadcaster = RecordingBroadcaster()
-    service = ChatService(store=store, pipeline=pipeline, config=CONFIG, broadcaster=broadcaster)
-    service.start()
+    service, broadcaster = start_service(store, model, CONFIG, metrics=metrics)
     try:
         hub = service.new_hub(None)
         subscriber = Subscriber(last_seq=0)

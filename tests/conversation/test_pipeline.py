@@ -16,21 +16,18 @@ import pytest
 import respx
 
 from app.conversation.limits import output_cap
-from app.conversation.pipeline import AnswerPipeline
 from app.conversation.service import ChatService
 from app.errors import CUSTOMER_MESSAGES, ErrorCode
 from app.events import EVENT, Delta, Done, Error, StoredEvent
 from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.openai import OpenAIChatModel
-from app.llm.prompts import PromptLibrary
-from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.store.migrate import upgrade
 from app.store.records import AnswerFinished, NewEvent, Write
 from app.store.store import Store
 from tests.conftest import reset_database, sqlite_url
+from tests.conversation.rig import start_service
 from tests.conversation.test_service import CONFIG, connect
-from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster, ScriptedModel
+from tests.fakes import RecordingBroadcaster, ScriptedModel
 
 BASE = "http://llm.test/v1"
 URL = f"{BASE}/chat/completions"
@@ -150,19 +147,7 @@ async def make_rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
         store = store_class(Store.from_url(url).engine)
         await upgrade(store.engine)
         chat_config = replace(CONFIG, abandon_after_s=30.0, **config)  # type: ignore[arg-type]
-        pipeline = AnswerPipeline(
-            store=store,
-            model=model,
-            router=FixedRouter(),
-            recommender=FixedRecommender(),
-            prompts=PromptLibrary(),
-            shop=load_shop(),
-            counter=TokenCounter("gpt-4o-mini"),
-            config=chat_config,
-        )
-        broadcaster = RecordingBroadcaster()
-        service = ChatService(store=store, pipeline=pipeline, config=chat_config, broadcaster=broadcaster)
-        service.start()
+        service, broadcaster = start_service(store, model, chat_config)
         rig = Rig(service, store, broadcaster)
         rigs.append(rig)
         return rig

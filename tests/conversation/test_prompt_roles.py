@@ -9,17 +9,14 @@ from typing import get_args
 
 import pytest
 
-from app.conversation.pipeline import AnswerPipeline, ChatConfig
-from app.conversation.service import ChatService
+from app.conversation.pipeline import ChatConfig
 from app.conversation.subscriber import Subscriber
 from app.events import Done, Route
-from app.llm.prompts import PromptLibrary
-from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.shop.recommender import Recommendation
 from app.store.migrate import upgrade
 from app.store.store import Store
 from tests.conftest import sqlite_url
+from tests.conversation.rig import start_service
 from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster, ScriptedModel
 
 CONFIG = ChatConfig(
@@ -54,19 +51,9 @@ async def answered(broadcaster: RecordingBroadcaster, conversation_id: str, mess
 async def conversation(store: Store, route: Route, texts: list[str]) -> ScriptedModel:
     """Send ``texts`` one after the other in one conversation of a known customer, routed to ``route``."""
     model = ScriptedModel()
-    pipeline = AnswerPipeline(
-        store=store,
-        model=model,
-        router=FixedRouter(route),
-        recommender=FixedRecommender(items=ITEMS),
-        prompts=PromptLibrary(),
-        shop=load_shop(),
-        counter=TokenCounter("gpt-4o-mini"),
-        config=CONFIG,
+    service, broadcaster = start_service(
+        store, model, CONFIG, router=FixedRouter(route), recommender=FixedRecommender(items=ITEMS)
     )
-    broadcaster = RecordingBroadcaster()
-    service = ChatService(store=store, pipeline=pipeline, config=CONFIG, broadcaster=broadcaster)
-    service.start()
     try:
         hub = service.new_hub("12347")
         subscriber = Subscriber(last_seq=0)

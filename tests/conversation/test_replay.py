@@ -10,19 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.conversation.pipeline import AnswerPipeline
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode, ShopchatError
-from app.llm.prompts import PromptLibrary
-from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.store.migrate import upgrade
 from app.store.records import StoredPayload
 from app.store.store import Store
 from tests.conftest import sqlite_url
+from tests.conversation.rig import start_service
 from tests.conversation.test_service import CONFIG
-from tests.fakes import FixedRecommender, FixedRouter, ScriptedModel
+from tests.fakes import ScriptedModel
 from tests.history import write_long_conversation
 
 LONG = 12_000
@@ -48,18 +45,7 @@ class PagedReadsStore(Store):
 async def service(tmp_path: Path) -> AsyncIterator[ChatService]:
     store = PagedReadsStore(Store.from_url(sqlite_url(tmp_path / "chat.db")).engine)
     await upgrade(store.engine)
-    pipeline = AnswerPipeline(
-        store=store,
-        model=ScriptedModel(),
-        router=FixedRouter(),
-        recommender=FixedRecommender(),
-        prompts=PromptLibrary(),
-        shop=load_shop(),
-        counter=TokenCounter("gpt-4o-mini"),
-        config=CONFIG,
-    )
-    chat = ChatService(store=store, pipeline=pipeline, config=CONFIG)
-    chat.start()
+    chat, _ = start_service(store, ScriptedModel(), CONFIG)
     try:
         yield chat
     finally:

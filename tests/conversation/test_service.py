@@ -12,22 +12,19 @@ from pathlib import Path
 import pytest
 
 from app.conversation.hub import Hub
-from app.conversation.pipeline import AnswerPipeline, ChatConfig
+from app.conversation.pipeline import ChatConfig
 from app.conversation.router import Router
 from app.conversation.service import ChatService
 from app.conversation.subscriber import Subscriber
 from app.conversation.tools import Tools
 from app.errors import ModelError
 from app.events import Accepted, Delta, Done, Error, Reset, StoredEvent
-from app.llm.prompts import PromptLibrary
-from app.llm.tokens import TokenCounter
-from app.shop.catalog import load_shop
 from app.store.migrate import upgrade
 from app.store.records import NewConversation, NewEvent, NewUserMessage
 from app.store.store import Store
 from tests.conftest import sqlite_url
+from tests.conversation.rig import start_service
 from tests.fakes import (
-    FixedRecommender,
     FixedRouter,
     FlakyStore,
     RecordingBroadcaster,
@@ -91,21 +88,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             store = FlakyStore(engine)
         await upgrade(store.engine)
         model = model or ScriptedModel()
-        shop = load_shop()
-        pipeline = AnswerPipeline(
-            store=store,
-            model=model,
-            router=router or FixedRouter(),
-            recommender=FixedRecommender(),
-            prompts=PromptLibrary(),
-            shop=shop,
-            counter=TokenCounter("gpt-4o-mini"),
-            config=config,
-            tools=tools,
-        )
-        broadcaster = RecordingBroadcaster()
-        service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
-        service.start()
+        service, broadcaster = start_service(store, model, config, router=router, tools=tools)
         rig = Rig(service, store, model, broadcaster)
         rigs.append(rig)
         return rig

@@ -1,0 +1,46 @@
+"""A running ``ChatService`` over a real store, with the scripted fakes for everything else."""
+
+from __future__ import annotations
+
+from app.conversation.metrics import Metrics
+from app.conversation.pipeline import AnswerPipeline, ChatConfig
+from app.conversation.router import Router
+from app.conversation.service import ChatService
+from app.conversation.tools import Tools
+from app.llm.model import ChatModel
+from app.llm.prompts import PromptLibrary
+from app.llm.tokens import TokenCounter
+from app.shop.catalog import load_shop
+from app.shop.recommender import Recommender
+from app.store.store import Store
+from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster
+
+
+def start_service(
+    store: Store,
+    model: ChatModel,
+    config: ChatConfig,
+    *,
+    router: Router | None = None,
+    recommender: Recommender | None = None,
+    counter: TokenCounter | None = None,
+    tools: Tools | None = None,
+    metrics: Metrics | None = None,
+) -> tuple[ChatService, RecordingBroadcaster]:
+    """The service (started) and the fan-out that records what it published."""
+    pipeline = AnswerPipeline(
+        store=store,
+        model=model,
+        router=router or FixedRouter(),
+        recommender=recommender or FixedRecommender(),
+        prompts=PromptLibrary(),
+        shop=load_shop(),
+        counter=counter or TokenCounter("gpt-4o-mini"),
+        config=config,
+        tools=tools,
+        metrics=metrics,
+    )
+    broadcaster = RecordingBroadcaster()
+    service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
+    service.start()
+    return service, broadcaster
