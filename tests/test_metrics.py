@@ -6,9 +6,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from app.errors import ErrorCode, ModelError
+from app.llm.model import ToolCall
 from app.settings import Settings
 from app.web.application import create_app
-from tests.fakes import ScriptedModel
+from tests.fakes import FakeTools, ScriptedModel
 from tests.wsutil import receive_until, send_message
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -76,3 +77,21 @@ def test_a_stopped_answer_is_counted_as_stopped(settings: Settings) -> None:
         samples = scrape(client)
     assert value(samples, "shopchat_answers_total", route="chat", outcome="stopped") == 1
     assert value(samples, "shopchat_answers_total", route="chat", outcome="done") == 0
+
+
+def test_tool_calls_and_handoffs_are_exported(settings: Settings) -> None:
+    calls = [
+        ToolCall("c1", "transfer_to_human_agents", '{"order_id": "1"}'),
+        ToolCall("c2", "get_order_details", '{"order_id": "1"}'),
+    ]
+    model = ScriptedModel(turns=[calls, ["A colleague will take over."]])
+    tools = FakeTools(names=("transfer_to_human_agents", "get_order_details"), failing=("get_order_details",))
+    with TestClient(create_app(settings, model=model, tools=tools)) as client:
+        with client.websocket_connect("/ws/chat") as ws:
+            ws.receive_json()
+            send_message(ws, "m1", "I want a person")
+            receive_until(ws, "done")
+        samples = scrape(client)
+    assert value(samples, "shopchat_tool_calls_total", tool="transfer_to_human_agents", outcome="ok") == 1
+    assert value(samples, "shopchat_tool_calls_total", tool="get_order_details", outcome="failed") == 1
+    assert value(samples, "shopchat_handoffs_total") == 1

@@ -28,6 +28,10 @@ class Metrics(Protocol):
         """The event log committed one batch of ``events`` stored events in ``seconds``."""
         ...
 
+    def tool_called(self, name: str, ok: bool) -> None:
+        """A tool call of the model ended (``name`` is ``unknown`` for one the conversation does not offer)."""
+        ...
+
 
 class NoMetrics:
     """The default: measurements are dropped."""
@@ -42,4 +46,7 @@ class NoMetrics:
         """Dropped."""
 
     def committed(self, seconds: float, events: int) -> None:
+        """Dropped."""
+
+    def tool_called(self, name: str, ok: bool) -> None:
         """Dropped."""

@@ -355,7 +355,13 @@ class AnswerPipeline:
         all rounds. A model that calls tools again after it was told to answer (see ``ToolLoop``) fails the
         answer with ``model_error``.
         """
-        loop = ToolLoop(self.tools, hub, draft.message_id, timeout_s=tool_timeout(self.config.idle_timeout_s))
+        loop = ToolLoop(
+            self.tools,
+            hub,
+            draft.message_id,
+            timeout_s=tool_timeout(self.config.idle_timeout_s),
+            metrics=self.metrics,
+        )
         estimated = 0
         prompt: int | None = 0
         completion: int | None = 0

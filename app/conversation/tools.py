@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from app.conversation.hub import Hub
+from app.conversation.metrics import Metrics, NoMetrics
 from app.events import ToolCalled, ToolResult
 from app.llm.model import ToolCall, ToolSpec, clean_text
 from app.llm.tokens import ChatMessage, ToolCallMessage
@@ -116,8 +117,11 @@ class ToolLoop:
     Once the limit is reached, ``choice`` becomes "none": the model must answer with what it has.
     """
 
-    def __init__(self, tools: Tools, hub: Hub, message_id: str, *, timeout_s: float) -> None:
+    def __init__(
+        self, tools: Tools, hub: Hub, message_id: str, *, timeout_s: float, metrics: Metrics | None = None
+    ) -> None:
         self.tools = tools
+        self.metrics: Metrics = metrics or NoMetrics()
         self.hub = hub
         self.message_id = message_id
         self.timeout_s = timeout_s
@@ -189,6 +193,8 @@ class ToolLoop:
             )
         else:
             outcome = await self._run(call, call_id)
+        # Names the model made up are one label, so they cannot grow the metric without bound.
+        self.metrics.tool_called(call.name if call.name in offered else "unknown", outcome.ok)
         summary = _bounded(outcome.summary, MAX_SUMMARY_CHARS)
         await journal.event(
             lambda seq: ToolResult(

@@ -60,6 +60,14 @@ class PrometheusMetrics:
             "shopchat_eventlog_batch_events", "Events stored per event-log transaction", buckets=_BATCH_BUCKETS,
             registry=r,
         )  # fmt: skip
+        self.tool_calls = Counter(
+            "shopchat_tool_calls", "Tool calls of the model, by tool and outcome (ok, failed)",
+            ["tool", "outcome"], registry=r,
+        )  # fmt: skip
+        self.handoffs = Counter(
+            "shopchat_handoffs", "Requests for a person recorded (transfer_to_human_agents that succeeded)",
+            registry=r,
+        )  # fmt: skip
 
     def watch_conversations(self, count: Callable[[], int]) -> None:
         """Read the active-conversation gauge from ``count`` at each scrape."""
@@ -88,3 +96,9 @@ class PrometheusMetrics:
         """See ``Metrics.committed``."""
         self.commit_latency.observe(seconds)
         self.commit_events.observe(events)
+
+    def tool_called(self, name: str, ok: bool) -> None:
+        """See ``Metrics.tool_called``; a successful ``transfer_to_human_agents`` is also a handoff."""
+        self.tool_calls.labels(name, "ok" if ok else "failed").inc()
+        if ok and name == "transfer_to_human_agents":
+            self.handoffs.inc()

@@ -10,11 +10,12 @@ from pathlib import Path
 from app.conversation.pipeline import ChatConfig
 from app.conversation.subscriber import Subscriber
 from app.errors import ErrorCode, ModelError
+from app.llm.model import ToolCall
 from app.store.migrate import upgrade
 from app.store.store import Store
 from tests.conftest import sqlite_url
 from tests.conversation.rig import start_service
-from tests.fakes import RecordingBroadcaster, ScriptedModel
+from tests.fakes import FakeTools, RecordingBroadcaster, ScriptedModel
 
 CONFIG = ChatConfig(
     context_tokens=16_000,
@@ -31,6 +32,7 @@ class RecordingMetrics:
     first_texts: list[float] = field(default_factory=list)
     model_errors: list[str] = field(default_factory=list)
     commits: list[int] = field(default_factory=list)
+    tools: list[tuple[str, bool]] = field(default_factory=list)
 
     def answer_ended(self, route: str | None, outcome: str, seconds: float) -> None:
         assert seconds >= 0
@@ -46,12 +48,17 @@ class RecordingMetrics:
         assert seconds >= 0
         self.commits.append(events)
 
+    def tool_called(self, name: str, ok: bool) -> None:
+        self.tools.append((name, ok))
 
-async def answer(tmp_path: Path, model: ScriptedModel) -> tuple[RecordingMetrics, RecordingBroadcaster]:
+
+async def answer(
+    tmp_path: Path, model: ScriptedModel, tools: FakeTools | None = None
+) -> tuple[RecordingMetrics, RecordingBroadcaster]:
     store = Store.from_url(sqlite_url(tmp_path / "chat.db"))
     await upgrade(store.engine)
     metrics = RecordingMetrics()
-    service, broadcaster = start_service(store, model, CONFIG, metrics=metrics)
+    service, broadcaster = start_service(store, model, CONFIG, metrics=metrics, tools=tools)
     try:
         hub = service.new_hub(None)
         subscriber = Subscriber(last_seq=0)
@@ -83,3 +90,16 @@ async def test_a_model_failure_is_measured_by_its_code(tmp_path: Path) -> None:
     assert metrics.answers == [("chat", "model_timeout")]
     assert metrics.model_errors == ["model_timeout"]
     assert len(metrics.first_texts) == 1
+
+
+async def test_tool_calls_are_counted_by_tool_and_outcome(tmp_path: Path) -> None:
+    calls = [
+        ToolCall("c1", "get_order_details", '{"order_id": "1"}'),
+        ToolCall("c2", "cancel_pending_order", '{"order_id": "1"}'),
+        ToolCall("c3", "made_up_tool", "{}"),
+    ]
+    model = ScriptedModel(turns=[calls, ["Done."]])
+    tools = FakeTools(names=("get_order_details", "cancel_pending_order"), failing=("cancel_pending_order",))
+    metrics, _ = await answer(tmp_path, model, tools)
+    assert metrics.tools == [("get_order_details", True), ("cancel_pending_order", False), ("unknown", False)]
+    assert metrics.answers == [("chat", "done")]
