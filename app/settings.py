@@ -69,7 +69,12 @@ class Settings(BaseSettings):
     # Unset: everything stays in this process. Set (redis://host:6379/0): limits and live events are shared.
     redis_url: str | None = None
     ready_cache_s: float = Field(default=2.0, ge=0, le=60)
-    forwarded_allow_ips: str | None = None  # None: uvicorn's default (FORWARDED_ALLOW_IPS or 127.0.0.1)
+    # None: uvicorn's default (FORWARDED_ALLOW_IPS or 127.0.0.1). SHOPCHAT_TRUSTED_PROXIES is the scale-out
+    # issue's name for it; both are read.
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SHOPCHAT_TRUSTED_PROXIES", "SHOPCHAT_FORWARDED_ALLOW_IPS"),
+    )
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
     local_confidence: float = Field(default=0.55, ge=0, le=1)
     recommendations_n: int = Field(default=4, ge=1, le=20)

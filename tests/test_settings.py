@@ -85,3 +85,9 @@ def test_a_tokenizer_may_be_an_encoding_a_file_or_its_folder(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SHOPCHAT_LLM_TOKENIZER", value)
     assert load_settings().llm_tokenizer == value
+
+
+@pytest.mark.parametrize("name", ["SHOPCHAT_TRUSTED_PROXIES", "SHOPCHAT_FORWARDED_ALLOW_IPS"])
+def test_trusted_proxies_are_read_under_either_name(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "10.0.0.0/8")
+    assert load_settings().forwarded_allow_ips == "10.0.0.0/8"
