@@ -283,13 +283,15 @@ class EventLog:
     def _lane_free(self, commit: asyncio.Task[None]) -> None:
         self._commits.discard(commit)
         self._committed()
+        # An urgent event of a conversation that was in flight was skipped while the signal was cleared: with
+        # one lane nothing is in flight when a batch is staged, so only lanes need this scan.
+        if any(j._urgent for j in self._dirty):
+            self._urgent.set()
 
     def _committed(self) -> None:
         self._measure(asyncio.get_running_loop().time())
         if self._dirty or self._closing:
             self._wake.set()
-            if any(j._urgent for j in self._dirty):
-                self._urgent.set()
 
     def _measure(self, now: float) -> None:
         # Every 100 ms: how many conversations streamed text; a token every 20 ms each is 50 tokens/s.
