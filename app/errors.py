@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     MODEL_BAD_REQUEST = "model_bad_request"
     TEMPLATE_ERROR = "template_error"
     INTERNAL = "internal"
+    CONFIRMATION_EXPIRED = "confirmation_expired"
+    CONFIRMATION_CLOSED = "confirmation_closed"
 
 
 # What a customer reads when an answer ends with an error: our own words per code, never what a model server,

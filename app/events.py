@@ -98,6 +98,24 @@ class ToolResult(Frame):
     summary: str
 
 
+class Confirm(Frame):
+    """The assistant asks the customer to confirm a change (``summary``) before it is made.
+
+    Answer it with a ``confirm`` frame {action_id, approve} (or a typed yes/no) before ``expires_at``; the call
+    ``call_id`` of the answer ``message_id`` asked for it. Nothing changes until the customer approves.
+    """
+
+    type: Literal["confirm"] = "confirm"
+    seq: int
+    message_id: str
+    action_id: str
+    call_id: str
+    tool: str
+    summary: str
+    arguments: dict[str, Any]
+    expires_at: str
+
+
 class Done(Frame):
     """The answer to ``message_id`` is complete (or ``stopped`` early); ``text`` is all of it."""
 
@@ -123,7 +141,7 @@ class Error(Frame):
     retry_after_s: float | None = None
 
 
-StoredEvent = Accepted | Delta | Reset | Recommendations | ToolCalled | ToolResult | Done | Error
+StoredEvent = Accepted | Delta | Reset | Recommendations | ToolCalled | ToolResult | Confirm | Done | Error
 EVENT: TypeAdapter[StoredEvent] = TypeAdapter(Annotated[StoredEvent, Field(discriminator="type")])
 
 

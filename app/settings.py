@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     llm_stream: bool = True
     llm_early_start: bool = True
     llm_tools: bool = True
+    # How long a customer has to confirm a change the assistant proposed (cancel, return, new address).
+    confirm_ttl_s: float = Field(default=900.0, ge=10, le=86400)
     # A tiktoken encoding (cl100k_base, o200k_base) or a Hugging Face tokenizer.json (or its folder); unset: the
     # model's tiktoken encoding, a guess for models that are not OpenAI's.
     llm_tokenizer: str | None = None

@@ -14,11 +14,12 @@ from app.conversation.broadcaster import InProcessBroadcaster
 from app.conversation.hub import Hub
 from app.conversation.router import RouteDecision
 from app.conversation.subscriber import Subscriber
-from app.conversation.tools import ToolOutcome
+from app.conversation.tools import Proposal, ToolOutcome
 from app.errors import ModelError
 from app.events import EVENT, Route, StoredEvent
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta, ToolCall, ToolSpec
 from app.shop.recommender import NOTHING_SHOWN, Recommendation, Shown
+from app.store.actions import ActionRecord
 from app.store.records import Write
 from app.store.store import Store
 
@@ -80,7 +81,10 @@ class FakeTools:
     failing: Sequence[str] = ()
     blocking: Sequence[str] = ()
     padding: int = 0  # characters of filler added to every result
+    proposing: Sequence[str] = ()
     runs: list[ToolCall] = field(default_factory=list)
+    proposed: list[ToolCall] = field(default_factory=list)
+    made: list[ActionRecord] = field(default_factory=list)
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -93,7 +97,11 @@ class FakeTools:
         return [ToolSpec(name, f"The {name} tool.", parameters) for name in self.names]
 
     async def run(self, hub: Hub, call: ToolCall) -> ToolOutcome:
-        """Echo the call as JSON; fail or block as configured."""
+        """Echo the call as JSON; fail or block as configured; propose (change nothing) for ``proposing``."""
+        if call.name in self.proposing:
+            self.proposed.append(call)
+            summary = f"Do {call.name} {call.arguments}"
+            return ToolOutcome(ok=True, content="{}", summary=summary, proposal=Proposal(summary, "c1"))
         self.runs.append(call)
         self.entered.set()
         if call.name in self.blocking:
@@ -105,6 +113,12 @@ class FakeTools:
             result["padding"] = "x " * (self.padding // 2)
         content = json.dumps(result)
         return ToolOutcome(ok=True, content=content, summary=f"Found order {call.arguments}")
+
+    async def confirmed(self, hub: Hub, action: ActionRecord) -> ToolOutcome:
+        """Record the approved change; its result echoes it."""
+        self.made.append(action)
+        content = json.dumps({"done": action.tool, "arguments": action.arguments})
+        return ToolOutcome(ok=True, content=content, summary=f"Done: {action.summary}")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from app.conversation.confirmations import Confirmations, Decision
 from app.conversation.hub import Hub, Job
 from app.conversation.limits import AnswerClock, TokenCap, output_cap
 from app.conversation.metrics import Metrics, NoMetrics
@@ -104,8 +105,10 @@ class AnswerPipeline:
         cpu: Executor | None = None,
         tools: Tools | None = None,
         metrics: Metrics | None = None,
+        confirmations: Confirmations | None = None,
     ) -> None:
         self.store = store
+        self.confirmations = confirmations
         self.metrics: Metrics = metrics or NoMetrics()
         self.model = model
         self.router = router
@@ -149,12 +152,35 @@ class AnswerPipeline:
         try:
             if job.recovered:
                 journal.event(lambda seq: Reset(seq=seq, message_id=draft.message_id))
-            decision = await job.route if job.route is not None else await self.classify(text)
-            draft.route = decision.route
+            loop = ToolLoop(
+                self.tools,
+                hub,
+                draft.message_id,
+                timeout_s=tool_timeout(self.config.idle_timeout_s),
+                metrics=self.metrics,
+                confirmations=self.confirmations,
+            )
+            answers = (
+                await self.confirmations.decision(hub, draft.message_id, text)
+                if self.confirmations is not None
+                else None
+            )
+            if answers is not None:
+                # The customer answered a confirmation: the change is made (or not) before the model speaks.
+                if job.route is not None:
+                    job.route.cancel()
+                if prefetch is not None:
+                    prefetch.drop()
+                    prefetch = None
+            else:
+                decision = await job.route if job.route is not None else await self.classify(text)
+                draft.route = decision.route
             if prefetch is not None and draft.route != "chat":
                 prefetch.drop()
                 prefetch = None
             journal.write(AnswerStarted(hub.conversation_id, draft.message_id, draft.route))
+            if answers is not None and self.confirmations is not None:
+                await self._settle(hub, loop, answers)
             items: list[Recommendation] = []
             if draft.route == "recommend":
                 customer_id = hub.customer_id
@@ -177,7 +203,7 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            await self._stream(hub, draft, self._answer_events(hub, draft, text, items, prefetch))
+            await self._stream(hub, draft, self._answer_events(hub, draft, text, items, prefetch, loop))
             ended = await self.finish(hub, draft, "done")
             if isinstance(ended, Done):
                 log.info(
@@ -346,8 +372,25 @@ class AnswerPipeline:
         if isinstance(exc, ModelError):
             self.metrics.model_error(str(exc.code))
 
+    async def _settle(self, hub: Hub, loop: ToolLoop, answers: Decision) -> None:
+        """Claim the customer's decision (once) and make the change when approved; the model reads how it went."""
+        assert self.confirmations is not None
+        action = await self.confirmations.claim(hub, answers)
+        if action is not None:
+            await loop.settle(action, answers.approve, decided=True)
+            return
+        known = await self.confirmations.action(hub, answers.action_id)
+        if known is not None:
+            await loop.settle(known, answers.approve, decided=False)
+
     async def _answer_events(
-        self, hub: Hub, draft: Draft, text: str, items: list[Recommendation], prefetch: Prefetch | None
+        self,
+        hub: Hub,
+        draft: Draft,
+        text: str,
+        items: list[Recommendation],
+        prefetch: Prefetch | None,
+        loop: ToolLoop,
     ) -> AsyncIterator[ModelEvent]:
         """The model's answer with its tool rounds: call → result → model again, until it answers.
 
@@ -355,13 +398,6 @@ class AnswerPipeline:
         all rounds. A model that calls tools again after it was told to answer (see ``ToolLoop``) fails the
         answer with ``model_error``.
         """
-        loop = ToolLoop(
-            self.tools,
-            hub,
-            draft.message_id,
-            timeout_s=tool_timeout(self.config.idle_timeout_s),
-            metrics=self.metrics,
-        )
         estimated = 0
         prompt: int | None = 0
         completion: int | None = 0

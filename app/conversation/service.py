@@ -14,6 +14,7 @@ import logging
 
 from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
 from app.conversation.checks import MessageChecks
+from app.conversation.confirmations import frame_message
 from app.conversation.eventlog import EventLog, Journal
 from app.conversation.hub import Hub, Job, Running
 from app.conversation.leases import Lease, Leases, LocalLeases
@@ -258,6 +259,29 @@ class ChatService:
         finally:
             del hub.accepting[message_id]
             self._release(hub)
+
+    async def confirm(self, hub: Hub, subscriber: Subscriber, action_id: str, approve: bool) -> Error | None:
+        """Take the customer's answer to a confirmation as their message; the error if it cannot be taken.
+
+        The answer is stored as the message ``confirm-<action_id>``: a frame sent twice (or from two tabs) is
+        one message, and its answer decides the action, once. Unknown, expired and answered actions are refused
+        here, before anything is stored.
+        """
+        message_id, text = frame_message(action_id, approve)
+        if not (hub.transcript.has(message_id) or message_id in hub.accepting):
+            confirmations = self.pipeline.confirmations
+            problem = (
+                await confirmations.refusal(hub, action_id)
+                if confirmations is not None
+                else Error(
+                    code=ErrorCode.NOT_FOUND,
+                    message="There is no change waiting for your confirmation with that id.",
+                )
+            )
+            if problem is not None:
+                return problem.model_copy(update={"reply_to": message_id})
+        await self.submit(hub, subscriber, message_id, text)
+        return None
 
     def cancel(self, hub: Hub, message_id: str) -> bool:
         """Stop the answer to ``message_id`` if it is being generated or waiting; False if neither."""

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
@@ -24,6 +24,10 @@ from app.conversation.metrics import Metrics, NoMetrics
 from app.events import ToolCalled, ToolResult
 from app.llm.model import ToolCall, ToolSpec, clean_text
 from app.llm.tokens import ChatMessage, ToolCallMessage
+from app.store.actions import ActionRecord
+
+if TYPE_CHECKING:
+    from app.conversation.confirmations import Confirmations
 
 log = logging.getLogger("shopchat.tools")
 
@@ -39,15 +43,28 @@ MAX_RESULT_CHARS = 8000
 MAX_SUMMARY_CHARS = 300
 MAX_ID_CHARS = 128
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+WAITING = "Waiting for your confirmation."
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A change checked but not made: ``summary`` is what the customer confirms, ``customer_id`` for whom."""
+
+    summary: str
+    customer_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ToolOutcome:
-    """A tool's result: ``content`` is what the model reads (JSON), ``summary`` what the customer sees."""
+    """A tool's result: ``content`` is what the model reads (JSON), ``summary`` what the customer sees.
+
+    With ``proposal`` the tool changed nothing: the change waits for the customer's confirmation.
+    """
 
     ok: bool
     content: str
     summary: str
+    proposal: Proposal | None = None
 
 
 class Tools(Protocol):
@@ -58,7 +75,14 @@ class Tools(Protocol):
         ...
 
     async def run(self, hub: Hub, call: ToolCall) -> ToolOutcome:
-        """Run one call (its name is one of ``specs``, its arguments a JSON object); may raise."""
+        """Run one call (its name is one of ``specs``, its arguments a JSON object); may raise.
+
+        A call that would change something is only checked: its outcome carries a ``Proposal``.
+        """
+        ...
+
+    async def confirmed(self, hub: Hub, action: ActionRecord) -> ToolOutcome:
+        """Make a change the customer approved (identity and the shop's rules are checked again); may raise."""
         ...
 
 
@@ -73,11 +97,21 @@ class NoTools:
         """Never called: the loop answers calls to unknown tools itself."""
         return _failure("unknown tool", "That is not something I can do here.")
 
+    async def confirmed(self, hub: Hub, action: ActionRecord) -> ToolOutcome:
+        """Nothing was ever proposed."""
+        return _failure("unknown tool", "That is not something I can do here.")
 
-def _failure(error: str, summary: str) -> ToolOutcome:
+
+def _failure(error: str, summary: str, **more: str) -> ToolOutcome:
     return ToolOutcome(
-        ok=False, content=orjson.dumps({"ok": False, "error": error}).decode(), summary=summary
+        ok=False, content=orjson.dumps({"ok": False, "error": error, **more}).decode(), summary=summary
     )
+
+
+NO_CONFIRMATIONS = _failure(
+    "this change needs the customer's confirmation, which this conversation cannot ask for",
+    "That change cannot be made here.",
+)
 
 
 LIMIT_REACHED = _failure(
@@ -118,9 +152,17 @@ class ToolLoop:
     """
 
     def __init__(
-        self, tools: Tools, hub: Hub, message_id: str, *, timeout_s: float, metrics: Metrics | None = None
+        self,
+        tools: Tools,
+        hub: Hub,
+        message_id: str,
+        *,
+        timeout_s: float,
+        metrics: Metrics | None = None,
+        confirmations: Confirmations | None = None,
     ) -> None:
         self.tools = tools
+        self.confirmations = confirmations
         self.metrics: Metrics = metrics or NoMetrics()
         self.hub = hub
         self.message_id = message_id
@@ -195,18 +237,87 @@ class ToolLoop:
             outcome = await self._run(call, call_id)
         # Names the model made up are one label, so they cannot grow the metric without bound.
         self.metrics.tool_called(call.name if call.name in offered else "unknown", outcome.ok)
+        proposal = outcome.proposal
+        if proposal is not None and self.confirmations is None:
+            outcome, proposal = NO_CONFIRMATIONS, None
+        summary = _bounded(outcome.summary if proposal is None else WAITING, MAX_SUMMARY_CHARS)
+        await journal.event(
+            lambda seq: ToolResult(
+                seq=seq, message_id=message_id, call_id=call_id, ok=outcome.ok, summary=summary
+            )
+        )
+        if proposal is not None and self.confirmations is not None:
+            # Nothing changed: the customer is asked, and the model told to ask them too.
+            return await self.confirmations.propose(
+                self.hub, message_id, call_id, name, shown, _bounded(proposal.summary, MAX_SUMMARY_CHARS),
+                proposal.customer_id,
+            )  # fmt: skip
+        return _bounded(outcome.content, MAX_RESULT_CHARS)
+
+    async def settle(self, action: ActionRecord, approve: bool, decided: bool) -> None:
+        """A change the customer answered: it becomes this answer's call, made only when approved and
+        ``decided`` (claimed now, exactly once); the model reads its result like any other."""
+        self.calls += 1
+        journal = self.hub.journal
+        message_id = self.message_id
+        call_id = _bounded(f"{action.call_id}-{action.action_id}", MAX_ID_CHARS)
+        arguments = dict(action.arguments)
+        await journal.event(
+            lambda seq: ToolCalled(
+                seq=seq, message_id=message_id, call_id=call_id, name=action.tool, arguments=arguments
+            )
+        )
+        if not decided:
+            outcome = _failure(
+                "confirmation_expired",
+                "Nothing was changed: the confirmation had expired or was already answered.",
+                message="Nothing was changed. Ask the customer whether they still want it.",
+            )
+        elif not approve:
+            outcome = _failure(
+                "declined",
+                "Nothing was changed.",
+                message="The customer declined: nothing was changed.",
+            )
+        else:
+            outcome = await self._guarded(
+                action.tool, call_id, lambda: self.tools.confirmed(self.hub, action)
+            )
+        self.metrics.tool_called(action.tool, outcome.ok)
         summary = _bounded(outcome.summary, MAX_SUMMARY_CHARS)
         await journal.event(
             lambda seq: ToolResult(
                 seq=seq, message_id=message_id, call_id=call_id, ok=outcome.ok, summary=summary
             )
         )
-        return _bounded(outcome.content, MAX_RESULT_CHARS)
+        self.tail.append(
+            ChatMessage(
+                role="assistant",
+                content="",
+                tool_calls=[
+                    ToolCallMessage(
+                        id=call_id,
+                        type="function",
+                        function={"name": action.tool, "arguments": orjson.dumps(arguments).decode()},
+                    )
+                ],
+            )
+        )
+        self.tail.append(
+            ChatMessage(
+                role="tool", tool_call_id=call_id, content=_bounded(outcome.content, MAX_RESULT_CHARS)
+            )
+        )
 
     async def _run(self, call: ToolCall, call_id: str) -> ToolOutcome:
+        return await self._guarded(call.name, call_id, lambda: self.tools.run(self.hub, call))
+
+    async def _guarded(
+        self, name: str, call_id: str, run: Callable[[], Awaitable[ToolOutcome]]
+    ) -> ToolOutcome:
         try:
             async with asyncio.timeout(self.timeout_s):
-                outcome = await self.tools.run(self.hub, call)
+                outcome = await run()
         except asyncio.CancelledError:
             # The answer is stopping: its tool call still ends, before the answer's own end.
             message_id = self.message_id
@@ -218,14 +329,12 @@ class ToolLoop:
             stored.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise
         except TimeoutError:
-            log.warning(
-                "tool %s timed out after %gs in %s", call.name, self.timeout_s, self.hub.conversation_id
-            )
+            log.warning("tool %s timed out after %gs in %s", name, self.timeout_s, self.hub.conversation_id)
             return _failure("the tool timed out", "That took too long; please try again later.")
         except Exception:
-            log.exception("tool %s failed in %s", call.name, self.hub.conversation_id)
+            log.exception("tool %s failed in %s", name, self.hub.conversation_id)
             return _failure("the tool failed", "That did not work; please try again later.")
         if not isinstance(outcome, ToolOutcome):
-            log.error("tool %s returned %s, not a ToolOutcome", call.name, type(outcome).__name__)
+            log.error("tool %s returned %s, not a ToolOutcome", name, type(outcome).__name__)
             return _failure("the tool failed", "That did not work; please try again later.")
         return outcome

@@ -44,6 +44,13 @@ class Transcript:
         """Whether the customer message ``message_id`` is stored."""
         return message_id in self._questions
 
+    def previous(self, message_id: str) -> str | None:
+        """The customer message stored just before ``message_id`` (None for the first, or an unknown id)."""
+        if message_id not in self._questions:
+            return None
+        index = self._order.index(message_id)
+        return self._order[index - 1] if index else None
+
     def answered(self, message_id: str, text: str) -> None:
         """The answer to ``message_id`` finished (done or stopped); empty answers are not part of history."""
         if text:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from app.store.orders import OrderItemRecord, OrderRecord, OrderStore
 
@@ -250,6 +250,77 @@ def _not_found(order_id: str) -> Refused:
     return Refused("not_found", f"No order {order_id} was found.")
 
 
+class ShopRules:
+    """The shop's rules for the three changes, checked in code before any change is asked for or made.
+
+    Each check returns None when the change is allowed, else the ``Refused`` that says why.
+    """
+
+    def __init__(
+        self, return_window_days: int = 30, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.window = timedelta(days=return_window_days)
+        self._clock = clock
+
+    def cancel(self, order: Order) -> Refused | None:
+        """Only a pending order can be cancelled."""
+        if order.status == "pending":
+            return None
+        return Refused(
+            "not_pending",
+            f"Order {order.order_id} is {_status_text(order.status)}: only pending orders can be cancelled.",
+        )
+
+    def readdress(self, order: Order) -> Refused | None:
+        """Only a pending order can get a new delivery address."""
+        if order.status == "pending":
+            return None
+        return Refused(
+            "not_pending",
+            f"Order {order.order_id} is {_status_text(order.status)}: the address can only be changed while "
+            "the order is pending.",
+        )
+
+    def give_back(self, order: Order, item_ids: Sequence[str]) -> Refused | None:
+        """Only delivered lines, within the return window, each at most once."""
+        order_id = order.order_id
+        if order.status not in ("delivered", "return_requested") or order.delivered_at is None:
+            return Refused(
+                "not_delivered",
+                f"Order {order_id} is {_status_text(order.status)}: only delivered items can be returned.",
+            )
+        last_day = order.delivered_at + self.window
+        if self._clock() > last_day:
+            return Refused(
+                "outside_return_window",
+                f"Order {order_id} was delivered on {order.delivered_at:%d %B %Y}: returns are accepted for "
+                f"{self.window.days} days after delivery, until {last_day:%d %B %Y}.",
+            )
+        lines = {item.item_id: item for item in order.items}
+        unknown = [item_id for item_id in item_ids if item_id not in lines]
+        if unknown:
+            return Refused(
+                "unknown_items",
+                f"Order {order_id} has no item {', '.join(unknown)}; its items are {', '.join(lines)}.",
+            )
+        done = [
+            item_id for item_id in item_ids if lines[item_id].returned_quantity >= lines[item_id].quantity
+        ]
+        if done:
+            return Refused(
+                "already_returned", f"Item {', '.join(done)} of order {order_id} is already being returned."
+            )
+        return None
+
+    def refusal(self, tool: str, order: Order, arguments: dict[str, Any]) -> Refused | None:
+        """The check of the write tool ``tool`` (its validated arguments) against the order."""
+        if tool == "cancel_pending_order":
+            return self.cancel(order)
+        if tool == "modify_pending_order_address":
+            return self.readdress(order)
+        return self.give_back(order, [str(i).strip() for i in arguments.get("item_ids", [])])
+
+
 class StoredShopBackend:
     """A ``ShopBackend`` over the app's database; with ``seed``, a customer's orders are stored on first use."""
 
@@ -263,10 +334,9 @@ class StoredShopBackend:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._orders = orders
-        self._window = timedelta(days=return_window_days)
+        self.rules = ShopRules(return_window_days, clock)
         self._seed = seed
         self._owner_of = owner_of
-        self._clock = clock
         self._seeded: set[str] = set()
 
     async def _ensure(self, customer_id: str | None) -> None:
@@ -294,11 +364,9 @@ class StoredShopBackend:
         order = await self.get_order(order_id)
         if order is None:
             return _not_found(order_id)
-        if order.status != "pending":
-            return Refused(
-                "not_pending",
-                f"Order {order_id} is {_status_text(order.status)}: only pending orders can be cancelled.",
-            )
+        refused = self.rules.cancel(order)
+        if refused is not None:
+            return refused
         if not await self._orders.set_status(
             order_id, expected="pending", status="cancelled", cancel_reason=reason
         ):
@@ -312,32 +380,9 @@ class StoredShopBackend:
         order = await self.get_order(order_id)
         if order is None:
             return _not_found(order_id)
-        if order.status not in ("delivered", "return_requested") or order.delivered_at is None:
-            return Refused(
-                "not_delivered",
-                f"Order {order_id} is {_status_text(order.status)}: only delivered items can be returned.",
-            )
-        last_day = order.delivered_at + self._window
-        if self._clock() > last_day:
-            return Refused(
-                "outside_return_window",
-                f"Order {order_id} was delivered on {order.delivered_at:%d %B %Y}: returns are accepted for "
-                f"{self._window.days} days after delivery, until {last_day:%d %B %Y}.",
-            )
-        lines = {item.item_id: item for item in order.items}
-        unknown = [item_id for item_id in item_ids if item_id not in lines]
-        if unknown:
-            return Refused(
-                "unknown_items",
-                f"Order {order_id} has no item {', '.join(unknown)}; its items are {', '.join(lines)}.",
-            )
-        done = [
-            item_id for item_id in item_ids if lines[item_id].returned_quantity >= lines[item_id].quantity
-        ]
-        if done:
-            return Refused(
-                "already_returned", f"Item {', '.join(done)} of order {order_id} is already being returned."
-            )
+        refused = self.rules.give_back(order, item_ids)
+        if refused is not None:
+            return refused
         if not await self._orders.request_return(
             order_id, list(item_ids), expected=("delivered", "return_requested"), reason=reason
         ):
@@ -349,12 +394,9 @@ class StoredShopBackend:
         order = await self.get_order(order_id)
         if order is None:
             return _not_found(order_id)
-        if order.status != "pending":
-            return Refused(
-                "not_pending",
-                f"Order {order_id} is {_status_text(order.status)}: the address can only be changed while "
-                "the order is pending.",
-            )
+        refused = self.rules.readdress(order)
+        if refused is not None:
+            return refused
         if not await self._orders.set_address(order_id, expected="pending", address=address.as_dict()):
             return _changed(order_id)
         return await self._changed(order_id)

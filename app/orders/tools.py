@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.orders.backend import Address, Changed, Order, ShopBackend
+from app.orders.backend import Address, Changed, Order, ShopBackend, ShopRules
 from app.shop.catalog import Shop
 from app.shop.knowledge import CatalogIndex
 from app.shop.recommender import Recommender
@@ -153,6 +153,25 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
     ),
 )
+VERIFY_TOOL = ToolSpec(
+    "verify_customer",
+    "Verify the customer with one of their order numbers and the email address or delivery postcode on that "
+    "order. Needed before any order tool when the customer is not verified yet.",
+    _object(
+        {
+            "order_id": _ORDER_ID,
+            "email_or_postcode": {
+                "type": "string",
+                "minLength": 2,
+                "maxLength": 254,
+                "description": "The email address or the delivery postcode on the order, as the customer gave it.",
+            },
+        },
+        ("order_id", "email_or_postcode"),
+    ),
+)
+"""Offered beside the order tools; run by the conversation layer, which counts failed attempts."""
+
 TOOL_NAMES = frozenset(spec.name for spec in TOOLS)
 WRITE_TOOLS = frozenset(spec.name for spec in TOOLS if spec.writes)
 ORDER_TOOLS = frozenset(
@@ -273,9 +292,18 @@ class ShopTools:
     """Runs the tools for one shop: its backend, catalog, recommender and handoff records."""
 
     def __init__(
-        self, backend: ShopBackend, shop: Shop, recommender: Recommender, handoffs: Handoffs
+        self,
+        backend: ShopBackend,
+        shop: Shop,
+        recommender: Recommender,
+        handoffs: Handoffs,
+        *,
+        rules: ShopRules | None = None,
     ) -> None:
         self._backend = backend
+        # The rules a change is checked against before the customer is asked to confirm it (the backend checks
+        # them again when it makes the change).
+        self._rules = rules or ShopRules(shop.return_window_days)
         self._shop = shop
         self._recommender = recommender
         self._handoffs = handoffs
@@ -344,6 +372,46 @@ class ShopTools:
             {"handoff_id": handoff_id, "message": "A person from the team will take over this conversation."},
             "Passed to a person from the team.",
         )
+
+    async def prepare(self, name: str, arguments: dict[str, Any], customer_id: str | None) -> ToolResult:
+        """Check a write call without changing anything: ok with a summary for the customer to confirm, or why
+        it cannot be done (bad arguments, not verified, not the customer's order, the shop's rules)."""
+        spec = _BY_NAME.get(name)
+        if spec is None or not spec.writes:
+            return ToolResult(
+                False,
+                {"error": "unknown_tool", "message": f"{name!r} is not a tool that changes an order."},
+                "That action is not available.",
+            )
+        found = problems(spec.parameters, arguments)
+        if found:
+            return ToolResult(
+                False,
+                {"error": "bad_arguments", "message": f"Invalid arguments for {name}: {'; '.join(found)}."},
+                "The request could not be understood.",
+                True,
+            )
+        if customer_id is None:
+            return ToolResult(
+                False,
+                {"error": "verification_required", "message": VERIFY_FIRST},
+                "Please verify that you placed the order first.",
+                True,
+            )
+        order_id = arguments["order_id"].strip()
+        order = await self._backend.get_order(order_id)
+        if order is None or order.customer_id != customer_id:
+            return _not_found(order_id)
+        refusal = self._rules.refusal(name, order, arguments)
+        if refusal is not None:
+            return ToolResult(
+                False, {"error": refusal.code, "message": refusal.message}, refusal.message, True
+            )
+        return ToolResult(True, order_content(order), _proposal(name, order, arguments), True)
+
+    async def verify(self, order_id: str, email_or_postcode: str) -> str | None:
+        """The customer whose order ``order_id`` carries this email or postcode, else None."""
+        return await self._backend.verify(order_id.strip(), email_or_postcode)
 
     async def _order_tool(self, name: str, args: dict[str, Any], customer_id: str) -> ToolResult:
         if name == "find_customer_orders":
@@ -419,6 +487,21 @@ class ShopTools:
 
     def _product(self, product_id: str, name: str, price: float) -> dict[str, Any]:
         return {"product_id": product_id, "name": name, "price": price, "currency": self._shop.currency}
+
+
+def _proposal(name: str, order: Order, arguments: dict[str, Any]) -> str:
+    """What the customer is asked to confirm, in plain words."""
+    money = f"{order.total:.2f} {order.currency}"
+    if name == "cancel_pending_order":
+        count = len(order.items)
+        return f"Cancel order {order.order_id} ({count} item{'s' if count != 1 else ''}, {money})."
+    if name == "return_delivered_order_items":
+        wanted = {i.strip() for i in arguments["item_ids"]}
+        names = [f"{i.quantity} × {i.name}" for i in order.items if i.item_id in wanted]
+        return f"Return from order {order.order_id}: {'; '.join(names)}."
+    address = Address.from_dict({k: v.strip() for k, v in arguments["address"].items()})
+    parts = [address.name, address.line1, address.line2, address.city, address.postcode, address.country]
+    return f"Deliver order {order.order_id} to {', '.join(p for p in parts if p)}."
 
 
 def _status_summary(order: Order) -> str:

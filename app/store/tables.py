@@ -122,3 +122,33 @@ class HandoffRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ActionRow(Base):
+    """A change the model asked for, waiting for (or decided by) the customer's confirmation."""
+
+    __tablename__ = "actions"
+
+    action_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32), index=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    call_id: Mapped[str] = mapped_column(String(128))
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VerificationRow(Base):
+    """Who a conversation's customer proved to be (an order number plus its email or postcode), and failures."""
+
+    __tablename__ = "verifications"
+
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from app.bus.redis_broadcaster import RedisBroadcaster
 from app.bus.redis_leases import RedisLeases
+from app.conversation.confirmations import Confirmations
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import ChatService
@@ -43,6 +44,7 @@ from app.shop.embedding import Encoder, EncoderProcess, default_encoder
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
+from app.store.actions import ActionStore
 from app.store.migrate import upgrade
 from app.store.orders import OrderStore
 from app.store.store import Store
@@ -232,10 +234,12 @@ def create_app(
         )
         ranker = recommender or build_recommender(shop, shop_dir)
         toolbox = tools
-        if toolbox is None and config.llm_backend == "openai" and config.llm_tools:
+        actions = ActionStore(store)
+        if toolbox is None and config.llm_tools:
             # Order look-ups only for the demo shop: a shop of one's own needs its own order backend.
-            shop_tools = ShopTools(demo_backend(store, shop), shop, ranker, OrderStore(store))
-            toolbox = ShopToolbox(shop_tools, orders=shop_dir == DEMO_SHOP_DIR)
+            backend = demo_backend(store, shop)
+            shop_tools = ShopTools(backend, shop, ranker, OrderStore(store), rules=backend.rules)
+            toolbox = ShopToolbox(shop_tools, orders=shop_dir == DEMO_SHOP_DIR, actions=actions)
         metrics = PrometheusMetrics()
         redis = await connect_redis(config.redis_url) if config.redis_url else None
         broadcaster = RedisBroadcaster(redis) if redis is not None else None
@@ -255,6 +259,7 @@ def create_app(
             cpu=cpu,
             tools=toolbox,
             metrics=metrics,
+            confirmations=Confirmations(actions, ttl_s=config.confirm_ttl_s),
         )
         service = ChatService(
             store=store,

@@ -7,11 +7,22 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
-from app.events import Accepted, Delta, Done, Error, Frame, Recommendations, Reset, ToolCalled, ToolResult
+from app.events import (
+    Accepted,
+    Confirm,
+    Delta,
+    Done,
+    Error,
+    Frame,
+    Recommendations,
+    Reset,
+    ToolCalled,
+    ToolResult,
+)
 from app.llm.health import ModelState
 
 MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
@@ -69,19 +80,24 @@ class ClientFeedback(Frame):
     comment: CustomerText | None = Field(default=None, max_length=2000)
 
 
+class ClientConfirm(Frame):
+    """The customer's answer to a ``confirm`` event: approve (true) or decline (false) the change ``action_id``."""
+
+    type: Literal["confirm"]
+    action_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    approve: StrictBool
+
+
 class ClientPing(Frame):
     """Keep-alive; answered with ``pong``."""
 
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[
-    ClientMessage | ClientCancel | ClientFeedback | ClientPing, Field(discriminator="type")
-]
-CLIENT_FRAME: TypeAdapter[ClientMessage | ClientCancel | ClientFeedback | ClientPing] = TypeAdapter(
-    ClientFrame
-)
-CLIENT_TYPES = frozenset({"message", "cancel", "feedback", "ping"})
+ParsedClientFrame = ClientMessage | ClientCancel | ClientFeedback | ClientConfirm | ClientPing
+ClientFrame = Annotated[ParsedClientFrame, Field(discriminator="type")]
+CLIENT_FRAME: TypeAdapter[ParsedClientFrame] = TypeAdapter(ClientFrame)
+CLIENT_TYPES = frozenset({"message", "cancel", "feedback", "confirm", "ping"})
 
 
 # ---- server → client (connection-only; stored events are in app.events) -------------------------------
@@ -123,6 +139,7 @@ ServerFrame = (
     | Recommendations
     | ToolCalled
     | ToolResult
+    | Confirm
     | Done
     | Error
     | FeedbackSaved
@@ -148,8 +165,6 @@ _WRONG_TYPE_ERRORS = frozenset(
 # No client frame needs a longer number; longer ones cost CPU to convert (and over 4,300 digits, an error).
 _MAX_NUMBER_CHARS = 32
 _SHOWN_CHARS = 40
-
-ParsedClientFrame = ClientMessage | ClientCancel | ClientFeedback | ClientPing
 
 
 class _RefusedJsonError(ValueError):

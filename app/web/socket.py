@@ -20,6 +20,7 @@ from app.web.auth import TokenSigner
 from app.web.deps import ChatDep, LimitsDep, MetricsDep, ModelHealthDep, SignerDep, StoreDep, WsConfigDep
 from app.web.frames import (
     ClientCancel,
+    ClientConfirm,
     ClientFeedback,
     ClientMessage,
     ClientPing,
@@ -269,6 +270,21 @@ async def _handle(
             )
             return
         await service.submit(hub, subscriber, frame.id, frame.text)
+    elif isinstance(frame, ClientConfirm):
+        wait = await limiter.take()
+        if wait is not None:
+            _reply(
+                subscriber,
+                Error(
+                    code=ErrorCode.RATE_LIMITED,
+                    message="You are sending messages too quickly. Please wait a moment.",
+                    retry_after_s=round(wait, 1),
+                ),
+            )
+            return
+        problem = await service.confirm(hub, subscriber, frame.action_id, frame.approve)
+        if problem is not None:
+            _reply(subscriber, problem)
     elif isinstance(frame, ClientCancel):
         if not service.cancel(hub, frame.message_id):
             _reply(

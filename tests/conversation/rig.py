@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.conversation.confirmations import Confirmations
 from app.conversation.metrics import Metrics
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import Router
@@ -12,6 +13,7 @@ from app.llm.prompts import PromptLibrary
 from app.llm.tokens import TokenCounter
 from app.shop.catalog import load_shop
 from app.shop.recommender import Recommender
+from app.store.actions import ActionStore
 from app.store.store import Store
 from tests.fakes import FixedRecommender, FixedRouter, RecordingBroadcaster
 
@@ -26,6 +28,7 @@ def start_service(
     counter: TokenCounter | None = None,
     tools: Tools | None = None,
     metrics: Metrics | None = None,
+    confirmations: Confirmations | None = None,
 ) -> tuple[ChatService, RecordingBroadcaster]:
     """The service (started) and the fan-out that records what it published."""
     pipeline = AnswerPipeline(
@@ -39,6 +42,7 @@ def start_service(
         config=config,
         tools=tools,
         metrics=metrics,
+        confirmations=confirmations or Confirmations(ActionStore(store)),
     )
     broadcaster = RecordingBroadcaster()
     service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)

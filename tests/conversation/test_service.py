@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.conversation.confirmations import Confirmations
 from app.conversation.hub import Hub
 from app.conversation.pipeline import ChatConfig
 from app.conversation.router import Router
@@ -79,6 +80,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         router: Router | None = None,
         config: ChatConfig = CONFIG,
         tools: Tools | None = None,
+        confirmations: Confirmations | None = None,
     ) -> Rig:
         engine = Store.from_url(sqlite_url(tmp_path / "chat.db")).engine
         store: Store = Store(engine)
@@ -88,7 +90,9 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             store = FlakyStore(engine)
         await upgrade(store.engine)
         model = model or ScriptedModel()
-        service, broadcaster = start_service(store, model, config, router=router, tools=tools)
+        service, broadcaster = start_service(
+            store, model, config, router=router, tools=tools, confirmations=confirmations
+        )
         rig = Rig(service, store, model, broadcaster)
         rigs.append(rig)
         return rig
