@@ -207,7 +207,7 @@ async def test_a_newer_proposal_closes_the_older_one(make_rig: Callable[..., obj
     tools = FakeTools(names=TOOLS, proposing=("cancel_pending_order",))
     again = ToolCall("call_2", "cancel_pending_order", '{"order_id": "1234702", "reason": "x"}')
     turns: list[list[str | ToolCall]] = [[CANCEL], [ASKED], [again], [ASKED]]
-    rig: Rig = await make_rig(model=ScriptedModel(turns=turns), tools=tools)  # type: ignore[operator]
+    rig: Rig = await make_rig(model=ScriptedModel(turns=turns), tools=tools)  # type: ignore[misc]
     hub = rig.service.new_hub(None)
     subscriber = await connect(rig.service, hub)
     await rig.service.submit(hub, subscriber, "m1", "cancel order 1234701")
