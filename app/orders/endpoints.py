@@ -550,8 +550,10 @@ class _Reader:
         if not table:
             return None
         items = self.path(table.get("items"), "order.items") if "items" in table else None
-        if "items" not in table:
-            self.bad("order.items", "missing", 'name where the order\'s lines are, e.g. "line_items"')
+        if "items" not in table or items == ():
+            self.bad(
+                "order.items", "missing or empty", 'name where the order\'s lines are, e.g. "line_items"'
+            )
         item_table = self.table(table, "item", "order")
         self.known(
             item_table,

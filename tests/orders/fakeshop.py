@@ -211,6 +211,12 @@ class FakeShop:
         found = [o for o in self.shopify.values() if str(o["order_number"]).startswith(name)]
         return web.json_response({"orders": found})
 
+    async def shopify_customer(self, request: web.Request) -> web.Response:
+        await self.record(request)
+        customer = request.match_info["customer_id"]
+        found = [o for o in self.shopify.values() if str(o["customer"]["id"]) == customer]
+        return web.json_response({"orders": found})
+
     async def shopify_cancel(self, request: web.Request) -> web.Response:
         await self.record(request)
         order = self.shopify[int(request.match_info["order_id"])]
@@ -238,6 +244,7 @@ class FakeShop:
         app.router.add_put(f"{WOO}/orders/{{order_id}}", self.woo_put)
         app.router.add_post(f"{WOO}/orders/{{order_id}}/notes", self.woo_note)
         app.router.add_get(f"{SHOPIFY}/orders.json", self.shopify_search)
+        app.router.add_get(f"{SHOPIFY}/customers/{{customer_id}}/orders.json", self.shopify_customer)
         app.router.add_post(f"{SHOPIFY}/orders/{{order_id}}/cancel.json", self.shopify_cancel)
         app.router.add_put(f"{SHOPIFY}/orders/{{order_id}}.json", self.shopify_put)
         app.router.add_post(f"{SHOPIFY}/graphql.json", self.shopify_graphql)

@@ -90,6 +90,24 @@ async def test_requests_carry_the_secret_header_from_the_environment(
     assert shop.seen[-1].path == f"{WOO}/orders/101"
 
 
+async def test_an_order_the_file_cannot_read_is_left_out_of_the_list(
+    woo: HttpShopBackend, shop: FakeShop, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop.woo["105"] = woo_order(105, "checkout-draft")  # a status the example maps to nothing
+    orders = await woo.find_customer_orders("7")
+    assert [o.order_id for o in orders] == ["104", "103", "102", "101"]
+    assert "order.status" in caplog.text
+
+
+async def test_a_list_of_orders_none_of_which_can_be_read_raises(
+    woo: HttpShopBackend, shop: FakeShop
+) -> None:
+    for order in shop.woo.values():
+        order["status"] = "checkout-draft"
+    with pytest.raises(ShopBackendError, match="no rule applies"):
+        await woo.find_customer_orders("7")
+
+
 async def test_placeholders_are_url_encoded(woo: HttpShopBackend, shop: FakeShop) -> None:
     assert await woo.get_order("1/../2?x=1") is None
     assert shop.seen[-1].path == f"{WOO}/orders/1%2F..%2F2%3Fx%3D1"
@@ -298,6 +316,13 @@ async def test_shopify_orders_are_found_by_number_and_changed_by_id(
     assert isinstance(outcome, Changed)
     assert outcome.order.status == "cancelled"
     assert _writes(shop) == ["POST /admin/api/2024-10/orders/450789469/cancel.json"]
+
+
+async def test_shopify_customer_orders_come_newest_first(shopify: HttpShopBackend, shop: FakeShop) -> None:
+    shop.shopify[450789470]["created_at"] = "2026-03-02T11:00:00-05:00"
+    orders = await shopify.find_customer_orders("207119551")
+    assert [o.order_id for o in orders] == ["1002", "1001"]
+    assert shop.seen[-1].path == "/admin/api/2024-10/customers/207119551/orders.json?status=any&limit=50"
 
 
 async def test_shopify_search_answers_only_the_exact_number(shopify: HttpShopBackend) -> None:
