@@ -142,3 +142,10 @@ class BudgetError(ShopchatError):
 
     code = ErrorCode.MESSAGE_TOO_MANY_TOKENS
     public = True  # built by us from token counts
+
+
+class ShopBackendError(ShopchatError):
+    """The shop's own order API failed: unreachable, refused by policy, too slow, an error status, unreadable.
+
+    ``message`` is ours (operation, host, what went wrong); nothing the shop answered and no credential is in it.
+    """
