@@ -58,7 +58,8 @@ class OperatorAuth:
     ) -> None:
         self.operators = operators
         self.config = config or OperatorAuthConfig()
-        self._counters: Counters = counters or LocalCounters()
+        # Not ``or``: an empty LocalCounters is falsy (it has a length).
+        self._counters: Counters = counters if counters is not None else LocalCounters()
         minutes = self.config.attempts_window_s / 60
         self._name_rate = Rate(self.config.attempts_per_name / minutes, self.config.attempts_per_name)
         self._client_rate = Rate(self.config.attempts_per_client / minutes, self.config.attempts_per_client)

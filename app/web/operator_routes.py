@@ -100,7 +100,8 @@ async def login(body: LoginIn, request: Request, response: Response, auth: Opera
         raise ApiError(401, ErrorCode.UNAUTHORIZED, "wrong operator name or password")
     if not isinstance(outcome, SignedIn):
         error = ApiError(429, ErrorCode.RATE_LIMITED, outcome.message)
-        error.headers = {"Retry-After": str(max(1, math.ceil(outcome.retry_after_s)))}
+        # Rounded first: a bucket's float arithmetic makes 180 s into 180.00000000000003.
+        error.headers = {"Retry-After": str(max(1, math.ceil(round(outcome.retry_after_s, 3))))}
         raise error
     response.headers["Cache-Control"] = "no-store"
     out = OperatorOut.of(outcome.session)
