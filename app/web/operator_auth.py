@@ -9,12 +9,16 @@ costs the same hashing as a wrong password, so response times do not tell which 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app.errors import loggable
 from app.store.operators import OperatorSession, OperatorStore
 from app.store.password import DEFAULT_COST, ScryptCost, burn, verify_password
 from app.web.ratelimit import Counters, Limited, LocalCounters, Rate
+
+log = logging.getLogger("shopchat.operators")
 
 MAX_TOKEN_CHARS = 128
 """Longer credentials are refused without a database look-up (ours are 43 characters)."""
@@ -75,15 +79,18 @@ class OperatorAuth:
         found = await self.operators.credentials(name)
         if found is None:
             await asyncio.to_thread(burn, password, self.config.cost)
+        if found is None or not await asyncio.to_thread(verify_password, password, found[1]):
+            # As many lines as the limits let attempts through, not one per refused request. The name is the
+            # client's: bounded and cleaned first.
+            log.warning("operator sign-in failed: name %r from %s", loggable(key, limit=40), client)
             return WrongCredentials()
-        operator, stored = found
-        if not await asyncio.to_thread(verify_password, password, stored):
-            return WrongCredentials()
+        operator = found[0]
         await self.operators.purge_expired()
         token, _ = await self.operators.start_session(operator.id, self.config.session_ttl)
         session = await self.operators.session(token)
         if session is None:
             return WrongCredentials()  # removed between the check and now
+        log.info("operator %s signed in from %s", operator.name, client)
         return SignedIn(session, token)
 
     async def authenticate(self, token: str | None) -> OperatorSession | None:

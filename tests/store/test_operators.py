@@ -7,13 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select
 
-from app.store.migrate import upgrade
+from app.store.migrate import alembic_config, current, upgrade
 from app.store.operators import SESSIONS, OperatorError, OperatorStore, normalize_name, token_hash
 from app.store.password import ScryptCost, hash_password, new_password, verify_password
 from app.store.store import Store
 from tests.conftest import reset_database, sqlite_url
+from tests.store.test_migrations import alembic, on_connection
 
 CHEAP = ScryptCost(log_n=4, r=1, p=1)
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -232,3 +235,22 @@ async def test_purge_deletes_only_expired_sessions_and_counts_stay_right(
     assert await operators.session_counts() == {alice.id: 1}
     assert await operators.purge_expired() == 2
     assert await operators.purge_expired() == 0
+
+
+# ---- revision 0005 ---------------------------------------------------------------------------------------
+
+
+async def test_revision_0005_adds_the_operator_tables_and_its_downgrade_drops_only_them(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path / "migrated.db")
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision("0005").down_revision
+    assert isinstance(previous, str)
+    await on_connection(url, alembic(lambda config: command.upgrade(config, previous)))
+    before = await on_connection(url, lambda conn: set(inspect(conn).get_table_names()))
+    assert "0005" in await upgrade(url)
+    after = await on_connection(url, lambda conn: set(inspect(conn).get_table_names()))
+    assert after - before == {"operators", "operator_sessions"}
+    await on_connection(url, alembic(lambda config: command.downgrade(config, previous)))
+    assert await on_connection(url, lambda conn: set(inspect(conn).get_table_names())) == before
+    assert await current(url) == previous

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,20 @@ def test_a_wrong_password_is_401_with_a_message(client: TestClient) -> None:
         "error": {"code": "unauthorized", "message": "wrong operator name or password"}
     }
     assert "set-cookie" not in response.headers
+
+
+def test_a_failed_sign_in_is_logged_without_the_password(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="shopchat.operators"):
+        client.post("/api/operator/login", json={"name": "alice", "password": "hunter2-guess"})
+        client.post("/api/operator/login", json={"name": "alice", "password": "alice-password"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "operator sign-in failed: name 'alice' from testclient",
+        "operator alice signed in from testclient",
+    ]
+    assert "hunter2" not in caplog.text
+    assert "alice-password" not in caplog.text
 
 
 def test_an_unknown_name_gets_the_same_answer_as_a_wrong_password(client: TestClient) -> None:
