@@ -8,13 +8,16 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import cli, mount_subcommands
 from app.store.operators import OperatorStore
 from app.store.password import verify_password
 from app.store.store import Store
+from app.web.operator_auth import OperatorAuthConfig
 from tests.conftest import sqlite_url
+from tests.web.test_operator_routes import Clocks, make_app
 
 mount_subcommands()
 
@@ -63,6 +66,16 @@ def test_add_prints_a_password_that_signs_in(env: dict[str, str | None]) -> None
     assert len(password) >= 16
     assert signs_in(env, "alice", password)
     assert not signs_in(env, "alice", password + "x")
+
+
+def test_the_printed_password_signs_in_over_http(env: dict[str, str | None]) -> None:
+    password = password_of(run(env, "add", "alice")[1])
+    url = env["SHOPCHAT_DATABASE_URL"]
+    assert url is not None
+    with TestClient(make_app(url, Clocks(), OperatorAuthConfig())) as client:
+        response = client.post("/api/operator/login", json={"name": "alice", "password": password})
+        assert response.status_code == 200, response.text
+        assert client.get("/api/operator/me").json()["name"] == "alice"
 
 
 def test_the_password_is_never_logged(env: dict[str, str | None], caplog: pytest.LogCaptureFixture) -> None:

@@ -4,7 +4,7 @@ The people who answer handed-off conversations, and their sign-ins (only a hash 
 stored). Frozen once released: never edit, add a revision instead.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0003 (TODO(merge): 0004)
 """
 
 from __future__ import annotations
