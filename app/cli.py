@@ -166,7 +166,7 @@ _mounted = False
 
 
 def mount_subcommands() -> None:
-    """Attach ``shop``, ``recommend``, ``db``, ``orders`` and every registered plugin command group (idempotent)."""
+    """Attach the command groups of app/ (shop, recommend, db, orders, operator) and every plugin (idempotent)."""
     global _mounted
     if _mounted:
         return
@@ -174,11 +174,13 @@ def mount_subcommands() -> None:
     from app.shop.cli import shop_app
     from app.shop.recommend.cli import recommend_app
     from app.store.cli import db_app
+    from app.store.operator_cli import operator_app
 
     cli.add_typer(shop_app, name="shop", help="The shop folder: check it for problems.")
     cli.add_typer(recommend_app, name="recommend", help="Collaborative-filtering recommendations.")
     cli.add_typer(db_app, name="db", help="The database schema: upgrade, current revision.")
     cli.add_typer(orders_app, name="orders", help="The demo shop's orders: show a customer's.")
+    cli.add_typer(operator_app, name="operator", help="Operator accounts: add, list, remove, reset.")
     for entry in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
         app = entry.load()
         cli.add_typer(app, name=entry.name, help=app.info.help)

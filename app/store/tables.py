@@ -1,4 +1,4 @@
-"""The schema: conversations, messages, event log, orders and handoffs (changed only through a migration)."""
+"""The schema: conversations, messages, events, orders, handoffs, operators (changed only by a migration)."""
 
 from __future__ import annotations
 
@@ -152,3 +152,29 @@ class VerificationRow(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64))
     failures: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OperatorRow(Base):
+    """A person who answers handed-off conversations; a removed one keeps its row (its name can come back)."""
+
+    __tablename__ = "operators"
+    __table_args__ = (UniqueConstraint("name", name="uq_operators_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(32))
+    # ``$scrypt$ln=…,r=…,p=…$salt$key`` (app/store/password.py): the parameters travel with the hash.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OperatorSessionRow(Base):
+    """A signed-in operator; only the SHA-256 of the session token is stored, so a leaked table signs no one in."""
+
+    __tablename__ = "operator_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
