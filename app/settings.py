@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("SHOPCHAT_TRUSTED_PROXIES", "SHOPCHAT_FORWARDED_ALLOW_IPS"),
     )
+    # The shop's own order system (docs/shop-backend.md); unset: the demo shop's orders, none for other shops.
+    orders_backend_file: Path | None = None
+    # Operators (docs/operators.md): how long a login lasts, and where each handoff is posted (signed).
+    operator_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    handoff_webhook_url: str | None = None
+    handoff_webhook_secret: SecretStr | None = None
+    # The address customers and operators reach this server at (links in webhook payloads).
+    public_url: str | None = None
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
     local_confidence: float = Field(default=0.55, ge=0, le=1)
     recommendations_n: int = Field(default=4, ge=1, le=20)
@@ -107,6 +115,22 @@ class Settings(BaseSettings):
                 "(or a folder holding one)"
             )
         return value
+
+    @field_validator("orders_backend_file")
+    @classmethod
+    def _backend_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"{value} is not a file (see docs/shop-backend.md)")
+        return value.expanduser() if value is not None else None
+
+    @field_validator("handoff_webhook_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

@@ -6,9 +6,10 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -36,7 +37,9 @@ from app.llm.model import ChatModel
 from app.llm.openai import OpenAIChatModel
 from app.llm.prompts import PromptLibrary
 from app.llm.tokens import TokenCounter, install_offline_encodings
+from app.orders.backend import ShopBackend
 from app.orders.demo import demo_backend
+from app.orders.http import load_http_backend
 from app.orders.tools import ShopTools
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
@@ -46,17 +49,21 @@ from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
 from app.store.actions import ActionStore
 from app.store.migrate import upgrade
+from app.store.operators import OperatorStore
 from app.store.orders import OrderStore
 from app.store.store import Store
-from app.web import logfilter, routes, socket
+from app.web import logfilter, operator_routes, routes, socket
 from app.web.auth import DAY_S, TokenSigner
+from app.web.handoffs import NotifyingHandoffs
 from app.web.headers import SecurityHeaders, docs_policy, security_headers
 from app.web.limits import WsConfig
 from app.web.metrics import PrometheusMetrics
+from app.web.operator_auth import OperatorAuth, OperatorAuthConfig
 from app.web.ratelimit import ClientLimits, ClientLimitsConfig
 from app.web.readiness import Ping, ReadinessCheck
 from app.web.redis_counters import RedisCounters
 from app.web.routes import ApiError
+from app.web.webhook import HandoffWebhook
 
 log = logging.getLogger("shopchat")
 
@@ -177,6 +184,15 @@ async def connect_redis(url: str) -> Redis:
     return redis
 
 
+def transcript_link(public_url: str | None) -> Callable[[str], str | None]:
+    """Where an operator reads a conversation (None without ``SHOPCHAT_PUBLIC_URL``: no address to give)."""
+
+    def link(conversation_id: str) -> str | None:
+        return f"{public_url}/operator?conversation={conversation_id}" if public_url else None
+
+    return link
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -235,11 +251,28 @@ def create_app(
         ranker = recommender or build_recommender(shop, shop_dir)
         toolbox = tools
         actions = ActionStore(store)
+        webhook = (
+            HandoffWebhook(
+                config.handoff_webhook_url,
+                config.handoff_webhook_secret.get_secret_value() if config.handoff_webhook_secret else "",
+                transcript_url=transcript_link(config.public_url),
+            )
+            if config.handoff_webhook_url
+            else None
+        )
+        http_backend = (
+            load_http_backend(config.orders_backend_file, return_window_days=shop.return_window_days)
+            if config.orders_backend_file is not None
+            else None
+        )
         if toolbox is None and config.llm_tools:
-            # Order look-ups only for the demo shop: a shop of one's own needs its own order backend.
-            backend = demo_backend(store, shop)
-            shop_tools = ShopTools(backend, shop, ranker, OrderStore(store), rules=backend.rules)
-            toolbox = ShopToolbox(shop_tools, orders=shop_dir == DEMO_SHOP_DIR, actions=actions)
+            # Orders come from the shop's own system when a backend file declares it, else only the demo shop
+            # has any (its history, derived and stored on first use).
+            backend: ShopBackend = http_backend or demo_backend(store, shop)
+            handoffs = NotifyingHandoffs(OrderStore(store), webhook)
+            shop_tools = ShopTools(backend, shop, ranker, handoffs)
+            has_orders = http_backend is not None or shop_dir == DEMO_SHOP_DIR
+            toolbox = ShopToolbox(shop_tools, orders=has_orders, actions=actions)
         metrics = PrometheusMetrics()
         redis = await connect_redis(config.redis_url) if config.redis_url else None
         broadcaster = RedisBroadcaster(redis) if redis is not None else None
@@ -304,6 +337,11 @@ def create_app(
             ),
             counters,
         )
+        app.state.operator_auth = OperatorAuth(
+            OperatorStore(store),
+            OperatorAuthConfig(session_ttl=timedelta(hours=config.operator_session_hours)),
+            counters=app.state.limits.counters,
+        )
         app.state.security_headers = security_headers(app.state.ws_config.allowed_origins)
         app.state.api_docs = config.api_docs
         warn_about_customer_ids(config, shop_dir)
@@ -328,6 +366,10 @@ def create_app(
                 await counters.aclose()
                 await redis.aclose()
             await chat_model.aclose()
+            if webhook is not None:
+                await webhook.aclose()
+            if http_backend is not None:
+                await http_backend.close()
             await store.close()
             cpu.shutdown(wait=False, cancel_futures=True)
             if own_encoder is not None:
@@ -345,6 +387,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, default=security_headers(()))
     app.include_router(routes.router)
     app.include_router(socket.router)
+    app.include_router(operator_routes.router)
     app.mount("/static", CachedStaticFiles(directory=SHIPPED_STATIC_DIR, check_dir=False), name="static")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)

@@ -404,7 +404,10 @@ async def test_processes_starting_together_upgrade_once(empty_url: str) -> None:
     ]
     outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=60)
     assert [p.returncode for p in processes] == [0, 0]
-    assert sorted(json.loads(stdout) for stdout, _ in outputs) == [[], ["0001", "0002", "0003", "0004", "0005"]]
+    assert sorted(json.loads(stdout) for stdout, _ in outputs) == [
+        [],
+        ["0001", "0002", "0003", "0004", "0005"],
+    ]
     assert await on_connection(empty_url, differences(Base.metadata)) == []
 
 
