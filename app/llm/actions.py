@@ -136,7 +136,8 @@ _REASON = re.compile(
     r"\b(?:because|since|due to|reason(?: is)?:?|weil|denn|grund(?: ist)?:?)\s+([^\n]{3,300})", _FLAGS
 )
 _ALL = re.compile(
-    r"\b(?:all|everything|whole order|entire order|all of (?:it|them)|alles|alle|gesamte|komplette)\b", _FLAGS
+    r"\b(?:all|both|everything|whole order|entire order|all of (?:it|them)|alles|alle|beide|gesamte|komplette)\b",
+    _FLAGS,
 )
 _YES = re.compile(
     r"^\W*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|please do|ja|jawohl|gerne|genau|mach das)\b", _FLAGS
@@ -425,7 +426,9 @@ _ASKED_CUES: Final[tuple[tuple[Asked, re.Pattern[str]], ...]] = (
     ("confirm", re.compile(r"reply yes or no|mit ja oder nein", _FLAGS)),
     (
         "order",
-        re.compile(r"tell me the order number|nennen sie mir (?:die|noch einmal die) bestellnummer", _FLAGS),
+        re.compile(
+            r"tell me the order number|nennen sie mir (?:einfach |noch einmal )?die bestellnummer", _FLAGS
+        ),
     ),
 )
 
@@ -659,7 +662,8 @@ def _after_last(d: Dialogue) -> Decision | None:
         if error == "confirmation_expired":
             return d.say("expired", order=last.arguments.get("order_id", ""))
         if error is not None:
-            return _refused(d, last)
+            # A refusal of the shop's rules says why; a tool that failed (timed out, broke) has no message.
+            return _refused(d, last) if last.result.get("message") else d.say("failed", email=d.contact.email)
         return _done(d, last)
     if last.name == VERIFY:
         if last.result.get("verified") is True:
@@ -739,18 +743,15 @@ def _next_step(d: Dialogue) -> Decision:
         order_id = d.verify_order_id
     if order_id is None:
         return d.say("ask_order")
-    details = _details(d, order_id)
-    if details is None and (intent != "cancel" or DETAILS in d.offered):
-        return _call(d, DETAILS, order_id=order_id)
     reason = d.reason or DEFAULT_REASON
-    if intent == "status":
-        assert details is not None
-        return Say(_status(d, details))
     if intent == "cancel":
-        if details is not None and details.get("status") != "pending":
-            return Say(_cannot(d, "cancel", details))
+        # The server checks a change before it asks the customer: no look-up needed first.
         return _call(d, CANCEL, order_id=order_id, reason=reason)
-    assert details is not None
+    details = _details(d, order_id)
+    if details is None:
+        return _call(d, DETAILS, order_id=order_id)
+    if intent == "status":
+        return Say(_status(d, details))
     if intent == "return":
         if details.get("status") not in ("delivered", "return_requested"):
             return Say(_cannot(d, "return", details))
@@ -772,44 +773,49 @@ def _items(details: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     ]
 
 
-def _pick(text: str, items: list[Mapping[str, Any]], *, numbered: bool) -> list[Mapping[str, Any]]:
-    """The items ``text`` names: all of them, by list number (after our list), or by their words."""
-    if _ALL.search(text):
-        return items
+def _pick(text: str, items: list[Mapping[str, Any]], *, numbered: bool) -> tuple[list[int], list[int]]:
+    """The positions of the items ``text`` names for sure, and of those it may mean.
+
+    List numbers (in an answer to our list), or words: a word of one item's name names it; a word several names
+    share ("mug" for two mugs) only narrows the choice, unless the customer says "all".
+    """
     if numbered:
         picks = [int(n) for n in re.findall(r"(?<![\d.,])\d{1,2}(?![\d.,])", text)]
-        chosen = [items[n - 1] for n in dict.fromkeys(picks) if 1 <= n <= len(items)]
+        chosen = [n - 1 for n in dict.fromkeys(picks) if 1 <= n <= len(items)]
         if chosen:
-            return chosen
+            return chosen, []
     wanted = {_stem(w) for w in _words(text) if len(w) >= 3 and w not in _NOT_ITEM_WORDS}
-    if not wanted:
-        return []
-    scored = []
-    for item in items:
-        names = {_stem(w) for w in _words(str(item.get("name", "")))}
-        scored.append((len(wanted & names), item))
-    best = max((score for score, _ in scored), default=0)
-    return [item for score, item in scored if score == best] if best else []
+    names = [{_stem(w) for w in _words(str(item.get("name", "")))} for item in items]
+    sure: set[int] = set()
+    maybe: set[int] = set()
+    for word in wanted:
+        matching = [n for n, name in enumerate(names) if word in name]
+        (sure if len(matching) == 1 else maybe).update(matching)
+    if _ALL.search(text):
+        # "all the mugs" is every mug; "everything" every item.
+        return sorted(sure | maybe) if sure or maybe else list(range(len(items))), []
+    return sorted(sure), sorted(maybe - sure)
 
 
 def _return(d: Dialogue, order_id: str, details: Mapping[str, Any], reason: str) -> Decision:
     items = _items(details)
     if not items:
         return d.say("all_returned", order=order_id)
-    chosen: list[Mapping[str, Any]] = []
+    chosen: list[int] = []
+    maybe: list[int] = []
     for s in d.said:
-        chosen = _pick(s.text, items, numbered=s.answered == "item")
-        if chosen:
+        chosen, maybe = _pick(s.text, items, numbered=s.answered == "item")
+        if chosen or maybe:
             break
-    if len(items) == 1 and not chosen:
-        chosen = items
-    if not chosen or (len(chosen) > 1 and len(chosen) < len(items) and not _ALL.search(d.said[0].text)):
-        candidates = chosen if len(chosen) > 1 else items
-        lines = "\n".join(f"{n}. {item.get('name', '')}" for n, item in enumerate(candidates, start=1))
-        if candidates is not items:
-            lines = "\n".join(f"{items.index(item) + 1}. {item.get('name', '')}" for item in candidates)
+    if not chosen and len(maybe) == 1:
+        chosen = maybe
+    if not chosen and len(items) == 1:
+        chosen = [0]
+    if not chosen:
+        # Numbered as in the whole order, so the number answered means the same item next time.
+        lines = "\n".join(f"{n + 1}. {items[n].get('name', '')}" for n in maybe or range(len(items)))
         return d.say("ask_item", order=order_id, items=lines)
-    ids = [str(item.get("item_id")) for item in chosen]
+    ids = [str(items[n].get("item_id")) for n in chosen]
     return _call(d, RETURN, order_id=order_id, item_ids=ids, reason=reason)
 
 
@@ -865,10 +871,10 @@ _TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "Sie mir die E-Mail-Adresse oder die Postleitzahl der Lieferadresse der Bestellung.",
     },
     "not_verified": {
-        "en": "Sorry, that doesn't match order {order}. Please check the email address or delivery postcode on "
-        "the order and send it again{left}.",
-        "de": "Das passt leider nicht zur Bestellung {order}. Bitte prüfen Sie die E-Mail-Adresse oder die "
-        "Postleitzahl der Lieferadresse und senden Sie sie noch einmal{left}.",
+        "en": "Sorry, the order number {order} and that email address or delivery postcode don't match. "
+        "Please check both and send them again{left}.",
+        "de": "Die Bestellnummer {order} und diese E-Mail-Adresse oder Postleitzahl passen leider nicht "
+        "zusammen. Bitte prüfen Sie beides und senden Sie es noch einmal{left}.",
     },
     "left": {"en": " ({n} attempts left)", "de": " (noch {n} Versuche)"},
     "locked": {
@@ -974,10 +980,6 @@ _SHORT_ACTIONS: Final[dict[str, dict[Lang, str]]] = {
     "address": {"en": "change the address of order {order}", "de": "Adressänderung der Bestellung {order}"},
 }
 _RULES_TEXT: Final[dict[str, dict[Lang, str]]] = {
-    "cancel": {
-        "en": "Only orders that are still pending can be cancelled.",
-        "de": "Nur noch offene Bestellungen können storniert werden.",
-    },
     "return": {
         "en": "Only delivered orders can be returned.",
         "de": "Nur gelieferte Bestellungen können zurückgegeben werden.",
