@@ -738,7 +738,7 @@ def _next_step(d: Dialogue) -> Decision:
             return _call(d, FIND)
         if not orders:
             return d.say("no_orders")
-        order_id = str(max(orders, key=lambda o: str(o.get("placed_at", "")))["order_id"])
+        order_id = str(max(orders, key=lambda o: str(o.get("placed_at", ""))).get("order_id", ""))
     if order_id is None:
         order_id = d.verify_order_id
     if order_id is None:
@@ -761,6 +761,11 @@ def _next_step(d: Dialogue) -> Decision:
     return _change_address(d, order_id, details)
 
 
+def _int(value: object, default: int) -> int:
+    """A count from a tool result, ``default`` when it is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _items(details: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The order's lines that can still be returned."""
     items = details.get("items")
@@ -769,7 +774,7 @@ def _items(details: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [
         i
         for i in items
-        if isinstance(i, Mapping) and int(i.get("returned_quantity", 0) or 0) < int(i.get("quantity", 1) or 1)
+        if isinstance(i, Mapping) and _int(i.get("returned_quantity"), 0) < _int(i.get("quantity"), 1)
     ]
 
 
@@ -1092,7 +1097,7 @@ def _status(d: Dialogue, order: Mapping[str, Any]) -> str:
             text += f" It's with {order['carrier']}, tracking number **{order.get('tracking_number', '')}**."
     items = order.get("items")
     count = (
-        sum(int(i.get("quantity", 0) or 0) for i in items if isinstance(i, Mapping))
+        sum(_int(i.get("quantity"), 0) for i in items if isinstance(i, Mapping))
         if isinstance(items, list)
         else 0
     )

@@ -668,3 +668,62 @@ def test_all_the_mugs_and_two_list_numbers() -> None:
     chat.send("I want to return something from order 1234706")
     chat.send("1 and 2")
     assert chat.args("return_delivered_order_items")["item_ids"] == ["37370", "22961"]
+
+
+ODD_TEXTS = [
+    "",
+    "   ",
+    "{order} {email}",
+    "cancel order 1234705 {0} %s",
+    "return " * 2000,
+    "where is my order " + "1" * 40,
+    "Ünïcödé ß 😀 cancel my order 1234705",
+    "change the address of 1234705 to ,,,,,,",
+    "change the delivery address of 1234705 to 12, 34, 56",
+    "#" * 500,
+    "yes no ja nein",
+]
+ODD_RESULTS: list[Any] = [
+    None,
+    [],
+    "text",
+    {},
+    {"orders": "none"},
+    {"orders": [1, {"order_id": None}]},
+    {
+        "order_id": "1234705",
+        "status": 3,
+        "items": [{"quantity": "two", "returned_quantity": None}],
+        "total": "x",
+    },
+    {"error": None, "ok": False},
+    {"status": "awaiting_confirmation"},
+    {"verified": "yes"},
+    {"error": "not_verified", "attempts_left": "many"},
+]
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_odd_messages_never_break_the_policy(text: str) -> None:
+    for history in (
+        [],
+        Chat().history,
+        [{"role": "assistant", "content": "Which order is it about? Please tell me the order number."}],
+    ):
+        decision = decide(request(history, text), CONTACT)  # type: ignore[arg-type]
+        assert decision is None or isinstance(decision, Say | Act)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_odd_tool_results_never_break_the_policy(name: str) -> None:
+    call = ToolCall("local-1", name, '{"order_id":"1234705"}')
+    for result in ODD_RESULTS:
+        tail = round_of((call,), [{}])
+        tail[1]["content"] = json.dumps(result)
+        for text in (
+            "where is my order 1234705",
+            "cancel order 1234705",
+            "return the mug from my last order",
+        ):
+            decision = decide(request([], text, tail), CONTACT)
+            assert isinstance(decision, Say | Act)
