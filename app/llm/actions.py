@@ -30,6 +30,7 @@ RETURN = "return_delivered_order_items"
 ADDRESS = "modify_pending_order_address"
 VERIFY = "verify_customer"
 WRITES: Final = frozenset({CANCEL, RETURN, ADDRESS})
+_ORDER_TOOLS: Final = frozenset({FIND, DETAILS, *WRITES})
 DEFAULT_REASON = "Customer request"
 # One answer's rounds the policy takes before it stops and says so (the server's own limit is higher).
 MAX_ROUNDS = 6
@@ -98,7 +99,9 @@ _CHANGE_ADDRESS = re.compile(
     _FLAGS,
 )
 _STATUS = re.compile(
-    r"\bwhere(?:'s| is| are)\b|\btrack(?:ing)?\b|\bstatus\b|\bhas\b[^.?!]{0,30}\b(?:shipped|arrived|been sent|been dispatched)"
+    r"\bwhere\b(?! (?:do|can|should|may) (?:i|we)\b)|\btrack(?:ing)?\b|\bstatus\b"
+    r"|\bhas\b[^.?!]{0,30}\b(?:shipped|arrived|been sent|been dispatched)|\bon (?:its|the) way\b"
+    r"|\b(?:shipped|dispatched|sent|arrived|delivered) yet\b"
     r"|\bwhen (?:will|does|do|is)\b[^.?!]{0,40}\b(?:arrive|come|coming|delivered|ship)"
     r"|\bwo (?:ist|bleibt|sind)\b|\bsendungsverfolgung\b|\bverfolg\w*|\blieferstatus\b|\bwann (?:kommt|wird|kommen)\b"
     r"|\b(?:angekommen|versandt|verschickt|unterwegs)\b",
@@ -113,7 +116,7 @@ _LIST = re.compile(
 _OWN_ORDER = re.compile(
     r"\b(?:my|mine|this|that|the|our)\s+(?:\w+\s+){0,2}(?:order|parcel|package|purchase|delivery)\b"
     r"|\bi (?:just |recently )?(?:ordered|bought)\b"
-    r"|\b(?:meine[mnrs]?|diese[mnrs]?|die|der|den|unsere[mnrs]?)\s+(?:\w+\s+){0,2}(?:bestellung|sendung|paket|lieferung)\b"
+    r"|\b(?:mein(?:e[mnrs]?)?|dies(?:e[mnrs]?)?|die|der|den|unser(?:e[mnrs]?)?)\s+(?:\w+\s+){0,2}(?:bestellung|sendung|paket|lieferung)\b"
     r"|\bich\b[^.?!]{0,40}\b(?:bestellt|gekauft)\b",
     _FLAGS,
 )
@@ -279,6 +282,12 @@ def _negated(text: str, verb: str) -> bool:
     return re.search(_NEGATION + verb, text, _FLAGS) is not None
 
 
+_BARE_ORDER_WORDS: Final = _wordset(
+    "order no nr number id my the is it s please status bestellung bestellnummer auftrag auftragsnummer meine "
+    "ist bitte"
+)
+
+
 def intent_of(text: str) -> Intent | None:
     """What the message asks to do with an order, if it asks one of the order actions."""
     numbered = bool(order_numbers(text))
@@ -299,7 +308,7 @@ def intent_of(text: str) -> Intent | None:
         return "list"
     if _STATUS.search(text) and own:
         return "status"
-    if numbered and _ORDER_LABEL.search(text) and len(_words(text)) <= 4:
+    if numbered and _ORDER_LABEL.search(text) and not set(_words(text)) - _BARE_ORDER_WORDS:
         return "status"  # just "order 1234703?"
     return None
 
@@ -610,7 +619,7 @@ def decide(request: ChatRequest, contact: Contact) -> Decision | None:
     latest = d.said[0]
     if not d.rounds and intent_of(latest.text) is None and not _answers(d, latest.text):
         return None  # something else than what we asked: answered as any message is
-    if not d.offered:
+    if not d.offered & _ORDER_TOOLS:
         # Without order tools only a specific order (a number) is an order request; the rest is for the FAQ.
         if d.order_id is None and d.asked is None:
             return None

@@ -727,3 +727,30 @@ def test_odd_tool_results_never_break_the_policy(name: str) -> None:
         ):
             decision = decide(request([], text, tail), CONTACT)
             assert isinstance(decision, Say | Act)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can you tell me where my order is?",
+        "Is my order on its way?",
+        "Has my parcel been dispatched yet?",
+        "Wann kommt meine Bestellung?",
+        "Ist mein Paket schon unterwegs?",
+        "order no. 1234703?",
+    ],
+)
+def test_more_ways_to_ask_where_an_order_is(text: str) -> None:
+    assert intent_of(text) == "status"
+
+
+def test_a_complaint_naming_an_order_is_not_a_status_question() -> None:
+    assert intent_of("My order 1234703 arrived damaged") is None
+
+
+def test_tools_without_order_tools_leave_general_questions_to_the_faq() -> None:
+    others = tuple(t for t in TOOLS if t.name in ("search_products", "transfer_to_human_agents"))
+    assert once("where is my order?", tools=others) is None
+    decision = once("where is my order 1234703?", tools=others)
+    assert isinstance(decision, Say)
+    assert "help@example.com" in decision.text
