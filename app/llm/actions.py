@@ -562,8 +562,11 @@ def read_dialogue(request: ChatRequest, contact: Contact) -> Dialogue:
 
 def _language(said: list[Said], asked_lang: Lang | None, earlier: list[str]) -> Lang:
     latest = said[0].text
+    # A yes or no keeps the language we asked in: the confirmation buttons send English words.
+    if asked_lang is not None and (_YES.search(latest) or _NO.search(latest)):
+        return asked_lang
     own = language_of(latest)
-    if own is not None and (len(_words(latest)) >= 4 or asked_lang is None):
+    if own is not None and (len(_words(latest)) >= 3 or asked_lang is None):
         return own
     if asked_lang is not None:
         return asked_lang

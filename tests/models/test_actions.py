@@ -754,3 +754,16 @@ def test_tools_without_order_tools_leave_general_questions_to_the_faq() -> None:
     decision = once("where is my order 1234703?", tools=others)
     assert isinstance(decision, Say)
     assert "help@example.com" in decision.text
+
+
+def test_the_decline_button_keeps_a_german_conversation_german() -> None:
+    chat = Chat()
+    chat.send("Bestellung 1234705 stornieren")
+    answer = chat.reply_to_confirmation("No, don't do that.", {"error": "declined", "message": "Declined."})
+    assert answer == "In Ordnung, ich habe nichts geändert: Die Bestellung 1234705 bleibt, wie sie ist."
+
+
+def test_a_new_request_in_english_after_a_german_question_is_answered_in_english() -> None:
+    chat = Chat()
+    chat.send("Wo ist meine Bestellung?")
+    assert chat.send("where is order 1234703").startswith("Your order **1234703**")
