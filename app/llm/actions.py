@@ -442,6 +442,10 @@ _ASKED_CUES: Final[tuple[tuple[Asked, re.Pattern[str]], ...]] = (
 )
 
 
+# Our answer that an order was not found: its number is no answer any more.
+_NOT_FOUND = re.compile(r"(?:couldn't find order|konnte die Bestellung) (\d+)", _FLAGS)
+
+
 def asked_by(text: str) -> Asked | None:
     """Which of this policy's questions an earlier answer asked, if it was one."""
     for kind, cue in _ASKED_CUES:
@@ -538,9 +542,12 @@ def read_dialogue(request: ChatRequest, contact: Contact) -> Dialogue:
     text, index = latest, len(history) - 1
     asked = asked_by(history[index][1]) if index >= 0 and history[index][0] == "assistant" else None
     asked_lang = language_of(history[index][1]) if asked else None
+    rejected: set[str] = set()
     while True:
         answered = asked_by(history[index][1]) if index >= 0 and history[index][0] == "assistant" else None
         said.append(Said(text, answered))
+        if answered is not None:
+            rejected.update(_NOT_FOUND.findall(history[index][1]))
         if answered is None or index < 1 or history[index - 1][0] != "user":
             break
         text, index = history[index - 1][1], index - 2
@@ -556,8 +563,19 @@ def read_dialogue(request: ChatRequest, contact: Contact) -> Dialogue:
         contact=contact,
         tools_allowed=request.tool_choice != "none",
     )
-    _fill(dialogue)
+    _fill(dialogue, _mentioned([t for role, t in history if role == "assistant"]), rejected)
     return dialogue
+
+
+def _mentioned(answers: list[str]) -> str | None:
+    """The one order the latest answers spoke of ("cancel it" after "Your order 1234706 is pending")."""
+    for text in answers[::-1][:3]:
+        if asked_by(text) == "order":
+            return None  # we asked for one: the number there was not found, or there were several
+        numbers = order_numbers(text.replace("*", ""))
+        if numbers:
+            return numbers[0] if len(numbers) == 1 else None
+    return None
 
 
 def _language(said: list[Said], asked_lang: Lang | None, earlier: list[str]) -> Lang:
@@ -577,14 +595,15 @@ def _language(said: list[Said], asked_lang: Lang | None, earlier: list[str]) -> 
     return "en"
 
 
-def _fill(d: Dialogue) -> None:
-    """The slots, newest message first: what the customer said last wins."""
+def _fill(d: Dialogue, mentioned: str | None, rejected: set[str]) -> None:
+    """The slots, newest message first: what the customer said last wins; ``mentioned`` is "it"; ``rejected``
+    are order numbers we could not find."""
     for s in d.said:
         head, address_text = (
             ("", s.text) if s.answered == "address" else _address_part(s.text) if intent_of(s.text) == "address"
             else (s.text, "")
         )  # fmt: skip
-        numbers = order_numbers(head)
+        numbers = [n for n in order_numbers(head) if n not in rejected]
         if s.answered == "verify":
             proof = _proof(
                 head, order_known=bool(numbers) or d.order_id is not None or d.verify_order_id is not None
@@ -607,6 +626,8 @@ def _fill(d: Dialogue) -> None:
             d.reason = _reason(head)
         for key, value in parse_address(address_text).items() if address_text else ():
             d.address.setdefault(key, value)
+    if d.order_id is None and not d.last_order:
+        d.order_id = mentioned
     if d.verify_order_id is None:
         d.verify_order_id = d.order_id
 
@@ -1108,11 +1129,7 @@ def _status(d: Dialogue, order: Mapping[str, Any]) -> str:
         else:
             text += f" It's with {order['carrier']}, tracking number **{order.get('tracking_number', '')}**."
     items = order.get("items")
-    count = (
-        sum(_int(i.get("quantity"), 0) for i in items if isinstance(i, Mapping))
-        if isinstance(items, list)
-        else 0
-    )
+    count = len(items) if isinstance(items, list) else 0
     total = _money(order.get("total"), order.get("currency"), lang)
     if count and total:
         text += (

@@ -767,3 +767,26 @@ def test_a_new_request_in_english_after_a_german_question_is_answered_in_english
     chat = Chat()
     chat.send("Wo ist meine Bestellung?")
     assert chat.send("where is order 1234703").startswith("Your order **1234703**")
+
+
+def test_it_is_the_order_just_talked_about() -> None:
+    chat = Chat()
+    chat.send("where is my order 1234705?")
+    chat.send("please cancel it because I ordered twice")
+    assert chat.args("cancel_pending_order") == {"order_id": "1234705", "reason": "I ordered twice"}
+
+
+def test_an_order_that_was_not_found_is_not_it() -> None:
+    chat = Chat()
+    chat.send("where is order 9999901?")
+    chat.calls.clear()
+    assert "order number" in chat.send("where is my order?")
+    assert chat.calls == []
+
+
+def test_a_german_order_that_was_not_found_is_not_it() -> None:
+    chat = Chat()
+    assert "nicht finden" in chat.send("Wo ist meine Bestellung 9999901?")
+    chat.calls.clear()
+    assert "Bestellnummer" in chat.send("Wo ist meine Bestellung?")
+    assert chat.calls == []
