@@ -201,6 +201,28 @@ _ENGLISH_WORDS: Final = _wordset(
 )
 # Item words German customers use for the (English) catalogue's product names.
 _GERMAN_ITEMS: Final = {
+    "krug": "jug",
+    "kanne": "jug",
+    "teekanne": "teapot",
+    "löffel": "spoon",
+    "beutel": "bag",
+    "decke": "blanket",
+    "schale": "bowl",
+    "schüssel": "bowl",
+    "halter": "holder",
+    "spiel": "game",
+    "glocke": "bell",
+    "klingel": "bell",
+    "geldbörse": "purse",
+    "handschuh": "glove",
+    "tuch": "towel",
+    "schwamm": "sponge",
+    "aufkleber": "stickers",
+    "notizbuch": "notebook",
+    "stift": "pen",
+    "schere": "scissor",
+    "milch": "milk",
+    "tee": "tea",
     "tasse": "mug",
     "tassen": "mug",
     "becher": "mug",
@@ -255,6 +277,16 @@ _NOT_ITEM_WORDS: Final = _wordset(
 
 def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def _german_head(word: str) -> str:
+    """A German compound by its last part, which names the thing ("Milchkrug" is a "Krug", a jug)."""
+    if word in _GERMAN_ITEMS:
+        return word
+    heads = [
+        key for key in _GERMAN_ITEMS if len(key) >= 4 and word.endswith(key) and len(word) > len(key) + 2
+    ]
+    return max(heads, key=len) if heads else word
 
 
 def _stem(word: str) -> str:
@@ -822,7 +854,7 @@ def _pick(text: str, items: list[Mapping[str, Any]], *, numbered: bool) -> tuple
         chosen = [n - 1 for n in dict.fromkeys(picks) if 1 <= n <= len(items)]
         if chosen:
             return chosen, []
-    wanted = {_stem(w) for w in _words(text) if len(w) >= 3 and w not in _NOT_ITEM_WORDS}
+    wanted = {_stem(_german_head(w)) for w in _words(text) if len(w) >= 3 and w not in _NOT_ITEM_WORDS}
     names = [{_stem(w) for w in _words(str(item.get("name", "")))} for item in items]
     sure: set[int] = set()
     maybe: set[int] = set()
@@ -994,11 +1026,19 @@ _TEXTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "refused": {
         "en": "I'm sorry, I couldn't {action}: {why}",
-        "de": "Das ging leider nicht ({action}): {why}",
+        "de": "Die {action} war leider nicht möglich: {why}",
     },
-    "cannot": {
-        "en": "I'm sorry, I can't {action}: order {order} {status}. {rule}",
-        "de": "Das geht leider nicht ({action}): Die Bestellung {order} {status}. {rule}",
+    "cannot_return": {
+        "en": "I'm sorry, I can't request a return for order {order}: it {status}. Only delivered orders can be "
+        "returned.",
+        "de": "Für die Bestellung {order} kann ich leider keine Rücksendung anmelden: Sie {status}. Zurückgeben "
+        "lassen sich nur gelieferte Bestellungen.",
+    },
+    "cannot_address": {
+        "en": "I'm sorry, I can't change the address of order {order}: it {status}. The address can only be "
+        "changed while the order is pending.",
+        "de": "Die Lieferadresse der Bestellung {order} kann ich leider nicht mehr ändern: Sie {status}. Die "
+        "Adresse lässt sich nur ändern, solange die Bestellung noch offen ist.",
     },
 }
 _ACTIONS: Final[dict[str, dict[Lang, str]]] = {
@@ -1016,16 +1056,6 @@ _SHORT_ACTIONS: Final[dict[str, dict[Lang, str]]] = {
     "cancel": {"en": "cancel order {order}", "de": "Stornierung der Bestellung {order}"},
     "return": {"en": "request that return", "de": "Rücksendung"},
     "address": {"en": "change the address of order {order}", "de": "Adressänderung der Bestellung {order}"},
-}
-_RULES_TEXT: Final[dict[str, dict[Lang, str]]] = {
-    "return": {
-        "en": "Only delivered orders can be returned.",
-        "de": "Nur gelieferte Bestellungen können zurückgegeben werden.",
-    },
-    "address": {
-        "en": "The address can only be changed while the order is pending.",
-        "de": "Die Adresse kann nur geändert werden, solange die Bestellung noch offen ist.",
-    },
 }
 _REFUSALS: Final[dict[str, str]] = {
     "not_pending": "Die Bestellung ist nicht mehr offen, deshalb lässt sie sich nicht mehr ändern oder stornieren.",
@@ -1212,9 +1242,4 @@ def _refused(d: Dialogue, r: Round) -> Say:
 def _cannot(d: Dialogue, kind: str, order: Mapping[str, Any]) -> str:
     status = str(order.get("status", ""))
     state = _STATUS_TEXT.get(status, {"en": f"is {status}", "de": f"hat den Status {status}"})[d.lang]
-    action = _SHORT_ACTIONS[kind][d.lang].format(order=order.get("order_id", ""))
-    if kind == "return":
-        action = {"en": "request a return", "de": "Rücksendung"}[d.lang]
-    return _TEXTS["cannot"][d.lang].format(
-        action=action, order=order.get("order_id", ""), status=state, rule=_RULES_TEXT[kind][d.lang]
-    )
+    return _TEXTS["cannot_" + kind][d.lang].format(order=order.get("order_id", ""), status=state)

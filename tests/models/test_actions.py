@@ -790,3 +790,19 @@ def test_a_german_order_that_was_not_found_is_not_it() -> None:
     chat.calls.clear()
     assert "Bestellnummer" in chat.send("Wo ist meine Bestellung?")
     assert chat.calls == []
+
+
+def test_a_german_compound_names_the_item_by_its_last_part() -> None:
+    shop = FakeShop()
+    shop.orders["1234706"]["items"].append(
+        {
+            "item_id": "22699",
+            "name": "REGENCY MILK JUG PINK",
+            "quantity": 1,
+            "unit_price": 2.5,
+            "returned_quantity": 0,
+        }
+    )
+    chat = Chat(shop)
+    chat.send("Ich möchte den Milchkrug aus Bestellung 1234706 zurückgeben")
+    assert chat.args("return_delivered_order_items")["item_ids"] == ["22699"]
