@@ -75,6 +75,11 @@ _ORDER_LABEL = re.compile(
     r"|\bauftrag(?:snummer)?|#)\s*(?:is|ist|:|#)?\s*#?(\d{5,10})\b",
     _FLAGS,
 )
+# "for order 1234705" at the end of an address.
+_ORDER_REFERENCE = re.compile(
+    r"\s*\b(?:for|of|für|der|von)?\s*(?:my |meine[rm]? |the |die |der )?(?:order|bestellung)\s*(?:no\.?|nr\.?|number)?\s*#?\d{5,10}\b",
+    _FLAGS,
+)
 # A number of five to ten digits, not part of a price, a decimal, a quantity or a longer token.
 _NUMBER = re.compile(
     r"(?<![\w.,£$€])(\d{5,10})(?![\w]|[.,]\d|\s*(?:€|£|\$|eur\b|euros?\b|gbp\b|pounds?\b|usd\b|dollars?\b"
@@ -148,6 +153,12 @@ _YES = re.compile(
 _NO = re.compile(r"^\W*(?:no|nope|don'?t|cancel that|nein|lieber nicht|doch nicht)\b", _FLAGS)
 # Where the new address starts: "… address of 1234703 to Jane Doe, 12 High St, …".
 _ADDRESS_START = re.compile(r"\b(?:to|zu|nach|auf|in|into|is|lautet|ist)\s*:?\s+|:\s*", _FLAGS)
+# How an answer to "what's the new address?" may begin before the address itself.
+_ADDRESS_LEAD = re.compile(
+    r"^\W*(?:(?:it'?s|it is|please (?:send|deliver) (?:it )?)\s+)?(?:to|zu|nach|an)?\s*"
+    r"(?:(?:the |die |meine )?(?:new |neue )?(?:delivery |liefer)?(?:address|adresse)(?: is| ist| lautet)?\s*:?\s*)?",
+    _FLAGS,
+)
 _LINE2 = re.compile(
     r"^(?:flat|apartment|apt\.?|unit|suite|floor|building|c/o|wohnung|etage|stock|whg\.?)\b", _FLAGS
 )
@@ -438,14 +449,23 @@ def parse_address(text: str) -> dict[str, str]:
 
 
 def _address_part(text: str) -> tuple[str, str]:
-    """The message before its new address, and the address ("" when it gives none)."""
+    """The message before its new address, and the address ("" when it gives none).
+
+    The address starts after the last "to"/"zu"/"is" … before its first comma: "change the address in my order
+    1234705 to Jane Doe, 4 Park Avenue, …". An order reference inside it ("…, YO1 7HH for order 1234705") is
+    the message's, not the address's.
+    """
     anchor = re.search(r"address|adresse|anschrift", text, _FLAGS)
     start = anchor.end() if anchor else 0
-    for match in _ADDRESS_START.finditer(text, start):
-        candidate = text[match.end() :]
-        if re.search(r"\d", candidate) and ("," in candidate or "\n" in candidate):
-            return text[: match.start()], candidate
-    return text, ""
+    comma = re.search(r"[,\n]", text[start:])
+    if comma is None:
+        return text, ""
+    starts = [m for m in _ADDRESS_START.finditer(text, start) if m.start() < start + comma.start()]
+    if not starts or not re.search(r"\d", text[starts[-1].end() :]):
+        return text, ""
+    address = text[starts[-1].end() :]
+    references = " ".join(m.group(0) for m in _ORDER_REFERENCE.finditer(address))
+    return text[: starts[-1].start()] + " " + references, _ORDER_REFERENCE.sub(" ", address)
 
 
 # --- the conversation, as the policy reads it ----------------------------------------------------------------
@@ -632,7 +652,7 @@ def _fill(d: Dialogue, mentioned: str | None, rejected: set[str]) -> None:
     are order numbers we could not find."""
     for s in d.said:
         head, address_text = (
-            ("", s.text) if s.answered == "address" else _address_part(s.text) if intent_of(s.text) == "address"
+            ("", _ADDRESS_LEAD.sub("", s.text)) if s.answered == "address" else _address_part(s.text) if intent_of(s.text) == "address"
             else (s.text, "")
         )  # fmt: skip
         numbers = [n for n in order_numbers(head) if n not in rejected]

@@ -806,3 +806,41 @@ def test_a_german_compound_names_the_item_by_its_last_part() -> None:
     chat = Chat(shop)
     chat.send("Ich möchte den Milchkrug aus Bestellung 1234706 zurückgeben")
     assert chat.args("return_delivered_order_items")["item_ids"] == ["22699"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "to Jane Doe, 4 Park Avenue, Norwich, NR2 3QT",
+        "The new address is: Jane Doe, 4 Park Avenue, Norwich, NR2 3QT",
+        "Neue Adresse: Jane Doe, 4 Park Avenue, Norwich, NR2 3QT",
+    ],
+)
+def test_an_address_answer_may_start_with_words_before_it(answer: str) -> None:
+    chat = Chat()
+    chat.send("change the delivery address of my order 1234705")
+    chat.send(answer)
+    assert chat.args("modify_pending_order_address")["address"]["name"] == "Jane Doe"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "change the address in my order 1234705 to Jane Doe, 4 Park Avenue, Norwich, NR2 3QT",
+        "Please change the delivery address to: Jane Doe, 4 Park Avenue, Norwich, NR2 3QT for order 1234705",
+        "I need a new delivery address for order 1234705. It is Jane Doe, 4 Park Avenue, Norwich, NR2 3QT",
+    ],
+)
+def test_the_order_and_the_new_address_are_told_apart(text: str) -> None:
+    chat = Chat()
+    chat.send(text)
+    assert chat.args("modify_pending_order_address") == {
+        "order_id": "1234705",
+        "address": {
+            "name": "Jane Doe",
+            "line1": "4 Park Avenue",
+            "city": "Norwich",
+            "postcode": "NR2 3QT",
+            "country": "United Kingdom",
+        },
+    }
