@@ -293,6 +293,8 @@ def create_app(
             tools=toolbox,
             metrics=metrics,
             confirmations=Confirmations(actions, ttl_s=config.confirm_ttl_s),
+            # The built-in responder searches the FAQ and catalog itself; a remote model is given what matches.
+            knowledge=knowledge if config.llm_backend == "openai" else None,
         )
         service = ChatService(
             store=store,
