@@ -22,7 +22,7 @@ class CountingEncoder:
         self.texts.extend(texts)
         if self.fail:
             raise RuntimeError("encoder down")
-        return np.ones((len(texts), 4), dtype=np.float32) / 2
+        return np.full((len(texts), 4), 0.5, dtype=np.float32)
 
     def __hash__(self) -> int:
         return id(self)
