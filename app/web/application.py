@@ -27,7 +27,7 @@ from app.bus.redis_leases import RedisLeases
 from app.conversation.confirmations import Confirmations
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
-from app.conversation.service import ChatService
+from app.conversation.service import TAKEOVER_CHECK_S, ChatService
 from app.conversation.shoptools import ShopToolbox
 from app.conversation.tools import Tools
 from app.errors import ConfigError, ErrorCode
@@ -304,7 +304,9 @@ def create_app(
             pipeline=pipeline,
             config=chat_config,
             broadcaster=broadcaster,
-            leases=RedisLeases(redis) if redis is not None else None,
+            leases=RedisLeases(redis, ttl_s=config.answer_lease_s) if redis is not None else None,
+            peers=broadcaster,
+            takeover_check_s=min(TAKEOVER_CHECK_S, config.answer_lease_s / 3),
         )
         service.start()
         metrics.watch_conversations(lambda: service.active_conversations)
