@@ -128,6 +128,8 @@ class Done(Frame):
     stopped: bool = False
     # Events stored before this field existed were all ended by the model, hence the default.
     finish_reason: FinishReason = "stop"
+    # What the message was about (``order_status``, ``recommend`` …; app/llm/intents.py); None when unknown.
+    intent: str | None = None
 
 
 class Error(Frame):

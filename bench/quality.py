@@ -1,0 +1,206 @@
+"""Measure what customers get from the intent router, on held-out messages written apart from its training data.
+
+Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It prints per-intent precision, recall
+and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
+threshold allows, and the recommendation checks; it writes ``bench/results/quality.json`` and
+``bench/results/quality.png``. The figures in the README come from this script's output on
+``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` is the slice errors were read
+from). How both were written: ``bench/data/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread, as the server runs the encoder; must be set before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.llm.intents import (  # noqa: E402
+    INTENTS,
+    TRAIN_PATH,
+    IntentClassifier,
+    IntentGuess,
+    read_examples,
+)
+from app.shop.embedding import default_encoder  # noqa: E402
+
+DATA = ROOT / "bench" / "data"
+SETS = {"heldout": DATA / "intents_heldout.tsv", "dev": DATA / "intents_dev.tsv"}
+RESULTS = ROOT / "bench" / "results"
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def per_intent(truth: Sequence[str], guess: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each intent."""
+    out: dict[str, dict[str, float]] = {}
+    for intent in INTENTS:
+        tp = sum(t == intent and g == intent for t, g in zip(truth, guess, strict=True))
+        fp = sum(t != intent and g == intent for t, g in zip(truth, guess, strict=True))
+        fn = sum(t == intent and g != intent for t, g in zip(truth, guess, strict=True))
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        out[intent] = {"precision": p, "recall": r, "f1": f1, "support": float(tp + fn)}
+    return out
+
+
+def recommend_confusion(truth: Sequence[str], guess: Sequence[str]) -> dict[str, float]:
+    """``recommend`` (product cards) against every other intent: counts, precision and recall."""
+    pairs = list(zip(truth, guess, strict=True))
+    tp = sum(t == "recommend" and g == "recommend" for t, g in pairs)
+    fp = sum(t != "recommend" and g == "recommend" for t, g in pairs)
+    fn = sum(t == "recommend" and g != "recommend" for t, g in pairs)
+    tn = len(pairs) - tp - fp - fn
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+    }
+
+
+def evaluate(classifier: IntentClassifier, rows: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Every figure for one labelled set, at the shipped threshold and across thresholds."""
+    encoder = default_encoder()
+    texts = [text for _, text in rows]
+    truth = [label for label, _ in rows]
+    vectors = encoder.encode(texts)
+    shipped = classifier.recommend_threshold
+    started = time.perf_counter()
+    guesses: list[IntentGuess] = [classifier.decide(t, v) for t, v in zip(texts, vectors, strict=True)]
+    decide_ms = (time.perf_counter() - started) * 1000 / len(rows)
+    guess = [g.intent for g in guesses]
+    sweep = []
+    for threshold in THRESHOLDS:
+        classifier.recommend_threshold = threshold
+        at = [classifier.decide(t, v).intent for t, v in zip(texts, vectors, strict=True)]
+        sweep.append({"threshold": threshold, **recommend_confusion(truth, at)})
+    classifier.recommend_threshold = shipped
+    started = time.perf_counter()
+    for text in texts[:50]:
+        encoder.encode([text])
+    embed_ms = (time.perf_counter() - started) * 1000 / min(50, len(texts))
+    errors = [
+        {"truth": t, "guess": g.intent, "confidence": round(g.confidence, 3), "by_rule": g.by_rule, "text": x}
+        for t, g, x in zip(truth, guesses, texts, strict=True)
+        if t != g.intent
+    ]
+    scores = per_intent(truth, guess)
+    return {
+        "n": len(rows),
+        "accuracy": sum(t == g for t, g in zip(truth, guess, strict=True)) / len(rows),
+        "macro_f1": float(np.mean([s["f1"] for s in scores.values() if s["support"]])),
+        "per_intent": scores,
+        "recommend": recommend_confusion(truth, guess),
+        "recommend_sweep": sweep,
+        "by_rule": sum(g.by_rule for g in guesses) / len(rows),
+        "decide_ms": decide_ms,
+        "embed_ms": embed_ms,
+        "confused": Counter(f"{e['truth']} -> {e['guess']}" for e in errors).most_common(10),
+        "errors": errors,
+    }
+
+
+def read_set(path: Path) -> list[tuple[str, str]]:
+    """A held-out file: ``intent<TAB>text`` lines, ``#`` comments skipped."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, _, text = line.partition("\t")
+            rows.append((label, text.strip()))
+    return rows
+
+
+def report(name: str, r: dict[str, Any], show_errors: bool) -> None:
+    """Print one set's figures."""
+    print(f"\n== {name}: {r['n']} messages ==")
+    print(f"{'intent':<18}{'precision':>10}{'recall':>8}{'F1':>7}{'n':>5}")
+    for intent, s in r["per_intent"].items():
+        print(f"{intent:<18}{s['precision']:>10.2f}{s['recall']:>8.2f}{s['f1']:>7.2f}{int(s['support']):>5}")
+    print(f"accuracy {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}  decided by rules {r['by_rule']:.0%}")
+    c = r["recommend"]
+    print(
+        f"recommend vs rest: TP {c['tp']} FP {c['fp']} FN {c['fn']} TN {c['tn']}  "
+        f"precision {c['precision']:.3f} recall {c['recall']:.3f}"
+    )
+    print("recommend precision at recall (threshold on the learned probability; rules unchanged):")
+    for s in r["recommend_sweep"]:
+        print(f"  threshold {s['threshold']:.1f}: precision {s['precision']:.3f} at recall {s['recall']:.3f}")
+    print(
+        f"latency per message: embedding {r['embed_ms']:.1f} ms, intent on top of it {r['decide_ms']:.2f} ms"
+    )
+    print("most confused: " + ", ".join(f"{k} ({v})" for k, v in r["confused"]))
+    if show_errors:
+        for e in r["errors"]:
+            print(f"  {e['truth']:>16} -> {e['guess']:<16} {e['confidence']:.2f} {e['text']}")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Per-intent F1 for each set, and recommend precision against recall across thresholds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    width = 0.8 / max(len(results), 1)
+    xs = np.arange(len(INTENTS))
+    for n, (name, r) in enumerate(results.items()):
+        left.bar(xs + n * width, [r["per_intent"][i]["f1"] for i in INTENTS], width, label=name)
+        sweep = r["recommend_sweep"]
+        right.plot([s["recall"] for s in sweep], [s["precision"] for s in sweep], marker="o", label=name)
+    left.set_xticks(xs + width / 2, INTENTS, rotation=60, ha="right")
+    left.set_ylim(0, 1.05)
+    left.set_title("F1 per intent (held-out messages)")
+    left.legend()
+    right.axhline(0.95, color="grey", linestyle=":", label="precision 0.95")
+    right.axvline(0.90, color="grey", linestyle="--", label="recall 0.90")
+    right.set_xlabel("recommend recall")
+    right.set_ylabel("recommend precision")
+    right.set_title("Product cards: precision vs recall by threshold")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    """Evaluate on the chosen held-out sets; print, and write JSON and PNG under bench/results/."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="which held-out slice")
+    parser.add_argument("--errors", action="store_true", help="list every misrouted message")
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args()
+    names = list(SETS) if args.set == "all" else [args.set]
+    started = time.perf_counter()
+    classifier = IntentClassifier(default_encoder(), read_examples(TRAIN_PATH))
+    print(f"trained on {len(read_examples(TRAIN_PATH))} examples in {time.perf_counter() - started:.1f} s")
+    results = {name: evaluate(classifier, read_set(SETS[name])) for name in names}
+    for name, r in results.items():
+        report(name, r, args.errors)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    slim = {name: {k: v for k, v in r.items() if k != "errors"} for name, r in results.items()}
+    (RESULTS / "quality.json").write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")
+    if not args.no_plot:
+        plot(results, RESULTS / "quality.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
