@@ -4,8 +4,8 @@ Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It pri
 and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
 threshold allows, and the recommendation checks; it writes ``bench/results/quality.json`` and
 ``bench/results/quality.png``. The figures in the README come from this script's output on
-``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` is the slice errors were read
-from). How both were written: ``bench/data/README.md``.
+``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` and ``intents_tuning.tsv`` are
+slices whose errors were read). How they were written: ``bench/data/README.md``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ from app.llm.intents import (  # noqa: E402
 from app.shop.embedding import default_encoder  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
-SETS = {"heldout": DATA / "intents_heldout.tsv", "dev": DATA / "intents_dev.tsv"}
+SETS = {
+    "heldout": DATA / "intents_heldout.tsv",
+    "tuning": DATA / "intents_tuning.tsv",
+    "dev": DATA / "intents_dev.tsv",
+}
 RESULTS = ROOT / "bench" / "results"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

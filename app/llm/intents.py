@@ -45,7 +45,10 @@ CONFIDENT: Final = 0.8
 # Cards are a sales pitch: the learned model must be at least this sure before a message gets them.
 RECOMMEND_THRESHOLD: Final = 0.5
 
-_NEGATION = r"(?:no|not|never|without|don'?t|dont|do not|didn'?t|did not|stop|kein\w*|nicht|ohne)"
+_NEGATION = (
+    r"(?:no|not|never|without|don'?t|dont|do not|didn'?t|did not|stop|skip|forget|spare me|enough|"
+    r"kein\w*|nicht|ohne)"
+)
 _SUGGESTIONS = (
     r"(?:recommend\w*|recomend\w*|reccomend\w*|suggest\w*|ideas?|product cards?|products?|sales? pitch|"
     r"ads?|adverts?|empfehl\w*|vorschl\w*|tipps?)"
@@ -58,9 +61,9 @@ _NEGATED_SUGGESTIONS: Final = re.compile(
 
 # Unambiguous asks for suggestions; they settle ``recommend`` unless a service request or negation is present.
 _RECOMMEND_CUES: Final = re.compile(
-    r"\b(recommend(ation)?s?( me)?|recomend\w*|reccomend\w*|suggest(ions?)?|gift ideas?|"
+    r"\b(recommend(ation)?s?( me)?|recomend\w*|reccomend\w*|suggest(ions?)?|sugest\w*|gift ideas?|"
     r"what should i (buy|get|order)|more like (this|these|that)|best ?sellers?|"
-    r"something (similar|cheaper|different)|empfiehl\w*|empfehl\w*|vorschl\w*|geschenkideen?)\b",
+    r"something (similar|cheaper|different)|(show|find) me (some|more|other|different|similar|a few)|empfiehl\w*|empfehl\w*|vorschl\w*|geschenkideen?)\b",
     re.IGNORECASE,
 )
 # "Do you recommend tracked shipping?"-style questions are about service, not products.
@@ -77,7 +80,7 @@ _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
         re.compile(
             r"\b(talk|speak|chat|connect|transfer|put|pass|escalate)\b[^.!?]{0,25}\b(to|with|through)\b[^.!?]{0,15}"
             r"\b(a |an |the |your )?(human|real person|real people|person|agent|representative|operator|"
-            r"someone|somebody|staff|manager|supervisor|customer service rep)\b"
+            r"someone|somebody|staff|manager|supervisor|customer (service|support|care)( team| rep)?)\b"
             r"|\b(human|live agent|real person) (please|pls|now)\b|^\s*(agent|human|operator)\W*$"
             r"|\b(mit )?(einem|einer) (menschen|mitarbeiter(in)?|echten person)\b",
             re.IGNORECASE,
@@ -94,7 +97,7 @@ _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
     (
         "change_address",
         re.compile(
-            r"\b(change|update|correct|fix|edit|amend|wrong)\b[^.!?]{0,30}\b(address|postcode|post code|zip code|"
+            r"\b(change|update|correct|fix|edit|amend|wrong)\b[^.!?]{0,30}\b(?<!e-mail )(?<!email )(address|postcode|post code|zip code|"
             r"house number|street)\b|\b(adresse|anschrift|lieferadresse|postleitzahl)\b[^.!?]{0,30}"
             r"\b(ändern|korrigieren|falsch|aktualisieren)\b|\b(ändern|korrigieren)\b[^.!?]{0,30}\b(adresse|anschrift)\b",
             re.IGNORECASE,
@@ -104,7 +107,7 @@ _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
         "return_refund",
         re.compile(
             r"\b(refund\w*|money back|send (it|them|this|these|that) back|return (it|them|this|these|that|the|a|an|my)\b|"
-            r"returning|return label|rückerstattung|erstattung|zurückschicken|zurücksenden|rücksendung|umtausch\w*|"
+            r"returning|returns? (label|form|policy|window|address)|rückerstattung|erstattung|zurückschicken|zurücksenden|rücksendung|umtausch\w*|"
             r"geld zurück)\b",
             re.IGNORECASE,
         ),
@@ -124,9 +127,12 @@ _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
         re.compile(
             r"\b(track(ing)?|trace)\b[^.!?]{0,20}\b(order|parcel|package|delivery|shipment|number|link)\b"
             r"|\bwhere('?s| is| are)\b[^.!?]{0,15}\b(my|our) (order|parcel|package|delivery|stuff|things|items?)\b"
+            r"|\bwhere (my|our) (order|parcel|package|delivery|stuff)\b"
+            r"|\b(update|status|news)\b[^.!?]{0,12}\b(on|of|about|for) (my |our |the )?(order|parcel|package|delivery|"
+            r"shipment|purchase)\b"
             r"|\b(order|parcel|package|delivery)\b[^.!?]{0,25}\b(not (yet )?(arrived|come|here)|hasn'?t (arrived|come|"
             r"shown up)|still not|late|delayed|stuck)\b|\bwo (ist|bleibt) (meine|mein) (bestellung|paket|lieferung)\b"
-            r"|\bsendungsverfolgung\b|\bpaket\b[^.!?]{0,25}\bnoch nicht (da|angekommen)\b",
+            r"|\bwo (meine|mein) (bestellung|paket|lieferung|sendung)\b|\bsendungsverfolgung\b|\bpaket\b[^.!?]{0,25}\bnoch nicht (da|angekommen)\b",
             re.IGNORECASE,
         ),
     ),
@@ -136,6 +142,7 @@ _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
             r"\b(password|passwort|log ?in|sign ?in|einloggen|anmelden)\b[^.!?]{0,25}\b(forgot|forgotten|reset|"
             r"can'?t|cannot|not work\w*|doesn'?t work|vergessen|geht nicht|funktioniert nicht|zurücksetzen)\b"
             r"|\b(forgot|forgotten|reset|vergessen)\b[^.!?]{0,15}\b(password|passwort)\b"
+            r"|\b(change|update|edit)\b[^.!?]{0,15}\b(e-?mail|username|user name)\b"
             r"|\b(delete|close|remove)\b[^.!?]{0,10}\b(my )?account\b|\b(konto|account)\b[^.!?]{0,20}\blöschen\b",
             re.IGNORECASE,
         ),

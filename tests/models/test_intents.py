@@ -140,7 +140,7 @@ def test_malformed_training_line_names_the_line(tmp_path: Path) -> None:
 
 def test_held_out_sets_do_not_overlap_training_set() -> None:
     train = {text.lower() for _, text in read_examples(TRAIN_PATH)}
-    for name in ("intents_heldout.tsv", "intents_dev.tsv"):
+    for name in ("intents_heldout.tsv", "intents_tuning.tsv", "intents_dev.tsv"):
         held = {text.lower() for _, text in read_examples(BENCH_DATA / name)}
         assert not train & held, name
 
