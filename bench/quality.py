@@ -173,7 +173,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     left.set_xticks(xs + width / 2, INTENTS, rotation=60, ha="right")
     left.set_ylim(0, 1.05)
     left.set_title("F1 per intent (held-out messages)")
-    left.legend()
+    left.legend(loc="lower left")
     right.axhline(0.95, color="grey", linestyle=":", label="precision 0.95")
     right.axvline(0.90, color="grey", linestyle="--", label="recall 0.90")
     right.set_xlabel("recommend recall")
