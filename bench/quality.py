@@ -37,7 +37,11 @@ from app.llm.intents import (  # noqa: E402
     IntentGuess,
     read_examples,
 )
+from app.shop.catalog import Shop, load_shop, looks_like_a_charge  # noqa: E402
 from app.shop.embedding import default_encoder  # noqa: E402
+from app.shop.recommend.constraints import parse_constraints  # noqa: E402
+from app.shop.recommend.service import DEFAULT_MODEL_PATH, ShopRecommender  # noqa: E402
+from app.shop.recommender import Shown  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 SETS = {
@@ -47,6 +51,32 @@ SETS = {
 }
 RESULTS = ROOT / "bench" / "results"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Point 4 of the checks: what the recommender must never do, on the demo shop.
+NOT_GOODS_QUERIES = (
+    "postage",
+    "what about postage?",
+    "next day carriage",
+    "bank charges",
+    "the manual",
+    "samples",
+    "a discount",
+    "a gift voucher",
+    "packing charge",
+)
+NOT_GOODS_NAMES = ("Postage", "CARRIAGE", "Bank Charges", "Manual", "SAMPLES", "Discount", "Gift Voucher £20")
+CHAT_WORD_QUERIES = (
+    "what should I buy next?",
+    "something nice please",
+    "I sent you a message, any ideas?",
+    "next one please",
+    "can you help me pick something?",
+)
+CHEAPER_REPLIES = (
+    "Can you recommend something cheaper?",
+    "Cheaper",
+    "Kannst du mir etwas Günstigeres empfehlen?",
+)
+CUSTOMERS = (None, "12347", "12748")
 
 
 def per_intent(truth: Sequence[str], guess: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -119,6 +149,41 @@ def evaluate(classifier: IntentClassifier, rows: Sequence[tuple[str, str]]) -> d
         "embed_ms": embed_ms,
         "confused": Counter(f"{e['truth']} -> {e['guess']}" for e in errors).most_common(10),
         "errors": errors,
+    }
+
+
+def recommendation_checks(shop: Shop) -> dict[str, Any]:
+    """Point 4 on the demo shop: no non-goods, no chat words as keywords, "cheaper" cheaper, CF for "buy next"."""
+    service = ShopRecommender(shop, DEFAULT_MODEL_PATH)
+    vocabulary = {w for p in shop.products.values() for w in p.name.lower().split()}
+    cards = [c for q in NOT_GOODS_QUERIES for who in CUSTOMERS for c in service.recommend(who, q, 10)]
+    non_goods = sum(not shop.products[c.product_id].is_product for c in cards)
+    named = sum(looks_like_a_charge("X", name) for name in NOT_GOODS_NAMES)
+    keywords = {q: parse_constraints(q, vocabulary).keywords for q in CHAT_WORD_QUERIES}
+    cheaper_ok = 0
+    cheaper_n = 0
+    for who in CUSTOMERS:
+        first = service.recommend(who, "recommend me something", 4)
+        shown = Shown(frozenset(c.product_id for c in first), tuple(c.price for c in first))
+        for reply in CHEAPER_REPLIES:
+            cheaper = service.recommend(who, reply, 4, shown)
+            cheaper_n += 1
+            cheaper_ok += bool(cheaper) and max(c.price for c in cheaper) < min(c.price for c in first)
+    known = sorted({p.customer_id for p in shop.purchases if service.model.knows_user(p.customer_id)})[:50]
+    personal = sum(
+        all(
+            c.reason.startswith("Customers who bought ")
+            for c in service.recommend(who, "what should I buy next?", 4)
+        )
+        for who in known
+    )
+    return {
+        "non_goods_cards": non_goods,
+        "cards_checked": len(cards),
+        "non_goods_names_recognised": f"{named}/{len(NOT_GOODS_NAMES)}",
+        "chat_words_as_keywords": {q: list(k) for q, k in keywords.items() if k},
+        "cheaper_lower_than_last_cards": f"{cheaper_ok}/{cheaper_n}",
+        "buy_next_personal": f"{personal}/{len(known)}",
     }
 
 
@@ -198,8 +263,24 @@ def main() -> int:
     results = {name: evaluate(classifier, read_set(SETS[name])) for name in names}
     for name, r in results.items():
         report(name, r, args.errors)
+    checks = recommendation_checks(load_shop())
+    print("\n== recommendations on the demo shop ==")
+    print(
+        f"non-goods among {checks['cards_checked']} cards for postage/fee/voucher asks: {checks['non_goods_cards']}"
+    )
+    print(f"non-goods names recognised without a kind column: {checks['non_goods_names_recognised']}")
+    print(f"chat words taken as product keywords: {checks['chat_words_as_keywords'] or 'none'}")
+    print(
+        f"'cheaper' (EN, quick reply, DE quick reply) below every card just shown: {checks['cheaper_lower_than_last_cards']}"
+    )
+    print(
+        f"known customers whose 'what should I buy next?' cards are personal (CF): {checks['buy_next_personal']}"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    slim = {name: {k: v for k, v in r.items() if k != "errors"} for name, r in results.items()}
+    slim: dict[str, Any] = {
+        name: {k: v for k, v in r.items() if k != "errors"} for name, r in results.items()
+    }
+    slim["recommendations"] = checks
     (RESULTS / "quality.json").write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")
     if not args.no_plot:
         plot(results, RESULTS / "quality.png")
