@@ -75,6 +75,7 @@ class Draft:
 
     message_id: str
     route: Route = "chat"
+    intent: str | None = None
     parts: list[str] = field(default_factory=list)
     cards: list[ProductCard] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -174,7 +175,7 @@ class AnswerPipeline:
                     prefetch = None
             else:
                 decision = await job.route if job.route is not None else await self.classify(text)
-                draft.route = decision.route
+                draft.route, draft.intent = decision.route, decision.intent
             if prefetch is not None and draft.route != "chat":
                 prefetch.drop()
                 prefetch = None
@@ -299,7 +300,7 @@ class AnswerPipeline:
         if status == "failed":
             code = exc.code if isinstance(exc, ShopchatError) else ErrorCode.INTERNAL
         self._measure(draft, status, code, exc)
-        message_id, route = draft.message_id, draft.route
+        message_id, route, intent = draft.message_id, draft.route, draft.intent
         build: Callable[[int], StoredEvent]
         if code is None:
             stopped = status == "stopped"
@@ -314,6 +315,7 @@ class AnswerPipeline:
                     usage=usage,
                     stopped=stopped,
                     finish_reason=finish_reason,
+                    intent=intent,
                 )
         else:
             shown = customer_message(exc) if exc is not None else INTERNAL_MESSAGE
