@@ -285,9 +285,10 @@ class IntentClassifier:
         others = p.copy()
         others[self._recommend] = 0.0
         best = int(np.argmax(others))
-        if by_words == "recommend" and best == self._out_of_scope and p[best] > p_recommend:
-            # "Recommend a good film": the words ask for suggestions, but not for anything a shop sells.
-            return IntentGuess("out_of_scope", float(p[best]), False, p_recommend, negated)
+        if by_words == "recommend" and p[best] > p_recommend and (best == self._out_of_scope or p[best] >= 0.6):
+            # "Recommend a good film", "any suggestions why my app crashes?": the words ask for suggestions, the
+            # meaning is about something else (out of scope, or clearly another intent).
+            return IntentGuess(self._classes[best], float(p[best]), False, p_recommend, negated)
         if by_words is not None:
             return IntentGuess(by_words, 1.0, True, p_recommend, negated)
         if not negated and p_recommend >= self.recommend_threshold:
