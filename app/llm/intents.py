@@ -285,7 +285,11 @@ class IntentClassifier:
         others = p.copy()
         others[self._recommend] = 0.0
         best = int(np.argmax(others))
-        if by_words == "recommend" and p[best] > p_recommend and (best == self._out_of_scope or p[best] >= 0.6):
+        if (
+            by_words == "recommend"
+            and p[best] > p_recommend
+            and (best == self._out_of_scope or p[best] >= 0.6)
+        ):
             # "Recommend a good film", "any suggestions why my app crashes?": the words ask for suggestions, the
             # meaning is about something else (out of scope, or clearly another intent).
             return IntentGuess(self._classes[best], float(p[best]), False, p_recommend, negated)
