@@ -145,6 +145,14 @@ def evaluate(classifier: IntentClassifier, rows: Sequence[tuple[str, str]]) -> d
         "recommend": recommend_confusion(truth, guess),
         "recommend_sweep": sweep,
         "by_rule": sum(g.by_rule for g in guesses) / len(rows),
+        "confident_share": sum(g.confident for g in guesses) / len(rows),
+        "confident_accuracy": sum(g.confident and g.intent == t for g, t in zip(guesses, truth, strict=True))
+        / max(1, sum(g.confident for g in guesses)),
+        "confident_recommend_precision": sum(
+            g.confident and g.intent == "recommend" and t == "recommend"
+            for g, t in zip(guesses, truth, strict=True)
+        )
+        / max(1, sum(g.confident and g.intent == "recommend" for g in guesses)),
         "decide_ms": decide_ms,
         "embed_ms": embed_ms,
         "confused": Counter(f"{e['truth']} -> {e['guess']}" for e in errors).most_common(10),
@@ -212,6 +220,10 @@ def report(name: str, r: dict[str, Any], show_errors: bool) -> None:
     print("recommend precision at recall (threshold on the learned probability; rules unchanged):")
     for s in r["recommend_sweep"]:
         print(f"  threshold {s['threshold']:.1f}: precision {s['precision']:.3f} at recall {s['recall']:.3f}")
+    print(
+        f"fast path (rules, or learned confidence >= 0.8): {r['confident_share']:.0%} of messages, "
+        f"intent accuracy {r['confident_accuracy']:.3f}, recommend precision {r['confident_recommend_precision']:.3f}"
+    )
     print(
         f"latency per message: embedding {r['embed_ms']:.1f} ms, intent on top of it {r['decide_ms']:.2f} ms"
     )
