@@ -43,7 +43,7 @@ from app.orders.http import load_http_backend
 from app.orders.tools import ShopTools
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
-from app.shop.embedding import Encoder, EncoderProcess, default_encoder
+from app.shop.embedding import Encoder, EncoderProcess, SharedEmbeddings, default_encoder
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
@@ -228,7 +228,10 @@ def create_app(
         prompts = PromptLibrary(config.prompts_dir)
         # Embeddings run in a child process (another core) unless settings say otherwise.
         own_encoder = EncoderProcess() if encoder is None and config.encoder_process else None
-        embedder: Encoder = encoder or own_encoder or default_encoder()
+        # Routing and the knowledge search embed a message once between them (in production's encoder process).
+        embedder: Encoder = encoder or (
+            SharedEmbeddings(own_encoder) if own_encoder is not None else default_encoder()
+        )
         knowledge = KnowledgeBase(shop, embedder)
         bare_model = model or build_model(config, knowledge, prompts, cpu)
         health = build_health(config, bare_model)
@@ -293,6 +296,8 @@ def create_app(
             tools=toolbox,
             metrics=metrics,
             confirmations=Confirmations(actions, ttl_s=config.confirm_ttl_s),
+            # The built-in responder searches the FAQ and catalog itself; a remote model is given what matches.
+            knowledge=knowledge if config.llm_backend == "openai" else None,
         )
         service = ChatService(
             store=store,
