@@ -84,6 +84,7 @@ class Draft:
 
     message_id: str
     route: Route = "chat"
+    intent: str | None = None
     parts: list[str] = field(default_factory=list)
     cards: list[ProductCard] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
@@ -188,7 +189,7 @@ class AnswerPipeline:
                     prefetch = None
             else:
                 decision = await job.route if job.route is not None else await self.classify(text)
-                draft.route = decision.route
+                draft.route, draft.intent = decision.route, decision.intent
             if prefetch is not None and draft.route != "chat":
                 prefetch.drop()
                 prefetch = None
@@ -316,7 +317,7 @@ class AnswerPipeline:
         if status == "failed":
             code = exc.code if isinstance(exc, ShopchatError) else ErrorCode.INTERNAL
         self._measure(draft, status, code, exc)
-        message_id, route = draft.message_id, draft.route
+        message_id, route, intent = draft.message_id, draft.route, draft.intent
         build: Callable[[int], StoredEvent]
         if code is None:
             stopped = status == "stopped"
@@ -334,6 +335,7 @@ class AnswerPipeline:
                     usage=usage,
                     stopped=stopped,
                     finish_reason=finish_reason,
+                    intent=intent,
                     sources=sources,
                 )
         else:
