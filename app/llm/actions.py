@@ -603,7 +603,11 @@ def read_dialogue(request: ChatRequest, contact: Contact) -> Dialogue:
         if answered is None or index < 1 or history[index - 1][0] != "user":
             break
         text, index = history[index - 1][1], index - 2
-    intent = next((i for s in said if (i := intent_of(s.text)) is not None), None)
+    # "It's order 1237902" answering our "Which order?" reads as a status question on its own; it gives way to
+    # the request it answers ("I want to cancel my order").
+    intents = [(intent_of(s.text), s.answered) for s in said]
+    intent = next((i for i, by in intents if i is not None and not (by == "order" and i == "status")), None)
+    intent = intent or next((i for i, _ in intents if i is not None), None)
     lang = _language(said, asked_lang, [t for role, t in history if role == "user"])
     dialogue = Dialogue(
         said=said,

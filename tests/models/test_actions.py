@@ -322,6 +322,14 @@ def test_a_missing_order_number_is_asked_for_and_the_bare_number_answers_it() ->
     assert "RM123456789GB" in answer
 
 
+def test_an_order_number_given_when_asked_keeps_the_request_it_answers() -> None:
+    chat = Chat()
+    question = chat.send("I want to cancel my order.")
+    assert "order number" in question
+    chat.send("It's order 1234705.")
+    assert chat.args("cancel_pending_order") == {"order_id": "1234705", "reason": "Customer request"}
+
+
 def test_a_german_bare_number_answer_stays_german() -> None:
     chat = Chat()
     assert "Bestellnummer" in chat.send("Wo ist meine Bestellung?")
