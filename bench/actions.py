@@ -60,6 +60,7 @@ MAX_CUSTOMER_TURNS = 8
 # A rule of the scripted customer (give the order number, give the proof) fires at most this often per chat.
 MAX_RULE_USES = 2
 SECRET = "bench-actions-secret-key-0123456789abcdef"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 log = logging.getLogger("bench.actions")
 
@@ -602,8 +603,9 @@ def base_settings(args: argparse.Namespace) -> Settings:
         "redis_url": None,
     }
     if args.base_url:
-        key = os.environ.get(args.api_key_env, "")
-        if not key:
+        # Local servers (llama.cpp, vLLM, Ollama) often take no key: only a variable named on purpose must exist.
+        key = os.environ.get(args.api_key_env) or None
+        if key is None and args.api_key_env != DEFAULT_KEY_ENV:
             raise TaskError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
         overrides |= {"llm_backend": "openai", "openai_base_url": args.base_url, "openai_api_key": key}
     if args.model:
@@ -664,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=3, help="trials per task (default 3: pass^3)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server's base URL (…/v1)")
     parser.add_argument("--model", help="the model name to ask for")
-    parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="the variable holding its API key")
+    parser.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, help="the variable holding its API key")
     parser.add_argument("--parallel", type=int, default=3, help="trials run at once (default 3)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every trial, not only failures")

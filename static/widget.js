@@ -1485,29 +1485,45 @@
       class: "sc-chip sc-chip--solid sc-confirm-yes",
       text: TC.confirm,
       attrs: { type: "button", "aria-describedby": summaryId },
-      on: { click: function () { answerConfirm(box, true); } },
+      on: {
+        click: function () {
+          answerConfirm(box, true);
+        },
+      },
     });
     box.no = el("button", {
       class: "sc-chip sc-confirm-no",
       text: TC.cancel,
       attrs: { type: "button", "aria-describedby": summaryId },
-      on: { click: function () { answerConfirm(box, false); } },
+      on: {
+        click: function () {
+          answerConfirm(box, false);
+        },
+      },
     });
     box.note = el("p", { class: "sc-confirm-note", attrs: { "aria-live": "polite" } });
-    box.el = el("div", { class: "sc-confirm", attrs: { role: "group", "aria-label": TC.label, "data-action-id": f.action_id, "data-state": "open" } }, [
+    var attrs = { role: "group", "aria-label": TC.label, "data-action-id": f.action_id, "data-state": "open" };
+    var summary = String(f.summary == null ? "" : f.summary);
+    box.el = el("div", { class: "sc-confirm", attrs: attrs }, [
       el("p", { class: "sc-confirm-label", text: TC.label }),
-      el("p", { class: "sc-confirm-summary", text: String(f.summary == null ? "" : f.summary), attrs: { id: summaryId } }),
+      el("p", { class: "sc-confirm-summary", text: summary, attrs: { id: summaryId } }),
       el("div", { class: "sc-confirm-actions" }, [box.yes, box.no]),
       box.note,
     ]);
     confirmBoxes.set(f.action_id, box);
-    turn.bubbleEl.after(box.el); // answers ask for "the buttons below"
+    // Below the answer, which asks for "the buttons below"; several questions keep their order.
+    (turn.lastConfirmEl && turn.lastConfirmEl.isConnected ? turn.lastConfirmEl : turn.bubbleEl).after(box.el);
+    turn.lastConfirmEl = box.el;
     var expires = Date.parse(f.expires_at);
     if (!isNaN(expires)) {
       var left = expires - Date.now();
       if (left <= 0) closeConfirm(box, "expired", TC.expired);
-      // Timers cap at ~24.8 days; the server's limit is far below that.
-      else box.timer = setTimeout(function () { closeConfirm(box, "expired", TC.expired); }, Math.min(left, 2147483647));
+      else {
+        // Timers cap at ~24.8 days; the server's limit is far below that.
+        box.timer = setTimeout(function () {
+          closeConfirm(box, "expired", TC.expired);
+        }, Math.min(left, 2147483647));
+      }
     }
     followNewest();
   }

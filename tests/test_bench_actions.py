@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +30,7 @@ from bench.actions import (
     state_problems,
     summarize,
 )
+from tests.test_server_e2e import ROOT, free_port
 
 # pass^1 of the whole suite against the built-in responder when this test was written (43 of 51 tasks): a
 # regression check, to be raised when the responder gets better. See README "Action evaluation".
@@ -105,3 +113,40 @@ async def test_the_built_in_responder_passes_at_least_what_it_did(monkeypatch: p
     results = await evaluate(tasks, 1, settings)  # about 30 s: three trials at a time
     summary = summarize(results, ks=[1])
     assert summary.pass_1 >= MEASURED_PASS_1, f"failing: {summary.failing}"
+
+
+@pytest.fixture
+def upstream() -> Iterator[str]:
+    """The fake OpenAI-compatible server of the end-to-end tests (it wants the key sk-fake)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tests.fake_openai_server", str(port)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.slow
+def test_base_url_runs_the_tasks_against_an_openai_compatible_server(
+    upstream: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BENCH_FAKE_KEY", "sk-fake")
+    argv = ["--base-url", upstream, "--model", "fake-model", "--api-key-env", "BENCH_FAKE_KEY"]
+    assert main([*argv, "--tasks", "lookup-delivered,refuse-cancel-delivered", "--trials", "1"]) == 0
+    out = capsys.readouterr()
+    assert "2 tasks x 1 trials, model fake-model" in out.out
+    assert re.search(r"^pass\^1 = \d\.\d{3}$", out.out, flags=re.MULTILINE)
+    # The fake model calls the first tool it is offered and repeats its result: the chat went through it.
+    assert "assistant: The tool said:" in out.err
+
+
+def test_a_key_variable_named_on_purpose_must_be_set(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "BENCH_UNSET_KEY_VARIABLE"]
+    assert main(argv) == 2
+    assert "BENCH_UNSET_KEY_VARIABLE: that environment variable is not set" in capsys.readouterr().err
