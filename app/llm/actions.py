@@ -100,7 +100,7 @@ _CHANGE_ADDRESS = re.compile(
     r"\b(?:change|update|modify|correct|edit|fix|new|wrong|different)\b[^.?!]{0,40}\baddress\b"
     r"|\baddress\b[^.?!]{0,40}\b(?:change|update|modify|correct|wrong)"
     r"|\b(?:lieferadresse|adresse|anschrift)\b[^.?!]{0,60}(?:ändern|aendern|korrigieren|änderung|aktualisieren)"
-    r"|(?:ändern|aendern|korrigieren|neue|falsche)\w*\s+(?:\w+\s+){0,2}(?:lieferadresse|adresse|anschrift)",
+    r"|(?:änder|aender|korrigier|neue|falsche)\w*\s+(?:\w+\s+){0,2}(?:lieferadresse|adresse|anschrift)",
     _FLAGS,
 )
 _STATUS = re.compile(
@@ -885,6 +885,10 @@ def _pick(text: str, items: list[Mapping[str, Any]], *, numbered: bool) -> tuple
     for word in wanted:
         matching = [n for n, name in enumerate(names) if word in name]
         (sure if len(matching) == 1 else maybe).update(matching)
+    # An item named in full is named for sure, even when each of its words is shared ("Spaceboy Mini Backpack"
+    # beside "Dolly Girl Mini Backpack" and "Spaceboy Lunch Box").
+    said = {_stem(_german_head(w)) for w in _words(text)} | {_stem(w) for w in _words(text)}
+    sure.update(n for n, name in enumerate(names) if name and name <= said)
     if _ALL.search(text):
         # "all the mugs" is every mug; "everything" every item.
         return sorted(sure | maybe) if sure or maybe else list(range(len(items))), []
