@@ -97,3 +97,19 @@ async def test_another_question_at_the_prompt_is_sent_and_the_change_is_not_made
     assert out.endswith("You: ")
     assert order_status(database, "1236101") == "pending"
     assert await term.finish() == 0
+
+
+async def test_a_resumed_chat_asks_the_open_question_again(server: Server, database: Path) -> None:
+    first = await asked_to_cancel(server, "12426", "1242601")
+    conversation, token = first.session.conversation_id, first.session.token
+    assert await first.finish() == 0
+
+    term = Terminal(server.ws, conversation=conversation, token=token).start()
+    out = await term.wait_for(lambda out: out.endswith(CONFIRM_PROMPT))
+    assert "[to confirm] Cancel order 1242601 (" in out
+    term.say("y")
+
+    out = await term.wait_for(lambda out: out.endswith("You: "))
+    assert "order 1242601 is cancelled" in out.rsplit(CONFIRM_PROMPT, 1)[1]
+    assert order_status(database, "1242601") == "cancelled"
+    assert await term.finish() == 0
