@@ -62,7 +62,6 @@ MAX_RULE_USES = 2
 SECRET = "bench-actions-secret-key-0123456789abcdef"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
-log = logging.getLogger("bench.actions")
 
 # What the assistant's answer asks for, in English or German.
 _ASKS_PROOF = re.compile(r"e-?mail|post\s?code|postleitzahl|zip", re.IGNORECASE)
@@ -103,6 +102,7 @@ class Task:
     watch: tuple[str, ...] = ()
     expect: dict[str, Expected] = field(default_factory=dict)
     handoff: bool = False
+    asked: bool = False
     require: tuple[tuple[str, ...], ...] = ()
     forbid: tuple[str, ...] = ()
     forbid_order: tuple[str, ...] = ()
@@ -116,7 +116,7 @@ class Task:
 
 _TASK_KEYS = {
     "id", "category", "turns", "customer", "lang", "order", "proves", "proof", "confirm", "watch", "expect",
-    "handoff", "require", "forbid", "forbid_order",
+    "handoff", "asked", "require", "forbid", "forbid_order",
 }  # fmt: skip
 
 
@@ -174,8 +174,9 @@ def parse_task(raw: dict[str, Any], index: int) -> Task:
     for key in ("customer", "order", "proves", "proof"):
         if key in raw and not isinstance(raw[key], str):
             raise TaskError(f"{where}.{key}: expected a string")
-    if not isinstance(raw.get("handoff", False), bool):
-        raise TaskError(f"{where}.handoff: expected true or false")
+    for key in ("handoff", "asked"):
+        if not isinstance(raw.get(key, False), bool):
+            raise TaskError(f"{where}.{key}: expected true or false")
     return Task(
         id=raw["id"],
         category=raw["category"],
@@ -189,6 +190,7 @@ def parse_task(raw: dict[str, Any], index: int) -> Task:
         watch=_strings(raw.get("watch", []), f"{where}.watch"),
         expect={oid: _expected(v, f"{where}.expect.{oid}") for oid, v in expect.items()},
         handoff=raw.get("handoff", False),
+        asked=raw.get("asked", False),
         require=tuple(require),
         forbid=_strings(raw.get("forbid", []), f"{where}.forbid"),
         forbid_order=_strings(raw.get("forbid_order", []), f"{where}.forbid_order"),
@@ -511,6 +513,8 @@ async def run_trial(task: Task, trial: int, base: Settings, shop: Shop, workdir:
         problems.append("no handoff was recorded")
     elif not task.handoff and handoffs:
         problems.append(f"{handoffs} handoff(s) recorded, none expected")
+    if task.asked and not any(a.confirms for a in transcript.answers):
+        problems.append("the change was never proposed for confirmation")
     problems += [f"answer ended with error {a.error}" for a in transcript.answers if a.error is not None]
     return TrialResult(task, trial, not problems, problems, transcript, time.monotonic() - started)
 
@@ -673,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.trials < 1 or args.parallel < 1:
         parser.error("--trials and --parallel must be at least 1")
-    logging.basicConfig(level=logging.WARNING)
+    # The app's start-up notes (demo mode, a guessed tokenizer) would repeat once per trial.
+    logging.basicConfig(level=logging.ERROR)
     try:
         tasks = select(load_tasks(args.tasks_file), args.tasks, args.category)
         settings = base_settings(args)
