@@ -163,6 +163,11 @@ class ChatService:
         self.broadcaster.subscribe(hub.conversation_id, subscriber)
         newest = hub.journal.published_seq
         try:
+            if subscriber.last_seq > newest and hub.persisted:
+                # Another process may have stored newer events of this conversation: the store says.
+                newest = max(newest, await self.store.last_seq(hub.conversation_id))
+                if hub.journal.idle and newest > hub.journal.published_seq:
+                    hub.journal.last_seq = hub.journal.published_seq = newest
             if subscriber.last_seq > newest:
                 raise ShopchatError(
                     f"last_seq {subscriber.last_seq} is beyond this conversation's newest event ({newest}).",
