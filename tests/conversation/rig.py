@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.conversation.confirmations import Confirmations
+from app.conversation.handoff import HandoffDesk
 from app.conversation.metrics import Metrics
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import Router
@@ -29,6 +30,7 @@ def start_service(
     tools: Tools | None = None,
     metrics: Metrics | None = None,
     confirmations: Confirmations | None = None,
+    desk: HandoffDesk | None = None,
 ) -> tuple[ChatService, RecordingBroadcaster]:
     """The service (started) and the fan-out that records what it published."""
     pipeline = AnswerPipeline(
@@ -45,6 +47,6 @@ def start_service(
         confirmations=confirmations or Confirmations(ActionStore(store)),
     )
     broadcaster = RecordingBroadcaster()
-    service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
+    service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster, desk=desk)
     service.start()
     return service, broadcaster
