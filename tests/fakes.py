@@ -65,7 +65,10 @@ class ScriptedModel:
             finished = True
             reason = "tool_calls" if any(isinstance(c, ToolCall) for c in script) else "stop"
             yield Finished(
-                finish_reason=reason, prompt_tokens=prompt, completion_tokens=completion, helpless=self.helpless
+                finish_reason=reason,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                helpless=self.helpless,
             )
         finally:
             if not finished:

@@ -4,7 +4,7 @@ operator messages, hand-back, close, tickets, and the owner surviving a restart 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,23 @@ from tests.conversation.rig import start_service
 from tests.fakes import RecordingBroadcaster, ScriptedModel
 
 CONFIG = ChatConfig(
-    context_tokens=16_000, max_output_tokens=512, max_message_chars=2000, abandon_after_s=5, recommendations_n=4
+    context_tokens=16_000,
+    max_output_tokens=512,
+    max_message_chars=2000,
+    abandon_after_s=5,
+    recommendations_n=4,
 )
 ANNA = Operator(1, "anna")
 BEN = Operator(2, "ben")
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (5 s at most) until ``condition`` holds."""
+    async with asyncio.timeout(5):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.005)
 
 
 @dataclass
@@ -64,9 +77,7 @@ class Rig:
         ]
 
     async def terminal(self, hub: Hub, message_id: str) -> StoredEvent:
-        async with asyncio.timeout(5):
-            while not self.terminals(hub, message_id):
-                await asyncio.sleep(0.005)
+        await until(lambda: bool(self.terminals(hub, message_id)))
         await hub.journal.flushed()
         return self.terminals(hub, message_id)[0]
 
@@ -84,15 +95,22 @@ class Rig:
         return await self.terminal(hub, message_id)
 
 
+MakeRig = Callable[..., Awaitable[Rig]]
+
+
 @pytest.fixture
-async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
+async def make_rig(tmp_path: Path) -> AsyncIterator[MakeRig]:
     rigs: list[Rig] = []
 
-    async def build(model: ScriptedModel | None = None, available: bool = True, after_fallbacks: int = 2) -> Rig:
+    async def build(
+        model: ScriptedModel | None = None, available: bool = True, after_fallbacks: int = 2
+    ) -> Rig:
         store = Store.from_url(sqlite_url(tmp_path / "chat.db"))
         await upgrade(store.engine)
         handoffs = RecordedHandoffs([])
-        desk = HandoffDesk(handoffs, available=lambda: available, hours="9-5", after_fallbacks=after_fallbacks)
+        desk = HandoffDesk(
+            handoffs, available=lambda: available, hours="9-5", after_fallbacks=after_fallbacks
+        )
         model = model or ScriptedModel()
         service, broadcaster = start_service(store, model, CONFIG, desk=desk)
         rig = Rig(service, store, model, broadcaster, desk, handoffs)
@@ -105,19 +123,24 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         await rig.store.close()
 
 
-async def test_a_customer_asking_for_a_person_waits_and_the_assistant_holds_back(make_rig) -> None:
+async def test_a_customer_asking_for_a_person_waits_and_the_assistant_holds_back(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer("12347")
     done = await rig.say(hub, "m1", "Can I speak to a human please?")
-    assert isinstance(done, Done) and done.held and done.text == ""
+    assert isinstance(done, Done)
+    assert done.held
+    assert done.text == ""
     assert [h.status for h in rig.handoffs_of(hub)] == ["waiting"]
     assert rig.model.requests == []
     assert rig.handoffs.requests == [(hub.conversation_id, "12347", "Can I speak to a human please?")]
     stored = await OwnerStore(rig.store).get(hub.conversation_id)
-    assert stored is not None and (stored.state, stored.source) == ("waiting", "customer")
+    assert stored is not None
+    assert (stored.state, stored.source) == ("waiting", "customer")
 
 
-async def test_messages_while_waiting_or_with_a_person_are_stored_acknowledged_and_not_answered(make_rig) -> None:
+async def test_messages_while_waiting_or_with_a_person_are_stored_acknowledged_and_not_answered(
+    make_rig: MakeRig,
+) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "I want to talk to a person")
@@ -126,32 +149,38 @@ async def test_messages_while_waiting_or_with_a_person_are_stored_acknowledged_a
     await rig.say(hub, "m3", "thanks for joining")
     for message_id in ("m1", "m2", "m3"):
         ended = rig.terminals(hub, message_id)
-        assert len(ended) == 1 and isinstance(ended[0], Done) and ended[0].held
+        assert len(ended) == 1
+        assert isinstance(ended[0], Done)
+        assert ended[0].held
     assert rig.model.requests == []
     users = [m for m in await rig.store.messages(hub.conversation_id) if m.role == "user"]
     assert [m.client_id for m in users] == ["m1", "m2", "m3"]
 
 
-async def test_an_answer_streaming_when_a_person_takes_over_stops_with_one_terminal_event(make_rig) -> None:
+async def test_an_answer_streaming_when_a_person_takes_over_stops_with_one_terminal_event(
+    make_rig: MakeRig,
+) -> None:
     rig: Rig = await make_rig(ScriptedModel(chunks=[f"w{i} " for i in range(200)], delay_s=0.01))
     hub = await rig.customer()
     await rig.service.submit(hub, Subscriber(last_seq=0), "m1", "tell me a long story")
-    async with asyncio.timeout(5):
-        while not any(isinstance(e, Delta) for e in rig.events(hub)):
-            await asyncio.sleep(0.005)
+    await until(lambda: any(isinstance(e, Delta) for e in rig.events(hub)))
     await rig.service.take(hub.conversation_id, ANNA)
     done = await rig.terminal(hub, "m1")
     await asyncio.sleep(0.1)
-    assert isinstance(done, Done) and done.stopped and not done.held
+    assert isinstance(done, Done)
+    assert done.stopped
+    assert not done.held
     assert len(rig.terminals(hub, "m1")) == 1
     events = rig.events(hub)
     joined = next(i for i, e in enumerate(events) if isinstance(e, Handoff))
-    assert events[joined].operator_name == "anna"
+    assert events[joined] == Handoff(
+        seq=events[joined].seq, status="joined", operator_name="anna", message="anna joined the chat."
+    )
     assert not any(isinstance(e, Delta) for e in events[joined:])
     assert len(done.text.split()) < 200
 
 
-async def test_an_operators_message_is_stored_sent_and_marked_as_theirs(make_rig) -> None:
+async def test_an_operators_message_is_stored_sent_and_marked_as_theirs(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
@@ -163,7 +192,7 @@ async def test_an_operators_message_is_stored_sent_and_marked_as_theirs(make_rig
     assert [(m.client_id, m.text) for m in rows] == [(sent[0].message_id, "Hi, I'm Anna. How can I help?")]
 
 
-async def test_only_the_operator_holding_a_conversation_writes_in_it(make_rig) -> None:
+async def test_only_the_operator_holding_a_conversation_writes_in_it(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
@@ -175,58 +204,62 @@ async def test_only_the_operator_holding_a_conversation_writes_in_it(make_rig) -
     assert caught.value.code == ErrorCode.NOT_OWNER
 
 
-async def test_handing_back_lets_the_assistant_answer_again(make_rig) -> None:
+async def test_handing_back_lets_the_assistant_answer_again(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
     await rig.service.take(hub.conversation_id, ANNA)
     await rig.service.release(hub.conversation_id, ANNA)
     answered = await rig.say(hub, "m2", "where is my order?")
-    assert isinstance(answered, Done) and answered.text == "Hello there!" and not answered.held
+    assert isinstance(answered, Done)
+    assert answered.text == "Hello there!"
+    assert not answered.held
     assert [h.status for h in rig.handoffs_of(hub)] == ["waiting", "joined", "returned"]
 
 
-async def test_a_closed_conversation_reopens_with_the_assistant(make_rig) -> None:
+async def test_a_closed_conversation_reopens_with_the_assistant(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
     await rig.service.close_conversation(hub.conversation_id, ANNA)
-    assert hub.owner.state == "closed"
+    assert rig.handoffs_of(hub)[-1].status == "closed"
     answered = await rig.say(hub, "m2", "one more question")
-    assert isinstance(answered, Done) and not answered.held
+    assert isinstance(answered, Done)
+    assert not answered.held
     assert hub.owner.state == "bot"
 
 
-async def test_answers_that_could_not_help_hand_over_after_the_set_number(make_rig) -> None:
+async def test_answers_that_could_not_help_hand_over_after_the_set_number(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig(ScriptedModel(helpless=True), after_fallbacks=2)
     hub = await rig.customer()
     await rig.say(hub, "m1", "xyzzy")
     await asyncio.sleep(0.05)
     assert rig.handoffs_of(hub) == []
     await rig.say(hub, "m2", "plugh")
-    async with asyncio.timeout(5):
-        while not rig.handoffs_of(hub):
-            await asyncio.sleep(0.005)
+    await until(lambda: bool(rig.handoffs_of(hub)))
     assert rig.handoffs_of(hub)[0].status == "waiting"
     assert hub.owner.source == "fallbacks"
     held = await rig.say(hub, "m3", "hello?")
-    assert isinstance(held, Done) and held.held
+    assert isinstance(held, Done)
+    assert held.held
 
 
-async def test_the_transfer_tool_hands_over_through_the_desk(make_rig) -> None:
+async def test_the_transfer_tool_hands_over_through_the_desk(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer("12347")
     await rig.say(hub, "m1", "hi")
     handoff_id = await rig.desk.add_handoff(hub.conversation_id, "12347", "Wants a refund for a broken mug")
     assert handoff_id == 1
-    assert hub.owner.state == "waiting" and hub.owner.reason == "Wants a refund for a broken mug"
+    assert hub.owner.state == "waiting"
+    assert hub.owner.reason == "Wants a refund for a broken mug"
 
 
-async def test_nobody_available_keeps_the_assistant_and_takes_a_ticket(make_rig) -> None:
+async def test_nobody_available_keeps_the_assistant_and_takes_a_ticket(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig(available=False)
     hub = await rig.customer()
     answered = await rig.say(hub, "m1", "can I talk to an agent")
-    assert isinstance(answered, Done) and not answered.held
+    assert isinstance(answered, Done)
+    assert not answered.held
     assert [h.status for h in rig.handoffs_of(hub)] == ["unavailable"]
     assert "9-5" in rig.handoffs_of(hub)[0].message
     with pytest.raises(ShopchatError) as bad:
@@ -239,7 +272,7 @@ async def test_nobody_available_keeps_the_assistant_and_takes_a_ticket(make_rig)
     ]
 
 
-async def test_the_owner_and_its_events_survive_a_restart(make_rig, tmp_path: Path) -> None:
+async def test_the_owner_and_its_events_survive_a_restart(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
@@ -248,7 +281,8 @@ async def test_the_owner_and_its_events_survive_a_restart(make_rig, tmp_path: Pa
     await hub.journal.flushed()
     again: Rig = await make_rig()
     reopened = await again.service.open(hub.conversation_id, None)
-    assert reopened.owner.state == "human" and reopened.owner.operator is not None
+    assert reopened.owner.state == "human"
+    assert reopened.owner.operator is not None
     replayed = await again.store.events_after(hub.conversation_id, 0)
     assert [e.type for e in replayed if isinstance(e, Handoff | AgentMessage)] == [
         "handoff",
@@ -256,19 +290,21 @@ async def test_the_owner_and_its_events_survive_a_restart(make_rig, tmp_path: Pa
         "agent_message",
     ]
     held = await again.say(reopened, "m2", "are you still there?")
-    assert isinstance(held, Done) and held.held
+    assert isinstance(held, Done)
+    assert held.held
 
 
-async def test_operators_hear_of_every_change_on_their_channel(make_rig) -> None:
+async def test_operators_hear_of_every_change_on_their_channel(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     hub = await rig.customer()
     await rig.say(hub, "m1", "human please")
     await rig.service.take(hub.conversation_id, ANNA)
     hints = [p for c, _, p in rig.broadcaster.published if c == OPERATORS_CHANNEL]
-    assert len(hints) == 2 and all(hub.conversation_id in p for p in hints)
+    assert len(hints) == 2
+    assert all(hub.conversation_id in p for p in hints)
 
 
-async def test_operators_act_only_on_stored_conversations(make_rig) -> None:
+async def test_operators_act_only_on_stored_conversations(make_rig: MakeRig) -> None:
     rig: Rig = await make_rig()
     with pytest.raises(ShopchatError) as caught:
         await rig.service.take("0" * 32, ANNA)

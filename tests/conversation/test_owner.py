@@ -25,7 +25,12 @@ def test_a_new_conversation_is_the_assistants() -> None:
 
 def test_request_moves_bot_to_waiting_with_its_reason() -> None:
     changed = owners.request(Owner(), "wants a refund", "tool", NOW)
-    assert (changed.state, changed.reason, changed.source, changed.since) == ("waiting", "wants a refund", "tool", NOW)
+    assert (changed.state, changed.reason, changed.source, changed.since) == (
+        "waiting",
+        "wants a refund",
+        "tool",
+        NOW,
+    )
     assert not changed.bot_answers
 
 
