@@ -63,7 +63,7 @@ def parse_support(table: dict[str, Any]) -> SupportHours:
     """``SupportHours`` from a ``[support]`` table; a clear ``ConfigError`` for anything malformed."""
     zone = table.get("timezone", "UTC")
     if not isinstance(zone, str):
-        raise ConfigError("[support] timezone must be a name such as \"Europe/London\"")
+        raise ConfigError('[support] timezone must be a name such as "Europe/London"')
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
