@@ -147,7 +147,8 @@ class HandoffDesk:
         if changed is hub.owner:
             return
         running = hub.running
-        await self._announce(hub, changed, "joined", f"{operator.name} joined the chat.", operator.name)
+        shown = operator.name[:1].upper() + operator.name[1:]  # names are stored lower-case
+        await self._announce(hub, changed, "joined", f"{shown} joined the chat.", operator.name)
         if running is not None and not running.task.done():
             running.stop_reason = "handoff"
             running.task.cancel()

@@ -174,7 +174,7 @@ async def test_an_answer_streaming_when_a_person_takes_over_stops_with_one_termi
     events = rig.events(hub)
     joined = next(i for i, e in enumerate(events) if isinstance(e, Handoff))
     assert events[joined] == Handoff(
-        seq=events[joined].seq, status="joined", operator_name="anna", message="anna joined the chat."
+        seq=events[joined].seq, status="joined", operator_name="anna", message="Anna joined the chat."
     )
     assert not any(isinstance(e, Delta) for e in events[joined:])
     assert len(done.text.split()) < 200

@@ -110,7 +110,7 @@ def test_the_round_trip_between_a_customer_and_an_operator(client: TestClient) -
             assert (joined["status"], joined["operator_name"], joined["message"]) == (
                 "joined",
                 "anna",
-                "anna joined the chat.",
+                "Anna joined the chat.",
             )
 
             op.send_json(
