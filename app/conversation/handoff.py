@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -82,8 +82,11 @@ class HandoffDesk:
         hours: str = "",
         after_fallbacks: int = 2,
         broadcaster: Broadcaster | None = None,
+        waiting: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.handoffs: Handoffs = handoffs or NoHandoffs()
+        # How many customers are waiting already (the queue in the store): the customer is told their place.
+        self.waiting = waiting
         self.available = available
         self.hours = hours
         self.after_fallbacks = after_fallbacks
@@ -96,12 +99,13 @@ class HandoffDesk:
     async def request(self, hub: Hub, reason: str, source: HandoffSource) -> int:
         """Ask for a person: ``waiting`` (or ``unavailable`` when nobody can come); the handoff's id.
 
-        Asked again while a person is already asked for or present, it only records the request.
+        Asked again while a person is already asked for or present, nothing changes (and 0 is returned): the
+        helpdesk heard of it the first time.
         """
+        if not hub.owner.bot_answers:
+            return 0
         reason = reason.strip()[:MAX_REASON_CHARS] or "The customer asked for a person."
         handoff_id = await self.handoffs.add_handoff(hub.conversation_id, hub.customer_id, reason)
-        if not hub.owner.bot_answers:
-            return handoff_id
         if not self.available():
             when = f" Our team is here {self.hours}." if self.hours else ""
             await self._announce(
@@ -113,12 +117,14 @@ class HandoffDesk:
             )
             log.info("handoff of %s (%s): nobody available", hub.conversation_id, source)
             return handoff_id
+        ahead = await self.waiting() if self.waiting is not None else 0
         changed = owners.request(hub.owner, reason, source, utcnow())
+        place = f" You are number {ahead + 1} in the queue." if ahead else ""
         await self._announce(
             hub,
             changed,
             "waiting",
-            "A person from the team will join this chat shortly; please stay here. "
+            "A person from the team will join this chat shortly; please stay here." + place + " "
             "Your messages are kept for them.",
         )
         log.info("handoff of %s (%s): waiting for a person", hub.conversation_id, source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 
 from app.store.records import OwnerRecord
 from app.store.store import CONVERSATIONS, OWNERS, Store
@@ -77,3 +77,11 @@ class OwnerStore:
             )
             found = [_record(row) for row in rows]
         return sorted(found, key=lambda r: order.get(r.state, 2))
+
+    async def count_waiting(self) -> int:
+        """Conversations waiting for a person now."""
+        async with self._store.engine.connect() as conn:
+            found = await conn.scalar(
+                select(func.count()).select_from(OWNERS).where(OWNERS.c.state == "waiting")
+            )
+        return int(found or 0)

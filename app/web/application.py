@@ -53,6 +53,7 @@ from app.store.actions import ActionStore
 from app.store.migrate import upgrade
 from app.store.operators import OperatorStore
 from app.store.orders import OrderStore
+from app.store.owners import OwnerStore
 from app.store.store import Store
 from app.web import inbox_routes, logfilter, operator_routes, operator_socket, routes, socket
 from app.web.auth import DAY_S, TokenSigner
@@ -275,6 +276,7 @@ def create_app(
             available=presence.available,
             hours=shop.support_hours,
             after_fallbacks=config.handoff_after_fallbacks,
+            waiting=OwnerStore(store).count_waiting,
         )
         if toolbox is None and config.llm_tools:
             # Orders come from the shop's own system when a backend file declares it, else only the demo shop

@@ -109,7 +109,11 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[MakeRig]:
         await upgrade(store.engine)
         handoffs = RecordedHandoffs([])
         desk = HandoffDesk(
-            handoffs, available=lambda: available, hours="9-5", after_fallbacks=after_fallbacks
+            handoffs,
+            available=lambda: available,
+            hours="9-5",
+            after_fallbacks=after_fallbacks,
+            waiting=OwnerStore(store).count_waiting,
         )
         model = model or ScriptedModel()
         service, broadcaster = start_service(store, model, CONFIG, desk=desk)
@@ -309,3 +313,22 @@ async def test_operators_act_only_on_stored_conversations(make_rig: MakeRig) -> 
     with pytest.raises(ShopchatError) as caught:
         await rig.service.take("0" * 32, ANNA)
     assert caught.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_a_waiting_customer_is_told_their_place_in_the_queue(make_rig: MakeRig) -> None:
+    rig: Rig = await make_rig()
+    first, second = await rig.customer(), await rig.customer()
+    await rig.say(first, "m1", "human please")
+    await rig.say(second, "m1", "can I talk to an agent?")
+    assert "number" not in rig.handoffs_of(first)[0].message
+    assert "You are number 2 in the queue." in rig.handoffs_of(second)[0].message
+
+
+async def test_asking_again_while_waiting_records_nothing_more(make_rig: MakeRig) -> None:
+    rig: Rig = await make_rig()
+    hub = await rig.customer()
+    await rig.say(hub, "m1", "human please")
+    await rig.say(hub, "m2", "HUMAN PLEASE")
+    assert await rig.desk.add_handoff(hub.conversation_id, None, "again") == 0
+    assert len(rig.handoffs.requests) == 1
+    assert [h.status for h in rig.handoffs_of(hub)] == ["waiting"]
