@@ -103,3 +103,21 @@ def test_the_inbox_fits_a_narrow_phone(inbox: Page) -> None:
     inbox.locator("#logout").focus()
     inbox.keyboard.press("Enter")
     expect(inbox.locator("#login-form")).to_be_visible()
+
+
+def test_with_nobody_online_the_customer_leaves_an_email(widget: Widget) -> None:
+    widget.open()
+    widget.send("I want to talk to a person")
+    note = widget.page.locator('.sc-handoff[data-status="unavailable"]').first
+    expect(note).to_contain_text("Nobody from the team is available", timeout=15_000)
+    email = note.locator(".sc-ticket-input")
+    email.fill("not an email")
+    email.press("Enter")
+    expect(note.locator(".sc-ticket-hint")).to_have_text("Please enter a valid email address.")
+    email.fill("ann@example.com")
+    email.press("Enter")
+    expect(widget.page.locator('.sc-handoff[data-status="unavailable"]').last).to_contain_text(
+        "The team will write to you at ann@example.com."
+    )
+    expect(widget.page.locator(".sc-ticket")).to_have_count(0)
+    widget.wait_done(1)  # the assistant still answered the message
