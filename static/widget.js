@@ -1657,8 +1657,8 @@
     if (f.status === "unavailable") {
       if (ticketForm) ticketForm.remove();
       ticketForm = null;
+      // Offered live only, and once: the `unavailable` that thanks for the address needs no second form.
       if (!ticketSent && live) note.append(buildTicketForm());
-      else ticketSent = true;
     } else {
       setHandoffBar(f.status, f.operator_name);
     }
