@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.errors import ConfigError
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 cli = typer.Typer(
     name="shopchat",
@@ -30,6 +33,14 @@ def serve(
         str | None, typer.Option(help="Interface to bind (default: SHOPCHAT_HOST or 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: SHOPCHAT_PORT or 8000).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="SHOPCHAT_WORKERS",
+            help="Server processes sharing the port (more than 1 needs PostgreSQL and Redis).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the chat server (uvicorn) with the settings from the environment and .env."""
     import uvicorn
@@ -45,6 +56,7 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from exc
+    check_workers(workers, settings)
     # Read the shop folder before uvicorn starts: its errors are one line each, not a traceback.
     check_shop_folder(settings.shop_dir)
     # Migrate before uvicorn starts, so an unreachable or too-new database is one clear line, not a traceback.
@@ -52,7 +64,14 @@ def serve(
 
     upgrade_settings_database(settings)
     check_redis(settings.redis_url)
-    typer.echo(f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend})")
+    if workers > 1:
+        # Made once here: workers starting together would each write a key of their own to the same file, and
+        # a token signed by one would be refused by the others.
+        settings.resolved_secret()
+    processes = f", {workers} processes" if workers > 1 else ""
+    typer.echo(
+        f"shopchat: http://{settings.host}:{settings.port}/  (model backend: {settings.llm_backend}{processes})"
+    )
     uvicorn.run(
         "app.web.application:create_app",
         factory=True,
@@ -64,7 +83,31 @@ def serve(
         # these proxies; None keeps uvicorn's default (FORWARDED_ALLOW_IPS, else 127.0.0.1).
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        # More than one: uvicorn binds the port once and starts that many processes accepting on it, each
+        # building its own app (the factory); a worker that dies is replaced.
+        workers=workers,
     )
+
+
+def check_workers(workers: int, settings: Settings) -> None:
+    """Stop (exit 2) before anything starts when several processes would not share their state."""
+    if workers == 1:
+        return
+    missing = []
+    if not settings.resolved_database_url().startswith("postgresql"):
+        missing.append("PostgreSQL (SHOPCHAT_DATABASE_URL=postgresql+asyncpg://user@host/db)")
+    if settings.redis_url is None:
+        missing.append("Redis (SHOPCHAT_REDIS_URL=redis://host:6379/0)")
+    if missing:
+        # SQLite has one writer lock for every process, and without Redis each process would keep its own
+        # live events, limits and answer leases: sockets on one would never see answers made on another.
+        typer.echo(
+            f"error: --workers {workers} needs PostgreSQL and Redis, shared by every process; missing: "
+            + " and ".join(missing)
+            + ". docs/scale-out.md describes the set-up; --workers 1 needs neither.",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def check_redis(url: str | None) -> None:

@@ -116,8 +116,20 @@ class Confirm(Frame):
     expires_at: str
 
 
+class Source(Frame):
+    """Shop data an answer was given to work from: an FAQ entry or a product (by its id)."""
+
+    kind: Literal["faq", "product"]
+    id: str
+    title: str
+
+
 class Done(Frame):
-    """The answer to ``message_id`` is complete (or ``stopped`` early); ``text`` is all of it."""
+    """The answer to ``message_id`` is complete (or ``stopped`` early); ``text`` is all of it.
+
+    ``sources`` are the FAQ entries and products the model was given for it (found for the message, shown as
+    cards or returned by its tools), so a shop can see what an answer rests on.
+    """
 
     type: Literal["done"] = "done"
     seq: int
@@ -128,6 +140,7 @@ class Done(Frame):
     stopped: bool = False
     # Events stored before this field existed were all ended by the model, hence the default.
     finish_reason: FinishReason = "stop"
+    sources: list[Source] = Field(default_factory=list)
     # The assistant did not answer: a person owns the conversation (``text`` is empty; see ``handoff``).
     held: bool = False
 

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Unset: everything stays in this process. Set (redis://host:6379/0): limits and live events are shared.
     redis_url: str | None = None
     ready_cache_s: float = Field(default=2.0, ge=0, le=60)
+    # With Redis: how long a dead process's answer stays locked before another process takes it over.
+    answer_lease_s: float = Field(default=15.0, ge=1, le=15)
     # None: uvicorn's default (FORWARDED_ALLOW_IPS or 127.0.0.1). SHOPCHAT_TRUSTED_PROXIES is the scale-out
     # issue's name for it; both are read.
     forwarded_allow_ips: str | None = Field(

@@ -39,11 +39,32 @@ from loadkit import procs  # noqa: E402
 from loadkit.answer import tag  # noqa: E402
 from loadkit.client import Answer, Fleet  # noqa: E402
 from loadkit.measure import spread, summarize  # noqa: E402
-from loadkit.peers import LOCAL, PEERS, Context, PeerSpec, Server, postgres_problem, running  # noqa: E402
+from loadkit.peers import (  # noqa: E402
+    LOCAL,
+    PEERS,
+    SCALE,
+    Context,
+    PeerSpec,
+    Server,
+    postgres_problem,
+    redis_problem,
+    running,
+    sockets_per_worker,
+)
 
-SCENARIOS = ("cpu", "ttft", "held", "saturation", "local")
+SCENARIOS = ("cpu", "ttft", "held", "saturation", "local", "scale")
+# `scale` needs Redis and runs its own peers (one process, then two): only when asked for.
+DEFAULT_SCENARIOS = ("cpu", "ttft", "held", "saturation", "local")
+# The services the scale scenario's servers use, by command name: their CPU is reported beside the server's.
+SERVICES = ("postgres", "redis-server")
 GAP_LIMIT_MS = 250.0
-TARGETS = {"held_sqlite": 300, "cpu_ratio": 2.0, "added_ttft_p50_ms": 10.0, "local_old_answers_per_s": 6.4}
+TARGETS = {
+    "held_sqlite": 300,
+    "cpu_ratio": 2.0,
+    "added_ttft_p50_ms": 10.0,
+    "local_old_answers_per_s": 6.4,
+    "scale_ratio": 1.6,
+}
 HARNESS_BUSY = 0.8  # a harness process above this share of a core may be what limits the figures
 # Plain chat questions of a shop's FAQ. None asks for recommendations, suggestions or gifts: those take the
 # recommend route, which is not what these scenarios measure.
@@ -95,6 +116,12 @@ class Plan:
     sat_window_s: float = 15.0
     local_clients: int = 20
     local_seconds: float = 15.0
+    # Closed loop: each conversation asks again as soon as its answer is done, far more than two processes
+    # carry, so both configurations run saturated and answers/s is what each can complete.
+    scale_conversations: int = 400
+    scale_tokens: int = 100
+    scale_rate: float = 100.0
+    scale_window_s: float = 20.0
     time_limit_s: float = 40 * 60.0
 
 
@@ -106,6 +133,8 @@ QUICK = Plan(
     sat_conversations=200,
     sat_window_s=10.0,
     local_seconds=5.0,
+    scale_conversations=100,
+    scale_window_s=8.0,
 )
 
 
@@ -203,9 +232,9 @@ class Bench:
         """Whether the run's overall time limit is spent (later steps are then skipped)."""
         return time.monotonic() - self.started > self.plan.time_limit_s
 
-    async def configure(self, tokens: int) -> None:
-        """Set the upstream's answer length and rate for the requests that follow."""
-        body = json.dumps({"tokens": tokens, "rate": self.plan.rate, "ttft_ms": 0}).encode()
+    async def configure(self, tokens: int, rate: float | None = None) -> None:
+        """Set the upstream's answer length and rate (default the plan's) for the requests that follow."""
+        body = json.dumps({"tokens": tokens, "rate": rate or self.plan.rate, "ttft_ms": 0}).encode()
         status, _ = await procs.http_request(self.ctx.upstream_port, "POST", "/config", body)
         if status != 200:
             raise RuntimeError(f"upstream /config answered {status}")
@@ -558,6 +587,94 @@ class Bench:
         }
         self.scenario_end(name)
 
+    async def scale(self) -> None:
+        """Answers/s of one process, then of two on one port (PostgreSQL + Redis), under the same load."""
+        plan = self.plan
+        name = "scale"
+        self.scenario_start(name)
+        problem = await postgres_problem(self.ctx.pg_url) or await redis_problem(self.ctx.redis_url)
+        if problem is not None:
+            self.log(f"  skipping scale: {problem}")
+            self.results["skipped"]["scale"] = problem
+            self.scenario_end(name)
+            return
+        await self.configure(plan.scale_tokens, plan.scale_rate)
+        runs: dict[str, list[dict[str, Any]]] = {p.key: [] for p in SCALE}
+        # Alternating one and two processes, so drifts in a shared machine's load hit both alike.
+        for rep in range(plan.reps):
+            for spec in SCALE:
+                if self.out_of_time():
+                    break
+                try:
+                    s = await self.scale_once(spec)
+                except Exception as exc:
+                    self.record_error(name, spec.key, exc)
+                    continue
+                runs[spec.key].append(s)
+                self.log(
+                    f"  rep {rep + 1}/{plan.reps} {spec.label:34} {s['answers_per_s'] or 0:6.1f} answers/s  "
+                    f"{s['tokens_per_s'] or 0:7,.0f} deltas/s  done {s['done']}  errors {s['errors'] or 0}  "
+                    f"{s['cpu_ms_per_answer'] or 0:.1f} ms server CPU/answer  "
+                    f"CPU: server {s['server_util']:4.0%}, upstream {s['upstream_util']:4.0%}, "
+                    f"load generator {s['loadgen_util']:4.0%}, "
+                    + ", ".join(f"{name} {util:4.0%}" for name, util in s["services_util"].items())
+                    + f", other processes {s['others_util']:4.0%}, machine {s['machine_util']:4.0%} of "
+                    f"{os.cpu_count()} cores  "
+                    f"sockets per worker {sorted(s['sockets_per_worker'].values())}  load {s['loadavg']}"
+                )
+        self.results.setdefault("scenarios", {})[name] = {
+            key: {
+                "runs": reps,
+                "answers_per_s": spread([r["answers_per_s"] for r in reps]),
+                "deltas_per_s": spread([r["tokens_per_s"] for r in reps]),
+                "machine_util": spread([r["machine_util"] for r in reps]),
+                "cpu_ms_per_answer": spread([r["cpu_ms_per_answer"] for r in reps]),
+            }
+            for key, reps in runs.items()
+        }
+        self.scenario_end(name)
+
+    async def scale_once(self, spec: PeerSpec) -> dict[str, Any]:
+        """One configuration on a fresh database: warm up, then a closed-loop window of questions."""
+        plan = self.plan
+        async with running(spec, self.ctx) as server:
+            self.log(f"  started {spec.label} in {server.startup_s:.1f} s")
+            fleet = await Fleet.open("127.0.0.1", server.port, plan.scale_conversations, timeout_s=60)
+            try:
+                spread_over = await sockets_per_worker(server.port, spec.workers)
+                await fleet.converse(chat_question, messages=1, stagger_s=plan.stagger_s, answer_timeout_s=60)
+                busy, total = procs.machine_cpu_seconds()
+                services = {name: procs.service_cpu_seconds(name) for name in SERVICES}
+                s = await self.measure(
+                    server,
+                    fleet,
+                    chat_question,
+                    n_tokens=plan.scale_tokens,
+                    messages=1_000_000,
+                    answer_timeout_s=60,
+                    until_s=plan.scale_window_s,
+                )
+                busy_after, total_after = procs.machine_cpu_seconds()
+                for name, before in services.items():
+                    services[name] = (procs.service_cpu_seconds(name) - before) / s["wall_s"]
+            finally:
+                await fleet.close()
+        cores = os.cpu_count() or 1
+        machine = (busy_after - busy) / max(total_after - total, 1e-9) * cores
+        ours = s["server_util"] + s["upstream_util"] + s["loadgen_util"] + sum(services.values())
+        s.update(
+            machine_util=machine,
+            # What the machine spent on anything else (other users of a shared host): a busy one here means the
+            # two processes had fewer cores than the machine has.
+            others_util=max(0.0, machine - ours),
+            # Whatever the machine lets each configuration use, what one answer costs the server.
+            cpu_ms_per_answer=s["server_cpu_s"] / s["done"] * 1000 if s["done"] else None,
+            sockets_per_worker=spread_over,
+            services_util=services,
+            loadavg=loadavg(),
+        )
+        return s
+
 
 # ---- report ----------------------------------------------------------------------------------------
 
@@ -583,6 +700,9 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
                 b = _median(results, scenario, theirs, metric)
                 if a is not None and b:
                     out[f"{scenario}.{metric}: {mine} ÷ {theirs}"] = a / b
+    two, one = (_median(results, "scale", spec.key, "answers_per_s") for spec in reversed(SCALE))
+    if two is not None and one:
+        out[f"scale.answers_per_s: {SCALE[1].key} ÷ {SCALE[0].key}"] = two / one
     return out
 
 
@@ -621,6 +741,12 @@ def verdicts(results: dict[str, Any]) -> list[str]:
                         seen.append(f"{level['errors']['internal']} in {where}")
         if seen:
             lines.append(f"'internal' error frames of {PEERS[peer].label} in any scenario: {', '.join(seen)}")
+    scale = results["ratios"].get(f"scale.answers_per_s: {SCALE[1].key} ÷ {SCALE[0].key}")
+    if scale is not None:
+        ok = "met" if scale >= TARGETS["scale_ratio"] else "NOT met"
+        lines.append(
+            f"answers/s, two processes ÷ one = {scale:.2f}× (target ≥ {TARGETS['scale_ratio']}×): {ok}"
+        )
     local = _median(results, "local", LOCAL.key, "answers_per_s")
     if local is not None:
         lines.append(
@@ -742,10 +868,43 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
             ["peer", "answers/s", "old figure"],
             [[LOCAL.label, fmt(local["answers_per_s"]), f"{TARGETS['local_old_answers_per_s']}"]],
         )
+    rows = []
+    for spec in SCALE:
+        scaled = sc.get("scale", {}).get(spec.key)
+        if scaled and scaled["runs"]:
+            server = spread([r["server_util"] * 100 for r in scaled["runs"]])
+            others = spread([r["others_util"] * 100 for r in scaled["runs"]])
+            load = ", ".join(f"{r['loadavg'][0]:.2f}" for r in scaled["runs"])
+            rows.append(
+                [
+                    spec.label,
+                    fmt(scaled["answers_per_s"]),
+                    fmt(scaled["deltas_per_s"], 0),
+                    fmt(server, 0, "%"),
+                    fmt(scaled.get("cpu_ms_per_answer")),
+                    fmt(others, 0, "%"),
+                    load,
+                ]
+            )
+    _section(
+        f"Scale ({plan.get('scale_conversations')} conversations asking back to back, "
+        f"{plan.get('scale_tokens')}-token answers at {plan.get('scale_rate', 0):g} tok/s, "
+        f"{plan.get('scale_window_s', 0):g} s window; PostgreSQL + Redis)",
+        [
+            "configuration",
+            "answers/s",
+            "deltas/s",
+            "server CPU",
+            "server CPU ms/answer",
+            "other users' CPU",
+            "load average (1 min) after each run",
+        ],
+        rows,
+    )
     print()
-    for spec in peers:
+    for spec in [*peers, *SCALE]:
         logged: dict[str, int] = {}
-        for scenario in ("cpu", "held", "saturation"):
+        for scenario in ("cpu", "held", "saturation", "scale"):
             for run in sc.get(scenario, {}).get(spec.key, {}).get("runs", []):
                 for level in run.get("levels", [run]):
                     for what, n in level.get("server_log", {}).items():
@@ -838,7 +997,9 @@ def parse_args() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", default=",".join(SCENARIOS), help=f"scenarios, comma-separated: {','.join(SCENARIOS)}"
+        "--only",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"scenarios, comma-separated: {','.join(SCENARIOS)} (default: all but scale)",
     )
     parser.add_argument("--peers", default=",".join(PEERS), help=f"peers, comma-separated: {','.join(PEERS)}")
     parser.add_argument(
@@ -857,14 +1018,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--held-levels", default=None, help="conversation counts to climb, e.g. 10,50,100,300"
     )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis for the scale scenario (nothing in it is deleted)",
+    )
     parser.add_argument("--saturation-conversations", type=int, default=None)
+    parser.add_argument("--scale-conversations", type=int, default=None)
+    parser.add_argument("--scale-window-s", type=float, default=None)
     parser.add_argument(
         "--time-limit-min", type=float, default=None, help="skip remaining steps after this long"
     )
     parser.add_argument(
-        "--json", type=Path, default=RESULTS / "load.json", help="where to write the raw results"
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the raw results (default bench/results/load.json; scale.json for --only scale)",
     )
-    parser.add_argument("--plot", type=Path, default=RESULTS / "load.png", help="where to write the chart")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="where to write the chart (default bench/results/load.png; none for --only scale)",
+    )
     parser.add_argument(
         "--from-json",
         type=Path,
@@ -889,6 +1065,10 @@ def build_plan(args: argparse.Namespace) -> Plan:
         plan = replace(plan, held_levels=levels)
     if args.saturation_conversations:
         plan = replace(plan, sat_conversations=args.saturation_conversations)
+    if args.scale_conversations:
+        plan = replace(plan, scale_conversations=args.scale_conversations)
+    if args.scale_window_s:
+        plan = replace(plan, scale_window_s=args.scale_window_s)
     if args.time_limit_min:
         plan = replace(plan, time_limit_s=args.time_limit_min * 60)
     return plan
@@ -941,7 +1121,7 @@ async def run(
             print(f"skipping shopchat (PostgreSQL): {problem}", flush=True)
             results["skipped"]["shopchat-postgres"] = problem
             peers = [p for p in peers if p.database != "postgres"]
-            if not peers and any(s != "local" for s in scenarios):
+            if not peers and any(s not in ("local", "scale") for s in scenarios):
                 results["errors"] = [
                     {"scenario": "all", "peer": "-", "error": f"no peer left to measure: {problem}"}
                 ]
@@ -962,6 +1142,7 @@ async def run(
         bench_dir=BENCH,
         upstream_port=port,
         pg_url=args.pg_url,
+        redis_url=args.redis_url,
     )
     bench = Bench(plan=plan, ctx=ctx, upstream=upstream, peers=peers, results=results)
     bench.log(
@@ -976,6 +1157,8 @@ async def run(
             await bench.saturation()
         if "local" in scenarios:
             await bench.local()
+        if "scale" in scenarios:
+            await bench.scale()
     finally:
         results["duration_s"] = time.monotonic() - bench.started
         results["loadavg"]["end"] = loadavg()
@@ -996,11 +1179,14 @@ def report_only(args: argparse.Namespace) -> None:
     peers = [PEERS[k] for k in results.get("peers", {}) if k in PEERS and k not in results.get("skipped", {})]
     results["ratios"] = ratios(results)
     results["verdicts"] = verdicts(results)
+    args.json = args.json or RESULTS / "load.json"
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    plot(results, peers, args.plot)
+    if results.get("scenarios_run") != ["scale"]:
+        args.plot = args.plot or RESULTS / "load.png"
+        plot(results, peers, args.plot)
     print_table(results, peers)
-    print(f"\nwrote {args.json} and {args.plot}")
+    print(f"\nwrote {args.json}" + (f" and {args.plot}" if args.plot is not None else ""))
 
 
 def main() -> None:
@@ -1019,7 +1205,13 @@ def main() -> None:
         fail(f"unknown peer(s) in {args.peers!r}; choose from {', '.join(PEERS)}")
     args.checkout = args.checkout.resolve()
     check_checkout(args.checkout, args.python)
-    peers = [PEERS[k] for k in keys]
+    # local and scale start peers of their own.
+    peers = [PEERS[k] for k in keys] if set(scenarios) - {"local", "scale"} else []
+    only_scale = scenarios == ["scale"]
+    if args.json is None:
+        args.json = RESULTS / ("scale.json" if only_scale else "load.json")
+    if args.plot is None and not only_scale:
+        args.plot = RESULTS / "load.png"
 
     def terminate(_signum: int, _frame: object) -> None:
         # Unwinds the event loop from wherever it is; the context managers and cleanup() stop the children.
@@ -1038,9 +1230,10 @@ def main() -> None:
         procs.cleanup()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    plot(results, [p for p in peers if p.key not in results["skipped"]], args.plot)
+    if args.plot is not None:
+        plot(results, [p for p in peers if p.key not in results["skipped"]], args.plot)
     print_table(results, [p for p in peers if p.key not in results["skipped"]])
-    print(f"\nwrote {args.json} and {args.plot}")
+    print(f"\nwrote {args.json}" + (f" and {args.plot}" if args.plot is not None else ""))
     if results.get("errors"):
         sys.exit(1)
 

@@ -1585,6 +1585,7 @@
   var fatalCloses = 0;
   var connState = "idle";
   var modelOk = true;
+  var serverReady = true; // GET /readyz's last answer (see "the server's readiness")
 
   // ---- handoff to a person (docs/protocol.md: `handoff`, `agent_message`, the `ticket` frame) -------------
   // A person of the shop may join: their messages look different from the assistant's, a bar above the
@@ -1861,10 +1862,11 @@
     connState = state;
     root.setAttribute("data-connection", state);
     root.setAttribute("data-model", modelOk ? "ok" : "degraded");
+    root.setAttribute("data-ready", serverReady ? "ok" : "degraded");
     var labels = {
       idle: T.online,
       connecting: T.connecting,
-      online: modelOk ? T.online : T.delayed,
+      online: modelOk && serverReady ? T.online : T.delayed,
       reconnecting: T.reconnecting,
       offline: T.offline,
       failed: T.bannerFailed,
@@ -1884,7 +1886,71 @@
   });
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) reconnectNow();
+    watchReadiness();
   });
+
+  // ---- the server's readiness (GET /readyz), asked only while the panel is open and the page visible -----------
+  // Not ready (its database, Redis or model is down): "replies may be delayed", as a load balancer would see it.
+  var READY_EVERY_MS = 30000; // while ready
+  var READY_RETRY_MS = 5000; // after "not ready" or no answer, doubling up to READY_BACKOFF_MAX_MS
+  var READY_BACKOFF_MAX_MS = 60000;
+  var readyTimer = null;
+  var readyFailures = 0;
+  var readyAsking = false;
+  var readyMissing = false; // a server older than /readyz: never asked again
+  var lastReadyCheck = 0;
+
+  function readinessWanted() {
+    return isOpen && !document.hidden && !readyMissing;
+  }
+
+  /** Start, resume or stop asking, as the panel opens or closes and the page is shown or hidden. */
+  function watchReadiness() {
+    clearTimeout(readyTimer);
+    readyTimer = null;
+    if (!readinessWanted() || readyAsking) return;
+    var wait = lastReadyCheck + READY_RETRY_MS - Date.now(); // reopening at once asks at most every 5 s
+    readyTimer = setTimeout(checkReady, Math.max(0, wait));
+  }
+
+  function nextReadyDelay() {
+    var base = readyFailures
+      ? Math.min(READY_BACKOFF_MAX_MS, READY_RETRY_MS * Math.pow(2, readyFailures - 1))
+      : READY_EVERY_MS;
+    return base * (0.75 + Math.random() * 0.25); // spread out the tabs that opened together
+  }
+
+  function checkReady() {
+    readyTimer = null;
+    if (!readinessWanted() || readyAsking) return;
+    readyAsking = true;
+    lastReadyCheck = Date.now();
+    fetch(serverBase + "/readyz", { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 404) {
+          readyMissing = true;
+          return;
+        }
+        if (response.status !== 200 && response.status !== 503) throw new Error("readyz " + response.status);
+        noteReadiness(response.status === 200);
+      })
+      .catch(function () {
+        readyFailures++; // unreachable: the socket's own state says so; keep what is known, ask later
+      })
+      .then(function () {
+        readyAsking = false;
+        if (readinessWanted()) readyTimer = setTimeout(checkReady, nextReadyDelay());
+      });
+  }
+
+  function noteReadiness(ready) {
+    readyFailures = ready ? 0 : readyFailures + 1;
+    // Ready includes the model: a failure seen on an earlier answer is over.
+    if (ready === serverReady && (!ready || modelOk)) return;
+    serverReady = ready;
+    if (ready) modelOk = true;
+    setConnection(connState);
+  }
 
   // ---- open / close, focus management ----------------------------------------------------------------------------
 
@@ -1905,6 +1971,7 @@
     launcherBadge.hidden = true;
     rememberOpen(true);
     if (!ws && !retryTimer) connect();
+    watchReadiness();
     scrollToBottom();
     // Focus after the panel is displayed, so the browser can move focus into it.
     if (focusInput !== false) {
@@ -1922,6 +1989,7 @@
     launcher.setAttribute("aria-expanded", "false");
     launcher.setAttribute("aria-label", T.openChat);
     rememberOpen(false);
+    watchReadiness();
     if (returnFocus !== false) launcher.focus();
   }
 

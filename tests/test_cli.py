@@ -69,3 +69,32 @@ def test_serve_refuses_an_unreachable_redis_in_one_line(
     assert result.exit_code == 2
     assert "SHOPCHAT_REDIS_URL: cannot reach Redis" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_refuses_several_workers_without_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOPCHAT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SHOPCHAT_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/shopchat")
+    monkeypatch.delenv("SHOPCHAT_REDIS_URL", raising=False)
+    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "--workers 2 needs PostgreSQL and Redis" in result.output
+    assert "missing: Redis (SHOPCHAT_REDIS_URL" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_several_workers_on_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOPCHAT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SHOPCHAT_DATABASE_URL", raising=False)
+    # Never reached: the refusal comes before anything is contacted.
+    monkeypatch.setenv("SHOPCHAT_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    result = runner.invoke(cli, ["serve", "--workers", "3"])
+    assert result.exit_code == 2
+    assert "missing: PostgreSQL (SHOPCHAT_DATABASE_URL" in result.output
+    assert "SHOPCHAT_REDIS_URL" not in result.output
+    assert not (tmp_path / "shopchat.db").exists()
+
+
+def test_serve_refuses_zero_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(cli, ["serve", "--workers", "0"])
+    assert result.exit_code == 2
+    assert "--workers" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -95,3 +97,9 @@ def test_tool_calls_and_handoffs_are_exported(settings: Settings) -> None:
     assert value(samples, "shopchat_tool_calls_total", tool="transfer_to_human_agents", outcome="ok") == 1
     assert value(samples, "shopchat_tool_calls_total", tool="get_order_details", outcome="failed") == 1
     assert value(samples, "shopchat_handoffs_total") == 1
+
+
+def test_the_process_answering_is_named_by_its_pid(settings: Settings) -> None:
+    with TestClient(create_app(settings, model=ScriptedModel())) as client:
+        samples = scrape(client)
+    assert value(samples, "shopchat_process_info", pid=str(os.getpid())) == 1

@@ -117,3 +117,10 @@ def test_readyz_checks_redis_when_it_is_configured(settings: Settings, redis_url
         response = c.get("/readyz")
     assert response.status_code == 200
     assert response.json()["components"] == {"database": "ok", "redis": "ok", "model": "ok"}
+
+
+def test_readyz_is_readable_by_the_widget_on_another_origin_and_never_cached(settings: Settings) -> None:
+    with TestClient(create_app(settings, model=ScriptedModel())) as client:
+        response = client.get("/readyz", headers={"Origin": "https://shop.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cache-control"] == "no-store"

@@ -42,3 +42,15 @@ async def test_releasing_never_deletes_a_lease_another_process_took_since(redis:
     await redis.set("shopchat:lease:c4/m1", b.owner)  # it expired and b took it over
     await lease.release()
     assert await redis.get("shopchat:lease:c4/m1") == b.owner.encode()
+
+
+async def test_a_holder_whose_lease_was_taken_is_told_and_stops_renewing(redis: Redis) -> None:
+    lost = asyncio.Event()
+    a = RedisLeases(redis, ttl_s=0.3)
+    lease = await a.acquire("c5/m1", on_lost=lost.set)
+    assert lease is not None
+    await redis.set("shopchat:lease:c5/m1", "another process")  # as if ours lapsed and B took it
+    await asyncio.wait_for(lost.wait(), 2)
+    assert await redis.get("shopchat:lease:c5/m1") == b"another process"
+    await lease.release()
+    assert await redis.get("shopchat:lease:c5/m1") == b"another process"

@@ -118,3 +118,26 @@ async def test_an_openai_compatible_model_calls_a_tool_through_the_real_server(
     # The model answered from the tool's result, which reached it as a tool message.
     assert frames[-1]["text"].startswith("The tool said:")
     assert '"order_id": "536365"' in frames[-1]["text"]
+
+
+async def test_a_real_model_gets_the_shops_products_and_done_names_them(
+    settings: Settings, upstream: str
+) -> None:
+    configured = settings.model_copy(
+        update={
+            "llm_backend": "openai",
+            "llm_model": "fake-model",
+            "openai_base_url": upstream,
+            "openai_api_key": SecretStr("sk-fake"),
+        }
+    )
+    server = LiveServer(create_app(configured)).start()
+    try:
+        frames = await frames_until_done(server.ws, "do you sell lunch boxes?")
+    finally:
+        server.stop()
+    done = frames[-1]
+    assert done["type"] == "done"
+    products = [s for s in done["sources"] if s["kind"] == "product"]
+    assert products
+    assert all("Lunch Box" in s["title"] for s in products)

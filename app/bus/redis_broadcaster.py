@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.conversation.broadcaster import InProcessBroadcaster
+from app.conversation.broadcaster import Control, InProcessBroadcaster
 from app.conversation.subscriber import Subscriber
 
 log = logging.getLogger("shopchat.bus")
@@ -37,6 +39,8 @@ class RedisBroadcaster:
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
         self._dropped = 0
+        self._on_control: Callable[[str, Control], None] = lambda _c, _m: None
+        self._on_activity: Callable[[str], None] = lambda _c: None
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Listen to the channel (returns once subscribed) and start publishing."""
@@ -77,6 +81,17 @@ class RedisBroadcaster:
     def close(self) -> None:
         """Close every local subscriber's outbox."""
         self.local.close()
+
+    # ---- Peers -------------------------------------------------------------------------------------
+
+    def send(self, conversation_id: str, message: Control) -> None:
+        """Queue a control message for the other processes (``seq`` 0 marks it: events start at 1)."""
+        self._outgoing.put_nowait(f"{self.origin}\n{conversation_id}\n0\n{json.dumps(message)}")
+
+    def listen(self, on_control: Callable[[str, Control], None], on_activity: Callable[[str], None]) -> None:
+        """Hand other processes' control messages and event notices to the service."""
+        self._on_control = on_control
+        self._on_activity = on_activity
 
     # ---- tasks -------------------------------------------------------------------------------------
 
@@ -126,5 +141,16 @@ class RedisBroadcaster:
         except ValueError:
             log.warning("ignored a malformed message on %s", self.channel)
             return
-        if origin != self.origin:
-            self.local.publish(conversation_id, number, payload)
+        if origin == self.origin:
+            return
+        if number == 0:
+            try:
+                message = json.loads(payload)
+            except ValueError:
+                log.warning("ignored a malformed control message on %s", self.channel)
+                return
+            if isinstance(message, dict):
+                self._on_control(conversation_id, {str(k): str(v) for k, v in message.items()})
+            return
+        self._on_activity(conversation_id)
+        self.local.publish(conversation_id, number, payload)

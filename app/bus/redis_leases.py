@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -27,20 +28,27 @@ return 0
 class RedisLease:
     """One held lease: renewed every third of its TTL until released."""
 
-    def __init__(self, leases: RedisLeases, key: str) -> None:
+    def __init__(self, leases: RedisLeases, key: str, on_lost: Callable[[], None] | None = None) -> None:
         self._leases = leases
         self.key = key
+        self._on_lost = on_lost
         self._task = asyncio.create_task(self._renew(), name=f"lease:{key}")
 
     async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self._leases.ttl_s / 3)
             try:
-                await self._leases.renew_script(
+                renewed = await self._leases.renew_script(
                     keys=[self.key], args=[self._leases.owner, self._leases.ttl_ms]
                 )
             except (RedisError, OSError) as exc:
                 log.warning("could not renew the lease %s: %s: %s", self.key, type(exc).__name__, exc)
+                continue
+            if not renewed:
+                log.warning("lost the lease %s (it lapsed and another process took it); stopping", self.key)
+                if self._on_lost is not None:
+                    self._on_lost()
+                return
 
     async def release(self) -> None:
         """Stop renewing and delete the key if it is still ours."""
@@ -67,7 +75,7 @@ class RedisLeases:
         """The lease's lifetime without renewal, in ms."""
         return int(self.ttl_s * 1000)
 
-    async def acquire(self, key: str) -> Lease | None:
+    async def acquire(self, key: str, on_lost: Callable[[], None] | None = None) -> Lease | None:
         """See ``Leases.acquire``; if Redis cannot be reached, granted (one process's behaviour) with a warning."""
         full = self.prefix + key
         try:
@@ -76,5 +84,5 @@ class RedisLeases:
             log.warning(
                 "could not take the lease %s, generating anyway: %s: %s", key, type(exc).__name__, exc
             )
-            return RedisLease(self, full)
-        return RedisLease(self, full) if taken else None
+            return RedisLease(self, full, on_lost)
+        return RedisLease(self, full, on_lost) if taken else None

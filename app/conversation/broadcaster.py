@@ -6,6 +6,7 @@ same port so a conversation's sockets may live in several processes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from app.conversation.subscriber import Subscriber
@@ -60,3 +61,19 @@ class InProcessBroadcaster:
         for subscribers in self._subscribers.values():
             for subscriber in subscribers:
                 subscriber.close()
+
+
+Control = dict[str, str]
+"""A control message for the process generating a conversation's answer, e.g. {"cancel": message_id}."""
+
+
+class Peers(Protocol):
+    """The other server processes sharing the database (none in the embedded default)."""
+
+    def send(self, conversation_id: str, message: Control) -> None:
+        """Tell every other process (the one generating the conversation's answer acts on it); never blocks."""
+        ...
+
+    def listen(self, on_control: Callable[[str, Control], None], on_activity: Callable[[str], None]) -> None:
+        """Call ``on_control`` for other processes' control messages, ``on_activity`` for their events."""
+        ...

@@ -62,6 +62,7 @@ class Journal:
     _in_flight: int = 0
     _urgent: bool = False
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    _staged_entries: list[_Text | _Entry] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.published_seq = self.last_seq
@@ -114,9 +115,17 @@ class Journal:
         self.log.mark(self, urgent=True)
         return done
 
+    def _restage(self, newest: int) -> tuple[list[Write], list[_Staged]]:
+        """Another process stored events up to ``newest`` meanwhile: number what failed after them, again."""
+        self._entries = self._staged_entries + self._entries
+        self._in_flight -= 1
+        self.last_seq = self.published_seq = newest
+        return self._stage()
+
     def _stage(self) -> tuple[list[Write], list[_Staged]]:
         """Give the waiting events their ``seq``s; the rows to store and the events to publish after."""
         entries, self._entries = self._entries, []
+        self._staged_entries = entries
         self._in_flight += 1
         writes: list[Write] = []
         staged: list[_Staged] = []
@@ -157,6 +166,10 @@ class Journal:
             )
             staged.append(_Staged(self, self.last_seq, payload, event, done))
         return writes, staged
+
+
+# How often a commit is numbered again after another process stored events of the same conversation first.
+RESYNC_ATTEMPTS = 3
 
 
 class EventLog:
@@ -311,12 +324,10 @@ class EventLog:
         try:
             await self.store.write([w for writes, _ in batches for w in writes])
         except Exception as exc:
-            if len(journals) == 1:
-                self._fail(journals[0], batches[0][1], exc)
-            else:
-                # One conversation's bad write must not sink the others': retry each on its own.
-                await self._commit_each(journals, batches)
-                return
+            # One conversation's bad write must not sink the others': retry each on its own. A batch of one
+            # was just tried alone: only another process's events make it worth trying again.
+            await self._commit_each(journals, batches, exc if len(journals) == 1 else None)
+            return
         else:
             self.metrics.committed(time.perf_counter() - started, sum(len(staged) for _, staged in batches))
             for _, staged in batches:
@@ -325,16 +336,39 @@ class EventLog:
             self._settle(journal)
 
     async def _commit_each(
-        self, journals: list[Journal], batches: list[tuple[list[Write], list[_Staged]]]
+        self,
+        journals: list[Journal],
+        batches: list[tuple[list[Write], list[_Staged]]],
+        failed: Exception | None = None,
     ) -> None:
         for journal, (writes, staged) in zip(journals, batches, strict=True):
-            try:
-                await self.store.write(writes)
-            except Exception as exc:
-                self._fail(journal, staged, exc)
-            else:
-                self._publish(staged)
+            for attempt in range(RESYNC_ATTEMPTS + 1):
+                try:
+                    if failed is not None and attempt == 0:
+                        raise failed
+                    await self.store.write(writes)
+                except Exception as exc:
+                    newest = await self._newest_elsewhere(journal) if attempt < RESYNC_ATTEMPTS else None
+                    if newest is None:
+                        self._fail(journal, staged, exc)
+                        break
+                    log.info(
+                        "%s has events up to %d from another process; numbering ours after them",
+                        journal.conversation_id, newest,
+                    )  # fmt: skip
+                    writes, staged = journal._restage(newest)
+                else:
+                    self._publish(staged)
+                    break
             self._settle(journal)
+
+    async def _newest_elsewhere(self, journal: Journal) -> int | None:
+        """The conversation's newest stored ``seq`` if another process wrote past ours, else None."""
+        try:
+            newest = await self.store.last_seq(journal.conversation_id)
+        except Exception:
+            return None
+        return newest if newest > journal.published_seq else None
 
     def _fail(self, journal: Journal, staged: list[_Staged], exc: Exception) -> None:
         log.error("storing events of %s failed: %s", journal.conversation_id, exc)

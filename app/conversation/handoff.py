@@ -91,8 +91,10 @@ class HandoffDesk:
         self.hours = hours
         self.after_fallbacks = after_fallbacks
         self.broadcaster = broadcaster
-        # Set by ChatService: the live hub of a conversation (the tool asks by conversation id).
+        # Set by ChatService: the live hub of a conversation (the tool asks by conversation id), and who to tell
+        # of each change (the other processes, whose answer in progress must stop when a person takes over).
         self.hubs: Callable[[str], Hub | None] = lambda _: None
+        self.changed: Callable[[Hub], None] = lambda _: None
 
     # ---- requests for a person ---------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class HandoffDesk:
         hub.owner = changed
         hub.journal.write(owner_write(hub.conversation_id, changed))
         await hub.journal.flushed()
+        self.changed(hub)
         self._hint(hub.conversation_id)
 
     async def ticket(self, hub: Hub, email: str) -> None:
@@ -223,6 +226,7 @@ class HandoffDesk:
             lambda seq: Handoff(seq=seq, status=status, operator_name=operator_name, message=message),
             owner_write(hub.conversation_id, changed),
         )
+        self.changed(hub)
         self._hint(hub.conversation_id)
 
     def _hint(self, conversation_id: str) -> None:

@@ -62,6 +62,10 @@ class Hub:
     running: Running | None = None
     abandon_timer: asyncio.TimerHandle | None = None
     sockets: int = 0
+    # Loop times of the last sign of another process: its events for this conversation, its sockets watching.
+    remote_events_at: float = 0.0
+    remote_watchers_at: float = 0.0
+    watch_sent_at: float = 0.0
     abandoned: bool = False
     transcript: Transcript = field(default_factory=Transcript)
     # Who answers (the assistant unless a person was asked for or took over), and the assistant's answers in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -16,8 +17,12 @@ class Lease(Protocol):
 class Leases(Protocol):
     """Hands out one lease per key at a time, across every process sharing the implementation."""
 
-    async def acquire(self, key: str) -> Lease | None:
-        """The lease on ``key``, or None while another live process holds it."""
+    async def acquire(self, key: str, on_lost: Callable[[], None] | None = None) -> Lease | None:
+        """The lease on ``key``, or None while another live process holds it.
+
+        ``on_lost`` is called if the lease is found taken by someone else while held (it lapsed: this process
+        stalled longer than its lifetime), so the holder stops and leaves the work to the new one.
+        """
         ...
 
 
@@ -29,6 +34,6 @@ class _Held:
 class LocalLeases:
     """One process: its hub already runs one answer at a time, so every lease is granted."""
 
-    async def acquire(self, key: str) -> Lease | None:
+    async def acquire(self, key: str, on_lost: Callable[[], None] | None = None) -> Lease | None:
         """Always granted."""
         return _Held()

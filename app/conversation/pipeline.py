@@ -36,13 +36,16 @@ from app.events import (
     Recommendations,
     Reset,
     Route,
+    Source,
     StoredEvent,
     Usage,
 )
 from app.llm.model import ChatModel, ChatRequest, Finished, ModelEvent, TextDelta, ToolCall, clean_text
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.tokens import ChatMessage, TokenCounter, fit_messages
-from app.shop.catalog import Shop
+from app.shop.catalog import Product, Shop
+from app.shop.knowledge import KnowledgeBase
+from app.shop.profile import FaqEntry
 from app.shop.recommender import Recommendation, Recommender
 from app.store.records import AnswerFinished, AnswerStarted, MessageStatus
 from app.store.store import Store
@@ -51,6 +54,12 @@ log = logging.getLogger("shopchat.answer")
 T = TypeVar("T")
 
 INTERNAL_MESSAGE = CUSTOMER_MESSAGES[ErrorCode.INTERNAL]
+# What a chat prompt gets of the shop's knowledge: the FAQ entries scoring at least this (the built-in
+# responder's "ask back" level: close enough to be worth reading), and products matching most of the words.
+KNOWLEDGE_FAQ = 3
+KNOWLEDGE_FAQ_SCORE = 0.42
+KNOWLEDGE_PRODUCTS = 5
+KNOWLEDGE_PRODUCT_MATCH = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,8 @@ class Draft:
     route: Route = "chat"
     parts: list[str] = field(default_factory=list)
     cards: list[ProductCard] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    found: bool = False  # the shop knowledge found for the message is among ``sources``
     prompt_tokens: int = 0
     completion_tokens: int | None = None
     finish_reason: FinishReason = "stop"
@@ -106,9 +117,12 @@ class AnswerPipeline:
         tools: Tools | None = None,
         metrics: Metrics | None = None,
         confirmations: Confirmations | None = None,
+        knowledge: KnowledgeBase | None = None,
     ) -> None:
         self.store = store
         self.confirmations = confirmations
+        # For remote models: the FAQ entries and products found for a chat message go into its prompt.
+        self.knowledge = knowledge
         self.metrics: Metrics = metrics or NoMetrics()
         self.model = model
         self.router = router
@@ -203,7 +217,10 @@ class AnswerPipeline:
                 ]
                 cards = draft.cards
                 journal.event(lambda seq: Recommendations(seq=seq, message_id=draft.message_id, items=cards))
-            await self._stream(hub, draft, self._answer_events(hub, draft, text, items, prefetch, loop))
+            try:
+                await self._stream(hub, draft, self._answer_events(hub, draft, text, items, prefetch, loop))
+            finally:
+                draft.sources.extend(loop.sources)
             ended = await self.finish(hub, draft, "done")
             if isinstance(ended, Done):
                 log.info(
@@ -310,6 +327,9 @@ class AnswerPipeline:
         if code is None:
             stopped = status == "stopped"
             finish_reason = draft.finish_reason
+            sources = _distinct(
+                [Source(kind="product", id=c.product_id, title=c.name) for c in draft.cards] + draft.sources
+            )
 
             def build(seq: int) -> StoredEvent:
                 return Done(
@@ -320,6 +340,7 @@ class AnswerPipeline:
                     usage=usage,
                     stopped=stopped,
                     finish_reason=finish_reason,
+                    sources=sources,
                 )
         else:
             shown = customer_message(exc) if exc is not None else INTERNAL_MESSAGE
@@ -476,6 +497,9 @@ class AnswerPipeline:
             request, draft.prompt_tokens = await self._request(
                 hub, draft.message_id, text, draft.route, items, loop=loop
             )
+            if not draft.found:
+                draft.found = True  # every round finds the same: keep the first's
+                draft.sources[:0] = request.sources
             attempt = self.model.stream(request)
         retried = False
         try:
@@ -487,6 +511,9 @@ class AnswerPipeline:
                             started = True
                             if prefetch is not None and not draft.prompt_tokens:
                                 draft.prompt_tokens = prefetch.prompt_tokens  # counted when it was built
+                            if prefetch is not None and prefetch.request is not None and not draft.found:
+                                draft.found = True
+                                draft.sources[:0] = prefetch.request.sources
                         if isinstance(event, Finished) and event.prompt_tokens:
                             calibration.observe(draft.prompt_tokens, event.prompt_tokens)
                         yield event
@@ -545,6 +572,14 @@ class AnswerPipeline:
             # The customer's text goes only into the user message below, never into the system message.
             system += "\n\n" + self.prompts.recommendation_handoff(self.shop, items, customer)
         context_text = self.prompts.customer_context(self.shop, customer)
+        sources: list[Source] = []
+        if route == "chat" and self.knowledge is not None:
+            faq, products = await self._off_loop(lambda: self._find(text))
+            sources = [Source(kind="faq", id=e.faq_id, title=e.questions[0]) for e in faq] + [
+                Source(kind="product", id=p.product_id, title=p.name) for p in products
+            ]
+            found = self.prompts.knowledge(self.shop, faq, products)
+            context_text = f"{context_text}\n\n{found}" if context_text else found
         history = hub.transcript.before(message_id)
         specs = self.tools.specs(hub)
         while True:
@@ -575,8 +610,35 @@ class AnswerPipeline:
             max_output_tokens=self.config.max_output_tokens,
             tools=tuple(specs),
             tool_choice=loop.choice if loop is not None else "auto",
+            sources=tuple(sources),
         )
         return request, fitted.prompt_tokens
+
+    def _find(self, text: str) -> tuple[list[FaqEntry], list[Product]]:
+        """The FAQ entries and products relevant to a chat message (CPU work: run it off the event loop)."""
+        assert self.knowledge is not None
+        faq = [
+            h.entry
+            for h in self.knowledge.faq.search(text, n=KNOWLEDGE_FAQ)
+            if h.score >= KNOWLEDGE_FAQ_SCORE
+        ]
+        products = [
+            h.product
+            for h in self.knowledge.catalog.search(text, n=KNOWLEDGE_PRODUCTS)
+            if h.matched >= KNOWLEDGE_PRODUCT_MATCH
+        ]
+        return faq, products
+
+
+def _distinct(sources: list[Source]) -> list[Source]:
+    """Each source once, in the order first given."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for source in sources:
+        if (source.kind, source.id) not in seen:
+            seen.add((source.kind, source.id))
+            kept.append(source)
+    return kept
 
 
 def _finish_reason(reason: str) -> FinishReason:

@@ -28,6 +28,7 @@ class Prefetch:
         self, model: ChatModel, build: Callable[[], Awaitable[tuple[ChatRequest, int]]], name: str
     ) -> None:
         self.prompt_tokens = 0
+        self.request: ChatRequest | None = None
         self._model = model
         self._build = build
         self._stream: AsyncIterator[ModelEvent] | None = None
@@ -37,6 +38,7 @@ class Prefetch:
 
     async def _start(self) -> ModelEvent | None:
         request, self.prompt_tokens = await self._build()
+        self.request = request
         self._stream = self._model.stream(request)
         try:
             return await anext(self._stream)

@@ -13,7 +13,7 @@ import functools
 import logging
 
 from app.conversation.asks import asks_for_human
-from app.conversation.broadcaster import Broadcaster, InProcessBroadcaster
+from app.conversation.broadcaster import Broadcaster, Control, InProcessBroadcaster, Peers
 from app.conversation.checks import MessageChecks
 from app.conversation.confirmations import frame_message
 from app.conversation.eventlog import EventLog, Journal
@@ -21,7 +21,7 @@ from app.conversation.handoff import HandoffDesk
 from app.conversation.hub import Hub, Job, Running
 from app.conversation.leases import Lease, Leases, LocalLeases
 from app.conversation.metrics import Metrics
-from app.conversation.owner import Operator, Owner
+from app.conversation.owner import OWNER_STATES, Operator, Owner
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
@@ -41,6 +41,11 @@ from app.store.tables import utcnow
 
 log = logging.getLogger("shopchat.conversation")
 
+# With other processes: how often conversations watched here are checked for answers whose process died, and
+# for how long after another process's last event of a conversation.
+TAKEOVER_CHECK_S = 5.0
+TAKEOVER_WINDOW_S = 120.0
+
 
 class ChatService:
     """Conversations in flight in this process (see the module docstring)."""
@@ -54,12 +59,17 @@ class ChatService:
         broadcaster: Broadcaster | None = None,
         metrics: Metrics | None = None,
         leases: Leases | None = None,
+        peers: Peers | None = None,
+        takeover_check_s: float = TAKEOVER_CHECK_S,
         desk: HandoffDesk | None = None,
     ) -> None:
         self.store = store
         self.owners = OwnerStore(store)
         self.desk = desk or HandoffDesk()
         self.desk.hubs = self._live_hub
+        self.desk.changed = self._owner_changed
+        self.peers = peers
+        self.takeover_check_s = takeover_check_s
         self.leases: Leases = leases or LocalLeases()
         self.pipeline = pipeline
         self.config = config
@@ -76,10 +86,14 @@ class ChatService:
         self._hubs: dict[str, Hub] = {}
         self._opening: dict[str, asyncio.Future[Hub]] = {}
         self._closing = False
+        self._watchdog: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the event log's writer; call once the event loop runs."""
+        """Start the event log's writer (and, with other processes, the watch on their answers)."""
         self.eventlog.start()
+        if self.peers is not None:
+            self.peers.listen(self._on_control, self._on_activity)
+            self._watchdog = asyncio.create_task(self._watch_others(), name="answers-elsewhere")
 
     @property
     def active_conversations(self) -> int:
@@ -165,6 +179,7 @@ class ChatService:
         if hub.abandon_timer is not None:
             hub.abandon_timer.cancel()
             hub.abandon_timer = None
+        subscriber.source = functools.partial(self.store.payloads_after, hub.conversation_id)
         self.broadcaster.subscribe(hub.conversation_id, subscriber)
         newest = hub.journal.published_seq
         try:
@@ -198,6 +213,12 @@ class ChatService:
     def _abandon(self, hub: Hub) -> None:
         hub.abandon_timer = None
         if hub.sockets:
+            return
+        loop = asyncio.get_running_loop()
+        watched_for = loop.time() - hub.remote_watchers_at
+        if hub.remote_watchers_at and watched_for < self.config.abandon_after_s:
+            # A socket on another process watches this answer: wait as long again from its last word.
+            hub.abandon_timer = loop.call_later(self.config.abandon_after_s - watched_for, self._abandon, hub)
             return
         log.info("conversation %s abandoned; stopping its answer", hub.conversation_id)
         hub.abandoned = True
@@ -304,7 +325,19 @@ class ChatService:
         return None
 
     def cancel(self, hub: Hub, message_id: str) -> bool:
-        """Stop the answer to ``message_id`` if it is being generated or waiting; False if neither."""
+        """Stop the answer to ``message_id`` if it is being generated or waiting; False if neither.
+
+        With other processes, a message of this conversation whose answer is not here is asked of them: the
+        one generating it stops it.
+        """
+        if self._cancel_here(hub, message_id):
+            return True
+        if self.peers is not None and hub.transcript.has(message_id):
+            self.peers.send(hub.conversation_id, {"cancel": message_id})
+            return True
+        return False
+
+    def _cancel_here(self, hub: Hub, message_id: str) -> bool:
         running = hub.running
         if running is not None and running.message_id == message_id:
             running.stop_reason = "cancel"
@@ -314,6 +347,79 @@ class ChatService:
             hub.queued.discard(message_id)
             return True
         return False
+
+    # ---- other processes ---------------------------------------------------------------------------
+
+    def _on_control(self, conversation_id: str, message: Control) -> None:
+        hub = self._hubs.get(conversation_id)
+        if hub is None:
+            return
+        if "cancel" in message:
+            self._cancel_here(hub, message["cancel"])
+        if "watching" in message:
+            hub.remote_watchers_at = asyncio.get_running_loop().time()
+        if "owner" in message:
+            self._owner_elsewhere(hub, message)
+
+    def _owner_changed(self, hub: Hub) -> None:
+        """Tell the other processes who answers now (the one generating an answer stops it for a person)."""
+        if self.peers is None:
+            return
+        owner = hub.owner
+        message: Control = {"owner": owner.state}
+        if owner.operator is not None:
+            message |= {"operator_id": str(owner.operator.id), "operator_name": owner.operator.name}
+        self.peers.send(hub.conversation_id, message)
+
+    def _owner_elsewhere(self, hub: Hub, message: Control) -> None:
+        state = message["owner"]
+        if state not in OWNER_STATES:
+            return
+        operator_id = message.get("operator_id", "")
+        operator = (
+            Operator(int(operator_id), message.get("operator_name", "")) if operator_id.isdigit() else None
+        )
+        hub.owner = Owner(state=state, operator=operator)
+        running = hub.running
+        if state == "human" and running is not None and not running.task.done():
+            running.stop_reason = "handoff"
+            running.task.cancel()
+
+    def _on_activity(self, conversation_id: str) -> None:
+        hub = self._hubs.get(conversation_id)
+        if hub is None:
+            return
+        now = asyncio.get_running_loop().time()
+        hub.remote_events_at = now
+        # The process answering stops when nobody watches it: tell it someone does, here (not every event).
+        if (
+            hub.sockets
+            and self.peers is not None
+            and now - hub.watch_sent_at >= self.config.abandon_after_s / 3
+        ):
+            hub.watch_sent_at = now
+            self.peers.send(conversation_id, {"watching": "1"})
+
+    async def _watch_others(self) -> None:
+        """Take over answers whose process died: a conversation watched here, whose events came from another
+        process lately, gets its unfinished answers queued; the lease lets only one process generate each."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.takeover_check_s)
+            now = loop.time()
+            for hub in list(self._hubs.values()):
+                if not (hub.sockets and hub.persisted and hub.running is None and hub.jobs.empty()):
+                    continue
+                if not hub.remote_events_at or now - hub.remote_events_at > TAKEOVER_WINDOW_S:
+                    continue
+                try:
+                    pending = await self.store.pending_answers(hub.conversation_id)
+                except Exception as exc:
+                    log.warning("could not check %s for unfinished answers: %s", hub.conversation_id, exc)
+                    continue
+                for accepted in pending:
+                    if accepted.message_id not in hub.queued:
+                        self._enqueue(hub, Job(accepted=accepted, recovered=True))
 
     async def feedback(self, hub: Hub, message_id: str, rating: int, comment: str | None) -> bool:
         """Store thumbs up/down on an answer; False if there is no such answer."""
@@ -338,16 +444,33 @@ class ChatService:
                     await self.pipeline.finish(hub, Draft(message_id=message_id), "stopped")
                     continue
                 hub.queued.discard(message_id)
-                if not hub.owner.bot_answers:
-                    # A person owns the conversation: the message is theirs to answer, not the assistant's.
-                    job.drop()
-                    await self._hold(hub, message_id)
-                    continue
-                lease = await self.leases.acquire(f"{hub.conversation_id}/{message_id}")
+                lease = await self.leases.acquire(
+                    f"{hub.conversation_id}/{message_id}",
+                    on_lost=functools.partial(self._lost, hub, message_id),
+                )
                 if lease is None:
                     # Another process is generating it (and ends it with its one terminal event).
                     log.info("answer to %s/%s is generated elsewhere", hub.conversation_id, message_id)
+                    hub.remote_events_at = asyncio.get_running_loop().time()  # watched: taken over if it dies
                     job.drop()
+                    continue
+                if (
+                    job.recovered
+                    and self.peers is not None
+                    and not await self._still_pending(hub, message_id)
+                ):
+                    # Another process finished it between our look and the lease: it has its terminal event.
+                    await lease.release()
+                    job.drop()
+                    continue
+                if not hub.owner.bot_answers:
+                    # A person owns the conversation: the message is theirs to answer, not the assistant's. (Held
+                    # only under the lease: an answer another process is writing ends there, once.)
+                    job.drop()
+                    try:
+                        await self._hold(hub, message_id)
+                    finally:
+                        await lease.release()
                     continue
                 task = asyncio.create_task(self._answer_holding(lease, hub, job), name=f"answer:{message_id}")
                 hub.running = Running(message_id=message_id, task=task)
@@ -475,6 +598,21 @@ class ChatService:
         """The customer leaves an email address for the team (no one could come)."""
         await self.desk.ticket(hub, email)
 
+    def _lost(self, hub: Hub, message_id: str) -> None:
+        """Another process took this answer over (our lease lapsed): stop it unfinished, as at a shutdown."""
+        running = hub.running
+        if running is not None and running.message_id == message_id and not running.task.done():
+            running.stop_reason = "shutdown"
+            running.task.cancel()
+
+    async def _still_pending(self, hub: Hub, message_id: str) -> bool:
+        try:
+            return any(
+                a.message_id == message_id for a in await self.store.pending_answers(hub.conversation_id)
+            )
+        except Exception:
+            return True  # the lease is ours: generating it again beats leaving it unanswered
+
     async def _answer_holding(self, lease: Lease, hub: Hub, job: Job) -> None:
         try:
             await self.pipeline.answer(hub, job)
@@ -484,6 +622,10 @@ class ChatService:
     async def close(self) -> None:
         """Stop every answer in flight (the next process resumes them), store what is waiting, close sockets."""
         self._closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
         workers = [
             hub.worker for hub in self._hubs.values() if hub.worker is not None and not hub.worker.done()
         ]

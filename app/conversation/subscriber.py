@@ -38,11 +38,20 @@ class Subscriber:
         self._held: list[StoredPayload] = []
         self._held_dropped = False
         self._later: list[str] = []
+        # Where missing events are read from when a later one arrives first (several processes write).
+        self.source: PageReader | None = None
 
     def deliver(self, seq: int, payload: str) -> None:
-        """Queue a stored event without blocking; skipped if this socket already has it."""
+        """Queue a stored event without blocking; skipped if this socket already has it.
+
+        An event that arrives before an earlier one (another process stored that one, and its notice is still
+        on its way) starts a short replay from the store: every event still arrives once and in order.
+        """
         if self.closed:
             return
+        if not self._replaying and seq > self.last_seq + 1 and self.source is not None:
+            self._replaying = True
+            self._reader = self.source
         if self._replaying:
             if len(self._held) >= self.page_size:
                 # Every published event is stored: the replay reads these back rather than hold them all.

@@ -21,7 +21,7 @@ import orjson
 
 from app.conversation.hub import Hub
 from app.conversation.metrics import Metrics, NoMetrics
-from app.events import ToolCalled, ToolResult
+from app.events import Source, ToolCalled, ToolResult
 from app.llm.model import ToolCall, ToolSpec, clean_text
 from app.llm.tokens import ChatMessage, ToolCallMessage
 from app.store.actions import ActionRecord
@@ -121,6 +121,22 @@ LIMIT_REACHED = _failure(
 TOO_LONG = _failure("the result was too long for the conversation's context and was left out", "")
 
 
+def _products(content: str) -> list[Source]:
+    """The products a tool's result lists ({"products": [{product_id, name, …}]}), as an answer's sources."""
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return []
+    products = value.get("products") if isinstance(value, dict) else None
+    if not isinstance(products, list):
+        return []
+    return [
+        Source(kind="product", id=str(p["product_id"]), title=str(p.get("name", "")))
+        for p in products
+        if isinstance(p, dict) and p.get("product_id") is not None
+    ]
+
+
 def tool_timeout(idle_timeout_s: float) -> float:
     """How long one call may run, given how long the answer may stay silent."""
     return min(TOOL_TIMEOUT_S, idle_timeout_s * IDLE_SHARE)
@@ -169,6 +185,7 @@ class ToolLoop:
         self.timeout_s = timeout_s
         self.calls = 0
         self.tail: list[ChatMessage] = []
+        self.sources: list[Source] = []
         self._seen: Counter[tuple[str, str]] = Counter()
 
     @property
@@ -246,6 +263,8 @@ class ToolLoop:
                 seq=seq, message_id=message_id, call_id=call_id, ok=outcome.ok, summary=summary
             )
         )
+        if outcome.ok:
+            self.sources.extend(_products(outcome.content))
         if proposal is not None and self.confirmations is not None:
             # Nothing changed: the customer is asked, and the model told to ask them too.
             return await self.confirmations.propose(

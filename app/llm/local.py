@@ -1,6 +1,8 @@
 """The embedded default model: a retrieval responder that needs no API key, no network and no GPU.
 
-It answers from the shop's curated FAQ when it is confident, describes matching catalog products, asks a
+Order requests (status, cancel, return, change of address) follow ``app.llm.actions``: it calls the order tools
+the request offers, like a hosted model would. Anything else it answers from the shop's curated FAQ when it is
+confident, describes matching catalog products, asks a
 clarifying question when two answers are close, and otherwise offers a human. A complaint is answered on its
 topic, with an apology and the way to reach a person. It never improvises policy.
 """
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.prompts import PromptLibrary, customer_view
@@ -107,6 +110,12 @@ class LocalChatModel:
         self.complaints = ComplaintReader(
             knowledge.encoder, [q for e in knowledge.shop.faq for q in e.questions]
         )
+        self._contact = Contact(knowledge.shop.support_email, knowledge.shop.support_hours)
+
+    def respond(self, request: ChatRequest) -> Decision:
+        """The order policy's step (tool calls or text) for an order request, else ``answer``'s text."""
+        decision = decide(request, self._contact)
+        return decision if decision is not None else Say(self.answer(request))
 
     def answer(self, request: ChatRequest) -> str:
         """The whole answer, decided up front; ``stream`` paces it out."""
@@ -201,14 +210,19 @@ class LocalChatModel:
         return "Here's what I found in our shop:\n\n" + "\n".join(lines)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
-        """Stream the answer word by word, pausing ``delay_s`` between words."""
+        """Stream the answer word by word, pausing ``delay_s`` between words; or the tool calls it makes."""
         # Retrieval embeds the question: CPU work that must not stall the event loop's other conversations.
-        text = await asyncio.get_running_loop().run_in_executor(self._cpu, self.answer, request)
-        for index, chunk in enumerate(_CHUNK.findall(text)):
+        decision = await asyncio.get_running_loop().run_in_executor(self._cpu, self.respond, request)
+        if isinstance(decision, Act):
+            for call in decision.calls:
+                yield call
+            yield Finished(finish_reason="tool_calls")
+            return
+        for index, chunk in enumerate(_CHUNK.findall(decision.text)):
             if index and self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield TextDelta(chunk)
-        yield Finished(finish_reason="stop", helpless=text.startswith(FALLBACK_OPENING))
+        yield Finished(finish_reason="stop", helpless=decision.text.startswith(FALLBACK_OPENING))
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from app.events import Route
+from app.events import Route, Source
 from app.llm.tokens import ChatMessage
 from app.shop.recommender import Recommendation
 
@@ -86,6 +86,8 @@ class ChatRequest:
     # Functions the model may call; none sends no tools at all. "none" forbids calls (the loop's limit is hit).
     tools: Sequence[ToolSpec] = field(default_factory=tuple)
     tool_choice: Literal["auto", "none"] = "auto"
+    # The shop data put in the prompt for this message (reported with the answer's ``done``).
+    sources: Sequence[Source] = field(default_factory=tuple)
 
 
 class ChatModel(Protocol):

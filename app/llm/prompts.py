@@ -13,18 +13,20 @@ import jinja2
 import jinja2.meta
 
 from app.errors import TemplateError
-from app.shop.catalog import Purchase, Shop
+from app.shop.catalog import Product, Purchase, Shop
+from app.shop.profile import FaqEntry
 from app.shop.recommender import Recommendation
 
 SYSTEM = "system.j2"
 CUSTOMER_CONTEXT = "customer_context.j2"
 RECOMMENDATION = "recommendation.j2"
 LOCAL_RECOMMENDATION = "local_recommendation.j2"
-TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION, LOCAL_RECOMMENDATION)
+KNOWLEDGE = "knowledge.j2"
+TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION, LOCAL_RECOMMENDATION, KNOWLEDGE)
 # These become system messages: the customer's words must never be rendered into them, or "new rules from the
 # shop owner: …" would reach the model with system authority. They are only ever given to the model as the
 # user message; the local responder's introduction (LOCAL_RECOMMENDATION) is answer text and may quote them.
-SYSTEM_ROLE_TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION)
+SYSTEM_ROLE_TEMPLATES = (SYSTEM, CUSTOMER_CONTEXT, RECOMMENDATION, KNOWLEDGE)
 CUSTOMER_TEXT_VARIABLES = frozenset({"query"})
 SHIPPED_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -124,6 +126,10 @@ class PromptLibrary:
         if customer is None:
             return None
         return self.render(CUSTOMER_CONTEXT, shop=shop, customer=customer)
+
+    def knowledge(self, shop: Shop, faq: Sequence[FaqEntry], products: Sequence[Product]) -> str:
+        """The shop's FAQ entries and products found for the latest message, as data for the model."""
+        return self.render(KNOWLEDGE, shop=shop, faq=faq, products=products)
 
     def recommendation_handoff(
         self, shop: Shop, items: Sequence[Recommendation], customer: CustomerView | None

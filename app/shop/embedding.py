@@ -54,6 +54,50 @@ class UniversalSentenceEncoder:
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
 
+class SharedEmbeddings:
+    """An encoder whose one-text embeddings (``embed``) are made once per text: callers asking for a text
+    already being embedded, or embedded lately, share that vector.
+
+    Routing a message and finding the shop's knowledge for it both embed the same text at the same moment;
+    sharing halves the encoder's work on the first token's path.
+    """
+
+    def __init__(self, inner: Encoder, keep: int = 256) -> None:
+        self.inner = inner
+        self._keep = keep
+        self._vectors: dict[str, asyncio.Future[npt.NDArray[np.float32]]] = {}
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` with the inner encoder (not shared)."""
+        return self.inner.encode(texts)
+
+    async def embed(self, text: str) -> npt.NDArray[np.float32]:
+        """One text's vector, shared with every caller asking for the same text meanwhile."""
+        found = self._vectors.get(text)
+        if found is None:
+            found = asyncio.ensure_future(self._embed(text))
+            self._vectors[text] = found
+            found.add_done_callback(lambda f: f.cancelled() or f.exception() is None or self._forget(text, f))
+            while len(self._vectors) > self._keep:
+                del self._vectors[next(iter(self._vectors))]
+        return await asyncio.shield(found)
+
+    async def _embed(self, text: str) -> npt.NDArray[np.float32]:
+        embed = getattr(self.inner, "embed", None)
+        if embed is not None:
+            vector: npt.NDArray[np.float32] = await embed(text)
+            return vector
+        vectors = await asyncio.get_running_loop().run_in_executor(None, self.inner.encode, [text])
+        first: npt.NDArray[np.float32] = vectors[0]
+        return first
+
+    def _forget(self, text: str, failed: asyncio.Future[npt.NDArray[np.float32]]) -> bool:
+        # A failure is not kept: the next caller tries again.
+        if self._vectors.get(text) is failed:
+            del self._vectors[text]
+        return True
+
+
 @lru_cache(maxsize=1)
 def default_encoder() -> Encoder:
     """The process-wide encoder; loading it once keeps start-up and tests fast."""

@@ -212,7 +212,13 @@ class FaqIndex:
         """The ``n`` best entries, best first."""
         if not self._entries:
             return []
-        sims = self._vectors @ self._encoder.encode([text])[0]
+        return self.search_vector(self._encoder.encode([text])[0], text, n)
+
+    def search_vector(self, vector: npt.NDArray[np.float32], text: str, n: int = 3) -> list[FaqHit]:
+        """``search`` with the text's embedding already made."""
+        if not self._entries:
+            return []
+        sims = self._vectors @ vector
         best = np.full(len(self._entries), -1.0)
         np.maximum.at(best, self._owners, sims)
         lexical, _ = self._lexical.scores(faq_terms(text))

@@ -28,7 +28,7 @@ from app.conversation.confirmations import Confirmations
 from app.conversation.handoff import HandoffDesk
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
-from app.conversation.service import ChatService
+from app.conversation.service import TAKEOVER_CHECK_S, ChatService
 from app.conversation.shoptools import ShopToolbox
 from app.conversation.tools import Tools
 from app.errors import ConfigError, ErrorCode
@@ -44,7 +44,7 @@ from app.orders.http import load_http_backend
 from app.orders.tools import ShopTools
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
-from app.shop.embedding import Encoder, EncoderProcess, default_encoder
+from app.shop.embedding import Encoder, EncoderProcess, SharedEmbeddings, default_encoder
 from app.shop.hours import load_support_hours
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
@@ -232,7 +232,10 @@ def create_app(
         prompts = PromptLibrary(config.prompts_dir)
         # Embeddings run in a child process (another core) unless settings say otherwise.
         own_encoder = EncoderProcess() if encoder is None and config.encoder_process else None
-        embedder: Encoder = encoder or own_encoder or default_encoder()
+        # Routing and the knowledge search embed a message once between them (in production's encoder process).
+        embedder: Encoder = encoder or (
+            SharedEmbeddings(own_encoder) if own_encoder is not None else default_encoder()
+        )
         knowledge = KnowledgeBase(shop, embedder)
         bare_model = model or build_model(config, knowledge, prompts, cpu)
         health = build_health(config, bare_model)
@@ -305,13 +308,17 @@ def create_app(
             tools=toolbox,
             metrics=metrics,
             confirmations=Confirmations(actions, ttl_s=config.confirm_ttl_s),
+            # The built-in responder searches the FAQ and catalog itself; a remote model is given what matches.
+            knowledge=knowledge if config.llm_backend == "openai" else None,
         )
         service = ChatService(
             store=store,
             pipeline=pipeline,
             config=chat_config,
             broadcaster=broadcaster,
-            leases=RedisLeases(redis) if redis is not None else None,
+            leases=RedisLeases(redis, ttl_s=config.answer_lease_s) if redis is not None else None,
+            peers=broadcaster,
+            takeover_check_s=min(TAKEOVER_CHECK_S, config.answer_lease_s / 3),
             desk=desk,
         )
         service.start()

@@ -5,6 +5,7 @@ Each app has its own registry (tests build many apps in one process); ``/metrics
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -13,6 +14,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Info,
     generate_latest,
 )
 
@@ -31,6 +33,8 @@ class PrometheusMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Which process answered the scrape: behind one port (`serve --workers N`) each scrape reaches one.
+        Info("shopchat_process", "This server process", registry=r).info({"pid": str(os.getpid())})
         self.open_sockets = Gauge("shopchat_open_sockets", "Chat websockets open in this process", registry=r)
         self.active_conversations = Gauge(
             "shopchat_active_conversations",

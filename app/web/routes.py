@@ -155,7 +155,9 @@ async def readyz(readiness: ReadinessDep) -> JSONResponse:
     body = Ready(
         status="ready" if result.ready else "unready", components=result.components, down=result.down
     )
-    return JSONResponse(body.model_dump(), status_code=200 if result.ready else 503)
+    # The widget asks from the storefront's origin; what it reads is what any probe may read.
+    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+    return JSONResponse(body.model_dump(), status_code=200 if result.ready else 503, headers=headers)
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Literal
 from loadkit.procs import (
     Child,
     free_port,
+    http_request,
     make_tempdir,
     remove_tempdir,
     spawn,
@@ -29,6 +32,8 @@ _LOGGED_ERROR = re.compile(
 # The last line of a traceback: the exception's qualified name and message, unindented.
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Timeout|Exit)\b.*")
 SECRET = "bench-secret-key-0123456789abcdef"
+_PROCESS_PID = re.compile(r'^shopchat_process_info\{pid="(\d+)"\}', re.MULTILINE)
+_OPEN_SOCKETS = re.compile(r"^shopchat_open_sockets (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,8 @@ class PeerSpec:
     kind: Literal["shopchat", "relay"]
     database: Literal["sqlite", "postgres", "none"]
     backend: Literal["openai", "local"] = "openai"
+    workers: int = 1  # `shopchat serve --workers N`
+    redis: bool = False  # SHOPCHAT_REDIS_URL from the context
 
 
 PEERS: dict[str, PeerSpec] = {
@@ -52,6 +59,11 @@ PEERS: dict[str, PeerSpec] = {
     )
 }
 LOCAL = PeerSpec("shopchat-local", "shopchat (local backend)", "shopchat", "sqlite", backend="local")
+# The scale scenario: the same deployment (PostgreSQL + Redis) with one process, then two on one port.
+SCALE = (
+    PeerSpec("shopchat-x1", "shopchat ×1 (PostgreSQL + Redis)", "shopchat", "postgres", redis=True),
+    PeerSpec("shopchat-x2", "shopchat ×2 (--workers 2)", "shopchat", "postgres", workers=2, redis=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,7 @@ class Context:
     bench_dir: Path
     upstream_port: int
     pg_url: str
+    redis_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +152,54 @@ async def reset_postgres(url: str) -> None:
         await conn.close()
 
 
+async def redis_problem(url: str | None) -> str | None:
+    """Why Redis cannot be used (None if it can)."""
+    if not url:
+        return "no --redis-url"
+    try:
+        from redis.asyncio import Redis
+    except ImportError:
+        return "the redis package is not installed in the benchmark's Python"
+    client = Redis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except Exception as exc:
+        return f"Redis at {url} is unreachable ({type(exc).__name__}: {exc})"
+    finally:
+        await client.aclose()
+    return None
+
+
+async def wait_workers(child: Child, port: int, workers: int, timeout_s: float) -> None:
+    """Scrape ``/metrics`` until ``workers`` different processes have answered (each names its pid)."""
+    seen: set[str] = set()
+    started = time.monotonic()
+    while len(seen) < workers:
+        if not child.alive():
+            raise RuntimeError(f"{child.name} exited with {child.proc.returncode}:\n{child.tail()}")
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"only {len(seen)} of {workers} workers answered in {timeout_s:.0f} s")
+        with contextlib.suppress(OSError, TimeoutError, ValueError, IndexError):
+            status, body = await http_request(port, "GET", "/metrics", timeout_s=2.0)
+            if status == 200 and (m := _PROCESS_PID.search(body.decode(errors="replace"))) is not None:
+                seen.add(m[1])
+        await asyncio.sleep(0.05)
+
+
+async def sockets_per_worker(port: int, workers: int, timeout_s: float = 30.0) -> dict[str, int]:
+    """Open chat sockets of each worker (``shopchat_open_sockets``), scraping until every worker answered."""
+    seen: dict[str, int] = {}
+    started = time.monotonic()
+    while len(seen) < workers and time.monotonic() - started < timeout_s:
+        with contextlib.suppress(OSError, TimeoutError, ValueError, IndexError):
+            status, body = await http_request(port, "GET", "/metrics", timeout_s=2.0)
+            text = body.decode(errors="replace")
+            pid, sockets = _PROCESS_PID.search(text), _OPEN_SOCKETS.search(text)
+            if status == 200 and pid is not None and sockets is not None:
+                seen[pid[1]] = int(float(sockets[1]))
+    return seen
+
+
 async def postgres_problem(url: str) -> str | None:
     """Why PostgreSQL cannot be used (None if it can)."""
     try:
@@ -182,7 +243,12 @@ async def running(spec: PeerSpec, ctx: Context) -> AsyncIterator[Server]:
                 OPENAI_BASE_URL=upstream,
                 OPENAI_API_KEY="sk-fake",
             )
+            if spec.redis:
+                assert ctx.redis_url is not None, f"{spec.key} needs a Redis URL"
+                env["SHOPCHAT_REDIS_URL"] = ctx.redis_url
             argv = [ctx.python, "-m", "app", "serve"]
+            if spec.workers > 1:
+                argv += ["--workers", str(spec.workers)]
             cwd = ctx.checkout
         else:
             env["PYTHONPATH"] = str(ctx.bench_dir)
@@ -192,6 +258,9 @@ async def running(spec: PeerSpec, ctx: Context) -> AsyncIterator[Server]:
             cwd = ctx.bench_dir
         child = spawn(spec.key, argv, env=env, cwd=cwd, log_path=tmp / "server.log")
         startup = await wait_healthy(child, port, "/healthz", STARTUP_TIMEOUT_S)
+        if spec.workers > 1:
+            # One worker answering is not all of them: the load must meet every worker ready.
+            await wait_workers(child, port, spec.workers, STARTUP_TIMEOUT_S)
         yield Server(spec, port, child, startup)
     finally:
         if child is not None:

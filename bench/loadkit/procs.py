@@ -51,6 +51,27 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine, over every core, since boot (``/proc/stat``)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already counted in user).
+    total = sum(fields[:8])
+    idle = fields[3] + fields[4]
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+def service_cpu_seconds(command: str) -> float:
+    """CPU seconds of every live process whose command name is ``command`` (e.g. ``postgres``), summed."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if (entry / "comm").read_text().strip() == command:
+                total += cpu_seconds(int(entry.name))
+    return total
+
+
 def own_cpu_seconds() -> float:
     """CPU seconds of this (load generator) process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)

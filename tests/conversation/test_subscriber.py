@@ -146,3 +146,24 @@ async def test_a_socket_flooded_with_replies_while_not_reading_is_given_up() -> 
         subscriber.send('{"type":"pong"}')
     assert subscriber.overflowed
     assert await subscriber.next() is None
+
+
+async def test_an_event_that_overtakes_an_earlier_one_waits_while_the_gap_is_read_from_the_store() -> None:
+    log = FakeLog(events=3)  # another process stored 2 and 3; only 1 and 3 have reached this one yet
+    subscriber = Subscriber(last_seq=0)
+    subscriber.source = log.read
+    subscriber.finish_replay()
+    subscriber.deliver(1, log.stored[0].payload)
+    subscriber.deliver(3, log.stored[2].payload)
+    got = [seq_of(p) for p in await take(subscriber, 3)]
+    subscriber.deliver(2, log.stored[1].payload)  # its own notice, late: already sent from the store
+    assert got == [1, 2, 3]
+    assert subscriber.outbox.empty()
+    assert log.reads == [(1, subscriber.page_size)]
+
+
+async def test_without_a_store_to_read_a_gap_is_passed_over() -> None:
+    subscriber = Subscriber(last_seq=0)
+    subscriber.finish_replay()
+    subscriber.deliver(2, json.dumps({"type": "delta", "seq": 2}))
+    assert [seq_of(p) for p in await take(subscriber, 1)] == [2]

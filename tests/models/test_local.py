@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from app.llm.actions import Act
 from app.llm.local import LocalChatModel
-from app.llm.model import ChatRequest, Finished, TextDelta
+from app.llm.model import ChatRequest, Finished, TextDelta, ToolCall, ToolSpec
 from app.llm.prompts import PromptLibrary
 from app.shop.catalog import load_shop
 from app.shop.embedding import Encoder
@@ -112,6 +113,61 @@ def test_angry_damaged_parcel_gets_the_damaged_answer_an_apology_and_a_person(mo
         f"a person to look into this, please write to **{shop.support_email}** ({shop.support_hours})"
         in reply
     )
+
+
+ORDER_TOOLS = (ToolSpec("get_order_details", "Get one order."), ToolSpec("verify_customer", "Verify."))
+
+
+async def test_an_order_request_streams_its_tool_call_then_finishes_for_tools(model: LocalChatModel) -> None:
+    text = "Where is my order 1234703?"
+    request = ChatRequest(
+        messages=[{"role": "user", "content": text}], route="chat", query=text, tools=ORDER_TOOLS
+    )
+    events = [event async for event in model.stream(request)]
+    assert events == [
+        ToolCall("local-1", "get_order_details", '{"order_id":"1234703"}'),
+        Finished(finish_reason="tool_calls"),
+    ]
+
+
+async def test_the_tool_result_is_streamed_as_the_answer(model: LocalChatModel) -> None:
+    text = "Where is my order 1234703?"
+    order = (
+        '{"order_id":"1234703","status":"shipped","placed_at":"2026-12-02T10:00:00+00:00","currency":"GBP",'
+        '"total":5.0,"items":[],"address":{},"carrier":"DPD","tracking_number":"15123"}'
+    )
+    request = ChatRequest(
+        messages=[
+            {"role": "user", "content": text},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": "local-1",
+                        "type": "function",
+                        "function": {"name": "get_order_details", "arguments": '{"order_id":"1234703"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "local-1", "content": order},
+        ],
+        route="chat",
+        query=text,
+        tools=ORDER_TOOLS,
+    )
+    events = [event async for event in model.stream(request)]
+    assert events[-1] == Finished(finish_reason="stop")
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "is on its way. It's with DPD, tracking number **15123**." in answer
+
+
+def test_an_order_request_without_order_tools_gets_the_way_to_a_person(model: LocalChatModel) -> None:
+    shop = model.knowledge.shop
+    decision = model.respond(ChatRequest(messages=[], route="chat", query="cancel order 1234705"))
+    assert not isinstance(decision, Act)
+    assert shop.support_email in decision.text
+    assert "can't look up or change orders" in decision.text
 
 
 def test_complaint_the_faq_has_no_entry_for_gets_an_apology_and_a_person_not_a_neighbour(
