@@ -25,6 +25,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 DEFAULT_URL = "ws://127.0.0.1:8000/ws/chat"
 HELP = "/quit (or Ctrl-D) leaves, /new starts a new conversation, Ctrl-C stops an answer (twice: leaves)."
+CONFIRM_PROMPT = "Confirm? [y/N] "
+# At the confirmation prompt these answer the question (Enter alone declines); any other line is a message.
+_APPROVE_WORDS: Final = frozenset({"y", "yes", "j", "ja"})
+_DECLINE_WORDS: Final = frozenset({"", "n", "no", "nein"})
+_CONFIRM_PREFIX: Final = "confirm-"  # the server stores a confirm frame as the message confirm-<action_id>
 
 # Close codes after which resuming the same conversation cannot succeed (docs/protocol.md, "Close codes").
 _CLOSE_BAD_REQUEST: Final = 4400
@@ -97,6 +102,14 @@ def _format_price(value: Any, currency: Any) -> str:
     return f"{amount} {currency}" if isinstance(currency, str) and currency else amount
 
 
+@dataclass(frozen=True)
+class _Question:
+    """A change the assistant proposed (``confirm`` event ``action_id``, asked in the answer to ``message_id``)."""
+
+    action_id: str
+    message_id: str
+
+
 class ChatSession:
     """One terminal chat: reads ``inputs``, writes to ``write``, keeps the connection and the answer state."""
 
@@ -131,6 +144,9 @@ class ChatSession:
         self._replay_until = 0  # the newest event when the connection opened: the prompt waits for it
         self._texts: dict[str, str] = {}  # what was sent, for a resend after a reconnect
         self._spoken: dict[str, str] = {}  # answer text printed so far, per message
+        self._frames: dict[str, dict[str, Any]] = {}  # confirm frames sent, for a resend after a reconnect
+        self.confirming: _Question | None = None  # the change waiting for the user's yes or no
+        self._asked = False  # the confirmation prompt is what the next line answers
 
     # ---- output --------------------------------------------------------------------------------------
 
@@ -155,7 +171,8 @@ class ChatSession:
         replaying = self.last_seq < self._replay_until
         if self.awaiting is None and not self._pending and not self._prompted and not replaying:
             self._break()
-            self._out("You: ", prompt=True)
+            self._asked = self.confirming is not None
+            self._out(CONFIRM_PROMPT if self._asked else "You: ", prompt=True)
 
     # ---- the loop ------------------------------------------------------------------------------------
 
@@ -240,7 +257,7 @@ class ChatSession:
             raise _LeaveError(0)
         line = item.strip()
         self._echo(item)
-        if not line:
+        if not line and not (self._asked and self.confirming is not None):
             return
         if line in ("/quit", "/exit"):
             raise _LeaveError(0)
@@ -249,6 +266,8 @@ class ChatSession:
             return
         if line == "/help":
             self._line(HELP)
+            return
+        if await self._answer_confirmation(line):
             return
         message_id = f"cli-{uuid.uuid4().hex[:16]}"
         self._sent.add(message_id)
@@ -266,6 +285,23 @@ class ChatSession:
         else:
             self._at_line_start = True  # the terminal echoed the line and its newline
         self._prompted = False
+
+    async def _answer_confirmation(self, line: str) -> bool:
+        """Send the answer to the confirmation just asked, if ``line`` is one (y/yes or n/no/Enter)."""
+        question, asked = self.confirming, self._asked
+        self._asked = False
+        word = line.lower().rstrip(".!")
+        if question is None or not asked or word not in _APPROVE_WORDS | _DECLINE_WORDS:
+            return False
+        approve = word in _APPROVE_WORDS
+        frame = {"type": "confirm", "action_id": question.action_id, "approve": approve}
+        message_id = _CONFIRM_PREFIX + question.action_id
+        self.confirming = None
+        self._frames[message_id] = frame
+        self._sent.add(message_id)
+        self.awaiting, self._accepted, self._cancel_sent = message_id, False, False
+        await self._send(frame)
+        return True
 
     async def _interrupt(self) -> None:
         if self.awaiting is None or self._cancel_sent:
@@ -425,7 +461,10 @@ class ChatSession:
         if self.awaiting is not None:
             if not self._accepted:
                 # Resending an id is harmless: the server answers it once and repeats its acknowledgement.
-                await self._send({"type": "message", "id": self.awaiting, "text": self._awaiting_text})
+                resend = self._frames.get(self.awaiting)
+                await self._send(
+                    resend or {"type": "message", "id": self.awaiting, "text": self._awaiting_text}
+                )
             elif self._cancel_sent:
                 await self._send({"type": "cancel", "message_id": self.awaiting})
 
@@ -468,6 +507,8 @@ class ChatSession:
         message_id, text = _str(frame.get("message_id")), _str(frame.get("text"))
         if message_id is None or text is None:
             return False
+        if self.confirming is not None and message_id != self.confirming.message_id:
+            self.confirming = None  # answered (here, in another tab, by a typed yes) or left behind
         if message_id == self.awaiting:
             self._accepted = True
         elif message_id not in self._sent:
@@ -541,6 +582,15 @@ class ChatSession:
             self._end(reply_to)
         return True
 
+    def _on_confirm(self, frame: dict[str, Any]) -> bool:
+        action_id, message_id = _str(frame.get("action_id")), _str(frame.get("message_id"))
+        summary = _str(frame.get("summary"))
+        if action_id is None or message_id is None or summary is None:
+            return False
+        self._line(f"[to confirm] {summary}")
+        self.confirming = _Question(action_id, message_id)
+        return True
+
     def _on_quiet(self, frame: dict[str, Any]) -> bool:
         return True
 
@@ -556,6 +606,7 @@ class ChatSession:
         if message_id == self.awaiting:
             self.awaiting = None
             self._texts.pop(message_id, None)
+            self._frames.pop(message_id, None)
 
     _handlers: Final[dict[str, Callable[[ChatSession, dict[str, Any]], bool]]] = {
         "accepted": _on_accepted,
@@ -567,6 +618,7 @@ class ChatSession:
         "pong": _on_quiet,
         "feedback_saved": _on_feedback_saved,
         "ready": _on_ready,
+        "confirm": _on_confirm,
     }
 
 

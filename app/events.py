@@ -141,6 +141,8 @@ class Done(Frame):
     # Events stored before this field existed were all ended by the model, hence the default.
     finish_reason: FinishReason = "stop"
     sources: list[Source] = Field(default_factory=list)
+    # What the message was about (``order_status``, ``recommend`` …; app/llm/intents.py); None when unknown.
+    intent: str | None = None
     # The assistant did not answer: a person owns the conversation (``text`` is empty; see ``handoff``).
     held: bool = False
 

@@ -1164,6 +1164,7 @@
     if (!text) return;
     hideStarters();
     clearQuickReplies();
+    closeOpenConfirms();
     var turn = getTurn(newId(), text);
     store.outbox.push({ id: turn.id, text: text });
     saveStore();
@@ -1213,6 +1214,7 @@
       send(frame);
     });
     pendingFeedback.clear();
+    flushConfirmFrames();
   }
 
   function stopAnswers() {
@@ -1272,6 +1274,8 @@
     if (f.type === "ready") return onReady(f);
     if (f.type === "pong") return;
     if (f.type === "feedback_saved") return onFeedbackSaved(f);
+    if (typeof f.seq === "number" && f.seq <= lastSeq) return;
+    if (confirmHook(f)) return;
     if (typeof f.seq === "number") {
       if (f.seq <= lastSeq) return; // already applied (replayed twice, or a repeated `accepted`)
       lastSeq = f.seq;
@@ -1417,6 +1421,198 @@
       lines[i].lastChild.textContent = f.summary ? " " + String(f.summary) : "";
       break;
     }
+  }
+
+  // ---- confirmations: a change waits for the customer's Confirm or Cancel (docs/protocol.md, `confirm`) ----------
+  // Kept apart from the rest of the frame handling: `confirmHook` is the one call handleFrame makes for them.
+
+  var CONFIRM_STRINGS = {
+    en: {
+      label: "Please confirm",
+      confirm: "Confirm",
+      cancel: "Cancel",
+      sending: "Sending your answer…",
+      confirmed: "You confirmed this.",
+      declined: "You cancelled this; nothing was changed.",
+      closed: "This request is closed.",
+      expired: "This request has expired; nothing was changed.",
+      errors: {
+        confirmation_expired: "This request has expired; nothing was changed. Ask again if you still want it.",
+        confirmation_closed: "This request was already answered or replaced.",
+        not_found: "This request could not be found.",
+      },
+    },
+    de: {
+      label: "Bitte bestätigen",
+      confirm: "Bestätigen",
+      cancel: "Abbrechen",
+      sending: "Deine Antwort wird gesendet…",
+      confirmed: "Du hast das bestätigt.",
+      declined: "Du hast das abgebrochen; nichts wurde geändert.",
+      closed: "Diese Anfrage ist geschlossen.",
+      expired: "Diese Anfrage ist abgelaufen; nichts wurde geändert.",
+      errors: {
+        confirmation_expired: "Diese Anfrage ist abgelaufen; nichts wurde geändert. Frag einfach noch einmal.",
+        confirmation_closed: "Diese Anfrage wurde schon beantwortet oder ersetzt.",
+        not_found: "Diese Anfrage wurde nicht gefunden.",
+      },
+    },
+  };
+  var TC = CONFIRM_STRINGS[lang] || CONFIRM_STRINGS.en;
+  var CONFIRM_PREFIX = "confirm-"; // the server stores a confirm frame as the message confirm-<action_id>
+  var APPROVE_TEXT = "Yes, go ahead.";
+  var confirmBoxes = new Map(); // action_id → {actionId, messageId, el, state, timer}
+  var pendingConfirms = new Map(); // action_id → frame not yet sent (no socket)
+
+  /** Every frame passes here first; true when it was a confirmation's error and is fully handled. */
+  function confirmHook(f) {
+    if (f.type === "error" && typeof f.seq !== "number" && isConfirmId(f.reply_to)) {
+      onConfirmError(f);
+      return true;
+    }
+    if (f.type === "confirm") onConfirm(f);
+    else if (f.type === "accepted") onLaterMessage(f.message_id, f.text);
+    else if (f.type === "done" || (f.type === "error" && typeof f.seq === "number")) {
+      onLaterAnswer(f.message_id || f.reply_to);
+    } else if (f.type === "reset") onConfirmReset(f.message_id);
+    return false;
+  }
+
+  function isConfirmId(id) {
+    return typeof id === "string" && id.indexOf(CONFIRM_PREFIX) === 0;
+  }
+
+  function onConfirm(f) {
+    if (typeof f.action_id !== "string" || confirmBoxes.has(f.action_id)) return;
+    var turn = answerTurn(f);
+    var summaryId = "sc-confirm-" + confirmBoxes.size + "-" + Math.random().toString(36).slice(2, 8);
+    var box = { actionId: f.action_id, messageId: f.message_id, state: "open", timer: null };
+    box.yes = el("button", {
+      class: "sc-chip sc-chip--solid sc-confirm-yes",
+      text: TC.confirm,
+      attrs: { type: "button", "aria-describedby": summaryId },
+      on: {
+        click: function () {
+          answerConfirm(box, true);
+        },
+      },
+    });
+    box.no = el("button", {
+      class: "sc-chip sc-confirm-no",
+      text: TC.cancel,
+      attrs: { type: "button", "aria-describedby": summaryId },
+      on: {
+        click: function () {
+          answerConfirm(box, false);
+        },
+      },
+    });
+    box.note = el("p", { class: "sc-confirm-note", attrs: { "aria-live": "polite" } });
+    var attrs = { role: "group", "aria-label": TC.label, "data-action-id": f.action_id, "data-state": "open" };
+    var summary = String(f.summary == null ? "" : f.summary);
+    box.el = el("div", { class: "sc-confirm", attrs: attrs }, [
+      el("p", { class: "sc-confirm-label", text: TC.label }),
+      el("p", { class: "sc-confirm-summary", text: summary, attrs: { id: summaryId } }),
+      el("div", { class: "sc-confirm-actions" }, [box.yes, box.no]),
+      box.note,
+    ]);
+    confirmBoxes.set(f.action_id, box);
+    // Below the answer, which asks for "the buttons below"; several questions keep their order.
+    (turn.lastConfirmEl && turn.lastConfirmEl.isConnected ? turn.lastConfirmEl : turn.bubbleEl).after(box.el);
+    turn.lastConfirmEl = box.el;
+    var expires = Date.parse(f.expires_at);
+    if (!isNaN(expires)) {
+      var left = expires - Date.now();
+      if (left <= 0) closeConfirm(box, "expired", TC.expired);
+      else {
+        // Timers cap at ~24.8 days; the server's limit is far below that.
+        box.timer = setTimeout(function () {
+          closeConfirm(box, "expired", TC.expired);
+        }, Math.min(left, 2147483647));
+      }
+    }
+    followNewest();
+  }
+
+  function answerConfirm(box, approve) {
+    if (box.state !== "open") return;
+    var frame = { type: "confirm", action_id: box.actionId, approve: approve };
+    setConfirmState(box, "sending", TC.sending);
+    if (!send(frame)) {
+      pendingConfirms.set(box.actionId, frame);
+      if (!ws) connect();
+    }
+    textarea.focus(); // the focused button is now disabled: keyboard users keep their place
+  }
+
+  function flushConfirmFrames() {
+    pendingConfirms.forEach(function (frame, actionId) {
+      if (send(frame)) pendingConfirms.delete(actionId);
+    });
+  }
+
+  /** A message was accepted: its own confirm answer closes its box; any later message closes every open one. */
+  function onLaterMessage(messageId, text) {
+    if (isConfirmId(messageId)) {
+      var answered = confirmBoxes.get(messageId.slice(CONFIRM_PREFIX.length));
+      if (answered) {
+        var approved = text === APPROVE_TEXT;
+        closeConfirm(answered, approved ? "confirmed" : "declined", approved ? TC.confirmed : TC.declined);
+      }
+    }
+    confirmBoxes.forEach(function (box) {
+      if (box.messageId !== messageId) closeConfirm(box, "closed", TC.closed);
+    });
+  }
+
+  /** An answer to another message ended: the question was asked before it, so it is no longer open. */
+  function onLaterAnswer(messageId) {
+    confirmBoxes.forEach(function (box) {
+      if (box.messageId !== messageId) closeConfirm(box, "closed", TC.closed);
+    });
+  }
+
+  function onConfirmReset(messageId) {
+    // The answer is generated again: its proposals are asked again with new ids.
+    confirmBoxes.forEach(function (box, actionId) {
+      if (box.messageId !== messageId) return;
+      clearTimeout(box.timer);
+      box.el.remove();
+      confirmBoxes.delete(actionId);
+    });
+  }
+
+  function onConfirmError(f) {
+    var box = confirmBoxes.get(f.reply_to.slice(CONFIRM_PREFIX.length));
+    var text = TC.errors[f.code] || errorText(f);
+    if (!box) return showToast(text);
+    if (box.state === "confirmed" || box.state === "declined") return; // the answer that counted is shown
+    clearTimeout(box.timer);
+    pendingConfirms.delete(box.actionId);
+    setConfirmState(box, f.code === "confirmation_expired" ? "expired" : "closed", text);
+  }
+
+  function closeConfirm(box, state, text) {
+    // Final states stay: a late timer or a later message does not overwrite "confirmed".
+    if (box.state !== "open" && box.state !== "sending") return;
+    clearTimeout(box.timer);
+    pendingConfirms.delete(box.actionId);
+    setConfirmState(box, state, text);
+  }
+
+  function setConfirmState(box, state, text) {
+    var focused = shadow.activeElement === box.yes || shadow.activeElement === box.no;
+    box.state = state;
+    box.yes.disabled = box.no.disabled = state !== "open";
+    box.el.setAttribute("data-state", state);
+    box.note.textContent = text || "";
+    if (focused && state !== "open") textarea.focus({ preventScroll: true });
+  }
+
+  function closeOpenConfirms() {
+    confirmBoxes.forEach(function (box) {
+      closeConfirm(box, "closed", TC.closed);
+    });
   }
 
   function onReset(f) {

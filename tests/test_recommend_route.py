@@ -52,3 +52,13 @@ def test_price_cap_in_the_message_is_honoured(client: TestClient) -> None:
 def test_anonymous_visitor_gets_suggestions_too(client: TestClient) -> None:
     items = cards(ask(client, "what should I buy?"))
     assert len(items) >= 3
+
+
+def test_a_question_about_one_item_gets_words_and_done_names_its_intent(client: TestClient) -> None:
+    frames = ask(client, "what brand are they?")
+    assert not [f for f in frames if f["type"] == "recommendations"]
+    assert (frames[-1]["route"], frames[-1]["intent"]) == ("chat", "product_question")
+
+
+def test_done_of_a_recommend_answer_names_the_recommend_intent(client: TestClient) -> None:
+    assert ask(client, "suggest a gift for my mum")[-1]["intent"] == "recommend"

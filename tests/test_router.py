@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from app.conversation.router import IntentRouter, default_router, read_labelled
+from app.llm.intents import TRAIN_PATH, IntentClassifier, read_examples
 from app.shop.embedding import Encoder
 
 EVAL_SET = Path(__file__).parent / "data" / "router_eval.tsv"
@@ -52,13 +53,34 @@ def test_learned_model_alone_is_accurate_too(router: IntentRouter) -> None:
 
 
 def test_eval_set_does_not_overlap_training_set() -> None:
-    train = {text.lower() for _, text in read_labelled(Path("app/data/router/train.tsv"))}
+    train = {text.lower() for _, text in read_examples(TRAIN_PATH)}
     assert not train & {text.lower() for _, text in read_labelled(EVAL_SET)}
 
 
-def test_training_needs_both_routes(encoder: Encoder) -> None:
-    with pytest.raises(ValueError, match="both routes"):
-        IntentRouter(encoder, [("chat", "hi")])
+def test_training_needs_recommend_and_another_intent(encoder: Encoder) -> None:
+    with pytest.raises(ValueError, match="recommend and at least one other intent"):
+        IntentRouter(encoder, IntentClassifier(encoder, [("smalltalk", "hi")]))
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("what brand are they?", "product_question"),
+        ("I want to return a broken mug", "return_refund"),
+        ("I do not want any recommendations, just track my parcel", "order_status"),
+    ],
+)
+def test_the_issue_examples_get_no_cards(router: IntentRouter, text: str, intent: str) -> None:
+    decision = router.classify(text)
+    assert (decision.route, decision.intent) == ("chat", intent)
+
+
+def test_a_decision_carries_its_intent(router: IntentRouter) -> None:
+    assert router.classify("suggest a gift for my dad").intent == "recommend"
+
+
+def test_a_clear_service_request_is_settled_as_chat(router: IntentRouter) -> None:
+    assert router.settled("no recommendations, just track my parcel") == "chat"
 
 
 def test_malformed_labelled_file_names_the_line(tmp_path: Path) -> None:

@@ -48,6 +48,8 @@ _YES_FIRST = frozenset(
         "absolutely",
         "definitely",
         "please",
+        "go",
+        "do",
         "ja",
         "jawohl",
         "genau",
@@ -56,18 +58,49 @@ _YES_FIRST = frozenset(
         "bestätigt",
         "bestätige",
         "gerne",
+        "mach",
         "oui",
         "si",
     ]
 )
+# A yes is only a yes when every word after the first says yes too ("yes please, go ahead, cancel it"): "ok,
+# show me the items first" or "sure, what is the total?" ask something else and approve nothing.
+_YES_WORDS = _YES_FIRST | frozenset(
+    [
+        "it",
+        "that",
+        "this",
+        "do",
+        "go",
+        "ahead",
+        "thanks",
+        "thank",
+        "you",
+        "fine",
+        "right",
+        "proceed",
+        "cancel",
+        "return",
+        "change",
+        "send",
+        "i",
+        "am",
+        "s",
+        "is",
+        "bitte",
+        "danke",
+        "das",
+        "es",
+        "los",
+        "weiter",
+        "so",
+        "ich",
+        "bin",
+        "sicher",
+        "merci",
+    ]
+)
 _NO_FIRST = frozenset(["no", "nope", "nah", "nein", "non", "don", "dont", "never"])
-_YES_PHRASES = frozenset(
-    {"go ahead", "do it", "please do", "please do it", "please go ahead", "mach das", "mach es", "ja bitte"}
-)
-# A yes that also says no, wait or not is no answer at all: it is asked again rather than guessed.
-_HEDGES = frozenset(
-    ["no", "not", "don", "dont", "t", "wait", "stop", "nein", "nicht", "kein", "keine", "but", "aber"]
-)
 _MAX_WORDS = 6
 
 
@@ -76,11 +109,9 @@ def yes_or_no(text: str) -> bool | None:
     words = [w.lower() for w in _WORD.findall(text)]
     if not words or len(words) > _MAX_WORDS:
         return None
-    first, rest = words[0], words[1:]
-    if first in _NO_FIRST:
+    if words[0] in _NO_FIRST:
         return False
-    joined = " ".join(words)
-    if (first in _YES_FIRST or any(joined.startswith(p) for p in _YES_PHRASES)) and not (_HEDGES & set(rest)):
+    if words[0] in _YES_FIRST and all(w in _YES_WORDS for w in words[1:]):
         return True
     return None
 

@@ -76,6 +76,9 @@ class ChatConfig:
     idle_timeout_s: float = 30.0
     # Start the chat request beside routing and storing (see prefetch.py); for remote models only.
     early_start: bool = False
+    # A model with tools decides itself whether to recommend (its recommend_products tool): the router's
+    # recommend route, with product cards straight away, is then only a fast path for confident decisions.
+    tools_decide: bool = False
 
 
 @dataclass(slots=True)
@@ -84,6 +87,7 @@ class Draft:
 
     message_id: str
     route: Route = "chat"
+    intent: str | None = None
     parts: list[str] = field(default_factory=list)
     cards: list[ProductCard] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
@@ -188,7 +192,9 @@ class AnswerPipeline:
                     prefetch = None
             else:
                 decision = await job.route if job.route is not None else await self.classify(text)
-                draft.route = decision.route
+                draft.route, draft.intent = decision.route, decision.intent
+                if draft.route == "recommend" and not decision.confident and self._model_recommends(hub):
+                    draft.route = "chat"
             if prefetch is not None and draft.route != "chat":
                 prefetch.drop()
                 prefetch = None
@@ -322,7 +328,7 @@ class AnswerPipeline:
         if status == "failed":
             code = exc.code if isinstance(exc, ShopchatError) else ErrorCode.INTERNAL
         self._measure(draft, status, code, exc)
-        message_id, route = draft.message_id, draft.route
+        message_id, route, intent = draft.message_id, draft.route, draft.intent
         build: Callable[[int], StoredEvent]
         if code is None:
             stopped = status == "stopped"
@@ -340,6 +346,7 @@ class AnswerPipeline:
                     usage=usage,
                     stopped=stopped,
                     finish_reason=finish_reason,
+                    intent=intent,
                     sources=sources,
                 )
         else:
@@ -398,6 +405,10 @@ class AnswerPipeline:
         )
         if isinstance(exc, ModelError):
             self.metrics.model_error(str(exc.code))
+
+    def _model_recommends(self, hub: Hub) -> bool:
+        """Whether the model decides on recommendations itself, with its recommend_products tool."""
+        return self.config.tools_decide and any(s.name == "recommend_products" for s in self.tools.specs(hub))
 
     async def _settle(self, hub: Hub, loop: ToolLoop, answers: Decision) -> None:
         """Claim the customer's decision (once) and make the change when approved; the model reads how it went."""

@@ -100,7 +100,7 @@ _CHANGE_ADDRESS = re.compile(
     r"\b(?:change|update|modify|correct|edit|fix|new|wrong|different)\b[^.?!]{0,40}\baddress\b"
     r"|\baddress\b[^.?!]{0,40}\b(?:change|update|modify|correct|wrong)"
     r"|\b(?:lieferadresse|adresse|anschrift)\b[^.?!]{0,60}(?:ändern|aendern|korrigieren|änderung|aktualisieren)"
-    r"|(?:ändern|aendern|korrigieren|neue|falsche)\w*\s+(?:\w+\s+){0,2}(?:lieferadresse|adresse|anschrift)",
+    r"|(?:änder|aender|korrigier|neue|falsche)\w*\s+(?:\w+\s+){0,2}(?:lieferadresse|adresse|anschrift)",
     _FLAGS,
 )
 _STATUS = re.compile(
@@ -603,7 +603,11 @@ def read_dialogue(request: ChatRequest, contact: Contact) -> Dialogue:
         if answered is None or index < 1 or history[index - 1][0] != "user":
             break
         text, index = history[index - 1][1], index - 2
-    intent = next((i for s in said if (i := intent_of(s.text)) is not None), None)
+    # "It's order 1237902" answering our "Which order?" reads as a status question on its own; it gives way to
+    # the request it answers ("I want to cancel my order").
+    intents = [(intent_of(s.text), s.answered) for s in said]
+    intent = next((i for i, by in intents if i is not None and not (by == "order" and i == "status")), None)
+    intent = intent or next((i for i, _ in intents if i is not None), None)
     lang = _language(said, asked_lang, [t for role, t in history if role == "user"])
     dialogue = Dialogue(
         said=said,
@@ -881,6 +885,10 @@ def _pick(text: str, items: list[Mapping[str, Any]], *, numbered: bool) -> tuple
     for word in wanted:
         matching = [n for n, name in enumerate(names) if word in name]
         (sure if len(matching) == 1 else maybe).update(matching)
+    # An item named in full is named for sure, even when each of its words is shared ("Spaceboy Mini Backpack"
+    # beside "Dolly Girl Mini Backpack" and "Spaceboy Lunch Box").
+    said = {_stem(_german_head(w)) for w in _words(text)} | {_stem(w) for w in _words(text)}
+    sure.update(n for n, name in enumerate(names) if name and name <= said)
     if _ALL.search(text):
         # "all the mugs" is every mug; "everything" every item.
         return sorted(sure | maybe) if sure or maybe else list(range(len(items))), []

@@ -93,6 +93,10 @@ CHARGE_WORDS: Final = frozenset(
         "samples",
         "dotcom",
         "surcharge",
+        # A voucher is money in another form: "Gift Voucher £20" is never a suggestion.
+        "gift",
+        "voucher",
+        "vouchers",
         "p&p",
         "and",
         "uk",

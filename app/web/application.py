@@ -252,6 +252,7 @@ def create_app(
             abandon_after_s=config.abandon_after_s,
             recommendations_n=config.recommendations_n,
             early_start=config.llm_backend == "openai" and config.llm_early_start,
+            tools_decide=config.llm_backend == "openai" and config.llm_tools,
             answer_timeout_s=config.llm_answer_timeout_s,
             idle_timeout_s=config.llm_idle_timeout_s,
         )

@@ -259,6 +259,7 @@ def test_order_numbers_are_found_and_prices_ignored(text: str, want: list[str]) 
         ("Ich möchte die Tasse aus meiner letzten Bestellung zurückgeben", "return"),
         ("change the delivery address of 1234703 to Jane Doe, 1 Mill Road, York, YO1 2AB", "address"),
         ("Lieferadresse von 1234703 ändern zu Hauptstraße 5, 10115 Berlin", "address"),
+        ("Bitte ändere die Lieferadresse von Bestellung 1234703 auf Hauptstraße 5, 10115 Berlin", "address"),
         ("show me my orders", "list"),
         ("I don't want to cancel order 1234703", None),
         ("Bitte die Bestellung 1234703 nicht stornieren", None),
@@ -320,6 +321,14 @@ def test_a_missing_order_number_is_asked_for_and_the_bare_number_answers_it() ->
     answer = chat.send("1234703")
     assert chat.args("get_order_details") == {"order_id": "1234703"}
     assert "RM123456789GB" in answer
+
+
+def test_an_order_number_given_when_asked_keeps_the_request_it_answers() -> None:
+    chat = Chat()
+    question = chat.send("I want to cancel my order.")
+    assert "order number" in question
+    chat.send("It's order 1234705.")
+    assert chat.args("cancel_pending_order") == {"order_id": "1234705", "reason": "Customer request"}
 
 
 def test_a_german_bare_number_answer_stays_german() -> None:
@@ -658,6 +667,22 @@ def test_a_word_two_items_share_asks_which_of_them() -> None:
     assert "JAM" not in question
     chat.send("the white one")
     assert chat.args("return_delivered_order_items")["item_ids"] == ["21080"]
+
+
+def test_items_named_in_full_are_returned_even_when_each_word_is_shared() -> None:
+    shop = FakeShop()
+    shop.orders["1234706"]["items"] = [
+        {"item_id": item_id, "name": name, "quantity": 6, "unit_price": 2.5, "returned_quantity": 0}
+        for item_id, name in [
+            ("23084", "RABBIT NIGHT LIGHT"),
+            ("23389", "SPACEBOY MINI BACKPACK"),
+            ("23390", "DOLLY GIRL MINI BACKPACK"),
+            ("22629", "SPACEBOY LUNCH BOX"),
+        ]
+    ]
+    chat = Chat(shop)
+    chat.send("Please return the Rabbit Night Light and the Spaceboy Mini Backpack from order 1234706.")
+    assert chat.args("return_delivered_order_items")["item_ids"] == ["23084", "23389"]
 
 
 def test_all_the_mugs_and_two_list_numbers() -> None:

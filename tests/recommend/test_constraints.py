@@ -72,6 +72,16 @@ def test_request_words_are_not_product_keywords(message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "message",
+    ["I sent you a message, what should I get?", "can you help me, I have a question", "email me some ideas"],
+)
+def test_chat_words_are_not_product_keywords(message: str) -> None:
+    # "12 Message Cards with Envelopes" is for sale; a customer's message about messages is not asking for it.
+    vocabulary = VOCABULARY | {"message", "help", "question", "email", "idea"}
+    assert parse_constraints(message, vocabulary).keywords == ()
+
+
+@pytest.mark.parametrize(
     ("message", "cheaper", "dearer", "fresh"),
     [
         ("Can you recommend something cheaper?", True, False, False),
@@ -82,6 +92,9 @@ def test_request_words_are_not_product_keywords(message: str) -> None:
         ("anything else?", False, False, True),
         ("more than £5", False, False, False),
         ("recommend me something", False, False, False),
+        ("Kannst du mir etwas Günstigeres empfehlen?", True, False, False),
+        ("das ist mir zu teuer", True, False, False),
+        ("etwas Teureres bitte", False, True, False),
     ],
 )
 def test_follow_up_words(message: str, cheaper: bool, dearer: bool, fresh: bool) -> None:

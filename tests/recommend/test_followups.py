@@ -62,6 +62,17 @@ def test_cheaper_is_cheaper_than_every_card_just_shown(
     assert max(c.price for c in cheaper) < min(c.price for c in first)
 
 
+def test_the_german_cheaper_quick_reply_is_cheaper_than_the_cards_just_shown(
+    service: ShopRecommender,
+) -> None:
+    first = service.recommend(None, "recommend me something", n=4)
+    cheaper = service.recommend(
+        None, "Kannst du mir etwas Günstigeres empfehlen?", n=4, shown=shown_by(first)
+    )
+    assert cheaper
+    assert max(c.price for c in cheaper) < min(c.price for c in first)
+
+
 def test_more_expensive_is_dearer_than_every_card_just_shown(service: ShopRecommender) -> None:
     first = service.recommend("12347", "recommend me something", n=4)
     dearer = service.recommend("12347", "something more expensive", n=4, shown=shown_by(first))

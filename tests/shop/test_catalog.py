@@ -165,6 +165,9 @@ def test_many_alike_problems_are_summarised(shop_folder: ShopFolder) -> None:
         ("23099", "French Carriage Lantern", False),
         ("21518", "Bank Account Greeting Card", False),
         ("85168B", "Black Baroque Carriage Clock", False),
+        ("GV20", "Gift Voucher £20", True),
+        ("GV", "GIFT VOUCHERS", True),
+        ("22699", "Gift Bag Birthday", False),
     ],
 )
 def test_charges_are_told_from_goods(product_id: str, name: str, charge: bool) -> None:

@@ -270,6 +270,29 @@ STOPWORDS: Final = frozenset(
         "items",
         "product",
         "products",
+        # The chat itself, not what is for sale: "I sent you a message" must not look for Message Cards.
+        "message",
+        "messages",
+        "msg",
+        "chat",
+        "text",
+        "email",
+        "mail",
+        "reply",
+        "answer",
+        "question",
+        "help",
+        "send",
+        "sent",
+        "ask",
+        "asked",
+        "say",
+        "said",
+        "wondering",
+        "today",
+        "tomorrow",
+        "week",
+        "year",
     ]
 )
 
@@ -298,11 +321,13 @@ _ANCHOR: Final = re.compile(
 _WORD: Final = re.compile(r"[a-z][a-z'-]*")
 # Relative asks: what the conversation just showed is the reference ("cheaper" than those cards).
 _CHEAPER: Final = re.compile(
-    r"\b(?:cheaper|less\s+expensive|lower[\s-]+price[sd]?|more\s+affordable|too\s+(?:expensive|pricey|dear|much))\b",
+    r"\b(?:cheaper|less\s+expensive|lower[\s-]+price[sd]?|more\s+affordable|too\s+(?:expensive|pricey|dear|much)|"
+    r"g(?:ü|ue)nstiger\w*|billiger\w*|preiswerter\w*|zu\s+teuer)\b",
     re.IGNORECASE,
 )
 _DEARER: Final = re.compile(
-    r"\b(?:more\s+expensive|pricier|dearer|higher[\s-]+end|more\s+(?:upmarket|luxurious|premium))\b",
+    r"\b(?:more\s+expensive|pricier|dearer|higher[\s-]+end|more\s+(?:upmarket|luxurious|premium)|teurer\w*|"
+    r"hochwertiger\w*)\b",
     re.IGNORECASE,
 )
 # "something different", "show me more", "anything else?": not what was already shown. "More than £5" is a
