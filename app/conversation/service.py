@@ -646,13 +646,13 @@ class ChatService:
 
 def _owner(record: OwnerRecord | None) -> Owner:
     """The hub's owner from its stored row (none: the assistant)."""
-    if record is None or record.state not in ("bot", "waiting", "human", "closed"):
+    if record is None or record.state not in OWNER_STATES:
         return Owner()
     operator = (
         Operator(record.operator_id, record.operator_name or "") if record.operator_id is not None else None
     )
     return Owner(
-        state=record.state,  # type: ignore[arg-type]
+        state=record.state,
         operator=operator,
         reason=record.reason,
         source=record.source,  # type: ignore[arg-type]
