@@ -267,6 +267,11 @@ class AnswerPipeline:
             ) as clock:
                 async for event in stream:
                     clock.heard()
+                    if hub.owner.state == "human":
+                        # A person took over mid-answer: it ends here, stopped (taking over cancels it too).
+                        if hub.running is not None:
+                            hub.running.stop_reason = "handoff"
+                        raise asyncio.CancelledError
                     if isinstance(event, TextDelta):
                         # The one place model text enters: what no database or encoder takes never gets further.
                         text = clean_text(event.text)
@@ -292,6 +297,7 @@ class AnswerPipeline:
                         draft.prompt_tokens = event.prompt_tokens or draft.prompt_tokens
                         draft.completion_tokens = event.completion_tokens
                         draft.finish_reason = _finish_reason(event.finish_reason)
+                        hub.helpless = hub.helpless + 1 if event.helpless else 0
                         finished = True
         finally:
             # Close the model's stream (and its connection) now, also when we stopped reading it.

@@ -23,6 +23,8 @@ from app.shop.catalog import Shop
 from app.shop.knowledge import KnowledgeBase, ProductHit
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
+FALLBACK_OPENING = "I'm sorry, I can't answer that one reliably."
+"""How the answer that could not help begins (it ends the stream with ``Finished.helpless``)."""
 # A curated answer's own opening apology, dropped when the complaint reply has already apologised.
 _OPENING_APOLOGY = re.compile(
     r"^\s*((i'?m|i am|we'?re|we are) )?((so|very|really|truly) )?sorry\b[^.!?\n]{0,40}[.!]\s*", re.IGNORECASE
@@ -160,7 +162,7 @@ class LocalChatModel:
                 + "*? If it's something else, a colleague can help too."
             )
         return (
-            "I'm sorry, I can't answer that one reliably. I can help with **orders, delivery, returns, payments** "
+            f"{FALLBACK_OPENING} I can help with **orders, delivery, returns, payments** "
             f"and **product suggestions** — or pass you to a colleague ({shop.support_hours}, {shop.support_email}). "
             "Would you like me to do that?"
         )
@@ -220,7 +222,7 @@ class LocalChatModel:
             if index and self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield TextDelta(chunk)
-        yield Finished(finish_reason="stop")
+        yield Finished(finish_reason="stop", helpless=decision.text.startswith(FALLBACK_OPENING))
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -26,7 +26,8 @@ SHOP_KEYS: Final = (
 WIDGET_KEYS: Final = ("greeting", "suggestions", "link_domains")
 ORDERS_KEYS: Final = ("return_window_days",)
 FAQ_KEYS: Final = ("id", "topic", "questions", "answer")
-TABLES: Final = ("shop", "policies", "faq", "widget", "orders")
+# [support] (structured hours for the operators' inbox) is read by app/shop/hours.py.
+TABLES: Final = ("shop", "policies", "faq", "widget", "orders", "support")
 DEFAULT_NAME: Final = "Our shop"
 DEFAULT_CURRENCY: Final = "GBP"
 DEFAULT_RETURN_WINDOW_DAYS: Final = 30
@@ -146,7 +147,7 @@ def read_profile(directory: Path, problems: Problems) -> Profile:
                 SHOP_TOML,
                 lines.of(table),
                 f"unknown table or key {table!r} is ignored",
-                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]], [widget] and [orders]",
+                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]], [widget], [orders] and [support]",
                 "unknown_key",
             )
     _read_shop_table(data.get("shop"), lines, problems, profile)
