@@ -10,9 +10,12 @@ is set and the sender closes the connection, so the client reconnects with the `
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from app.store.records import StoredPayload
+
+log = logging.getLogger("shopchat.conversation")
 
 PageReader = Callable[[int, int], Awaitable[list[StoredPayload]]]
 """``read(after_seq, limit)``: at most ``limit`` stored events with a greater ``seq``, in order."""
@@ -40,6 +43,7 @@ class Subscriber:
         self._later: list[str] = []
         # Where missing events are read from when a later one arrives first (several processes write).
         self.source: PageReader | None = None
+        self._gap: asyncio.Future[None] | None = None
 
     def deliver(self, seq: int, payload: str) -> None:
         """Queue a stored event without blocking; skipped if this socket already has it.
@@ -52,6 +56,8 @@ class Subscriber:
         if not self._replaying and seq > self.last_seq + 1 and self.source is not None:
             self._replaying = True
             self._reader = self.source
+            # The sender may be waiting on an empty outbox: read the gap now rather than on its next turn.
+            self._gap = asyncio.ensure_future(self._fill_gap())
         if self._replaying:
             if len(self._held) >= self.page_size:
                 # Every published event is stored: the replay reads these back rather than hold them all.
@@ -114,6 +120,15 @@ class Subscriber:
         self._held.clear()
         self._later.clear()
         self.outbox.put_nowait(None)
+
+    async def _fill_gap(self) -> None:
+        try:
+            while self._reader is not None and not self.closed:
+                await self._read_page()
+        except Exception:
+            # The store is unreachable: go on live; a reconnect with last_seq reads what was missed.
+            log.warning("could not read missing events for a socket; it goes on live", exc_info=True)
+            self.finish_replay()
 
     async def _read_page(self) -> None:
         assert self._reader is not None

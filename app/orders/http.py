@@ -19,7 +19,7 @@ import math
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 
@@ -36,11 +36,10 @@ from app.orders.backend import (
     ChangeOutcome,
     Order,
     OrderItem,
-    Refused,
     Shipment,
+    ShopRules,
     _changed,
     _not_found,
-    _status_text,
     proves,
 )
 from app.orders.endpoints import (
@@ -121,7 +120,8 @@ class HttpShopBackend:
     ) -> None:
         self._endpoints = endpoints
         self._fields = endpoints.order
-        self._window = timedelta(days=return_window_days)
+        # The shop's rules, checked before any write is sent (the shop's API may not check them).
+        self.rules = ShopRules(return_window_days, clock)
         self._clock = clock
         given = {name.lower() for name in endpoints.headers}
         defaults = {"Accept": "application/json", "User-Agent": "shopchat"}
@@ -173,12 +173,9 @@ class HttpShopBackend:
         found = await self._find(order_id)
         if found is None:
             return _not_found(order_id)
-        order = found[0]
-        if order.status != "pending":
-            return Refused(
-                "not_pending",
-                f"Order {order_id} is {_status_text(order.status)}: only pending orders can be cancelled.",
-            )
+        refused = self.rules.cancel(found[0])
+        if refused is not None:
+            return refused
         return await self._change("cancel_pending_order", found, {"reason": reason})
 
     async def return_delivered_order_items(
@@ -189,33 +186,9 @@ class HttpShopBackend:
         found = await self._find(order_id)
         if found is None:
             return _not_found(order_id)
-        order = found[0]
-        if order.status not in ("delivered", "return_requested") or order.delivered_at is None:
-            return Refused(
-                "not_delivered",
-                f"Order {order_id} is {_status_text(order.status)}: only delivered items can be returned.",
-            )
-        last_day = order.delivered_at + self._window
-        if self._clock() > last_day:
-            return Refused(
-                "outside_return_window",
-                f"Order {order_id} was delivered on {order.delivered_at:%d %B %Y}: returns are accepted for "
-                f"{self._window.days} days after delivery, until {last_day:%d %B %Y}.",
-            )
-        lines = {item.item_id: item for item in order.items}
-        unknown = [item_id for item_id in item_ids if item_id not in lines]
-        if unknown:
-            return Refused(
-                "unknown_items",
-                f"Order {order_id} has no item {', '.join(unknown)}; its items are {', '.join(lines)}.",
-            )
-        done = [
-            item_id for item_id in item_ids if lines[item_id].returned_quantity >= lines[item_id].quantity
-        ]
-        if done:
-            return Refused(
-                "already_returned", f"Item {', '.join(done)} of order {order_id} is already being returned."
-            )
+        refused = self.rules.give_back(found[0], item_ids)
+        if refused is not None:
+            return refused
         return await self._change(
             "return_delivered_order_items", found, {"reason": reason, "item_ids": list(item_ids)}
         )
@@ -226,13 +199,9 @@ class HttpShopBackend:
         found = await self._find(order_id)
         if found is None:
             return _not_found(order_id)
-        order = found[0]
-        if order.status != "pending":
-            return Refused(
-                "not_pending",
-                f"Order {order_id} is {_status_text(order.status)}: the address can only be changed while "
-                "the order is pending.",
-            )
+        refused = self.rules.readdress(found[0])
+        if refused is not None:
+            return refused
         first, _, last = address.name.strip().partition(" ")
         values = {f"address.{key}": value for key, value in address.as_dict().items()}
         values |= {"address.first_name": first, "address.last_name": last.strip()}

@@ -11,20 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, TypeAda
 from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
-from app.events import (
-    Accepted,
-    AgentMessage,
-    Confirm,
-    Delta,
-    Done,
-    Error,
-    Frame,
-    Handoff,
-    Recommendations,
-    Reset,
-    ToolCalled,
-    ToolResult,
-)
+from app.events import Error, Frame, StoredEvent
 from app.llm.health import ModelState
 
 MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
@@ -140,22 +127,8 @@ class Pong(Frame):
     type: Literal["pong"] = "pong"
 
 
-ServerFrame = (
-    Ready
-    | Accepted
-    | Delta
-    | Reset
-    | Recommendations
-    | ToolCalled
-    | ToolResult
-    | Confirm
-    | Done
-    | Error
-    | Handoff
-    | AgentMessage
-    | FeedbackSaved
-    | Pong
-)
+# Every stored event, defined once in app.events, plus the frames of one connection.
+ServerFrame = Ready | StoredEvent | FeedbackSaved | Pong
 SERVER_FRAME: TypeAdapter[ServerFrame] = TypeAdapter(Annotated[ServerFrame, Field(discriminator="type")])
 
 

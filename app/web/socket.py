@@ -258,30 +258,11 @@ async def _handle(
         if problem is not None:
             _reply(subscriber, problem.model_copy(update={"reply_to": frame.id}))
             return
-        wait = await limiter.take()
-        if wait is not None:
-            _reply(
-                subscriber,
-                Error(
-                    code=ErrorCode.RATE_LIMITED,
-                    message="You are sending messages too quickly. Please wait a moment.",
-                    reply_to=frame.id,
-                    retry_after_s=round(wait, 1),
-                ),
-            )
+        if await _over_budget(limiter, subscriber, frame.id):
             return
         await service.submit(hub, subscriber, frame.id, frame.text)
     elif isinstance(frame, ClientConfirm):
-        wait = await limiter.take()
-        if wait is not None:
-            _reply(
-                subscriber,
-                Error(
-                    code=ErrorCode.RATE_LIMITED,
-                    message="You are sending messages too quickly. Please wait a moment.",
-                    retry_after_s=round(wait, 1),
-                ),
-            )
+        if await _over_budget(limiter, subscriber):
             return
         problem = await service.confirm(hub, subscriber, frame.action_id, frame.approve)
         if problem is not None:
@@ -314,20 +295,28 @@ async def _handle(
         _reply(subscriber, Pong())
 
 
+async def _over_budget(limiter: MessageBudget, subscriber: Subscriber, reply_to: str | None = None) -> bool:
+    """Spend one message of the budget; True (and the customer told when to retry) when none is left."""
+    wait = await limiter.take()
+    if wait is None:
+        return False
+    _reply(
+        subscriber,
+        Error(
+            code=ErrorCode.RATE_LIMITED,
+            message="You are sending messages too quickly. Please wait a moment.",
+            reply_to=reply_to,
+            retry_after_s=round(wait, 1),
+        ),
+    )
+    return True
+
+
 async def _ticket(
     frame: ClientTicket, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: MessageBudget
 ) -> None:
     """The customer's email address for the team; answered by a stored ``handoff`` event, or an error."""
-    wait = await limiter.take()
-    if wait is not None:
-        _reply(
-            subscriber,
-            Error(
-                code=ErrorCode.RATE_LIMITED,
-                message="You are sending messages too quickly. Please wait a moment.",
-                retry_after_s=round(wait, 1),
-            ),
-        )
+    if await _over_budget(limiter, subscriber):
         return
     try:
         await service.ticket(hub, frame.email)

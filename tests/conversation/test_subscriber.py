@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from app.conversation.subscriber import Subscriber
@@ -167,3 +168,17 @@ async def test_without_a_store_to_read_a_gap_is_passed_over() -> None:
     subscriber.finish_replay()
     subscriber.deliver(2, json.dumps({"type": "delta", "seq": 2}))
     assert [seq_of(p) for p in await take(subscriber, 1)] == [2]
+
+
+async def test_a_sender_already_waiting_gets_the_gap_read_for_it() -> None:
+    log = FakeLog(events=3)
+    subscriber = Subscriber(last_seq=1)
+    subscriber.source = log.read
+    subscriber.finish_replay()
+    waiting = asyncio.ensure_future(subscriber.next())  # the outbox is empty: the sender waits on it
+    await asyncio.sleep(0)
+    subscriber.deliver(3, log.stored[2].payload)
+    first = await asyncio.wait_for(waiting, 1)
+    assert first is not None
+    assert seq_of(first) == 2
+    assert [seq_of(p) for p in await take(subscriber, 1)] == [3]
