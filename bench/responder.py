@@ -16,7 +16,11 @@ from app.llm.model import ChatRequest
 from app.llm.tokens import ChatMessage
 
 DATA = Path(__file__).resolve().parent / "data"
-RESPONDER_SETS = {"heldout": DATA / "responder_heldout.tsv", "dev": DATA / "responder_dev.tsv"}
+RESPONDER_SETS = {
+    "heldout": DATA / "responder_heldout.tsv",
+    "dev": DATA / "responder_dev.tsv",
+    "dev2": DATA / "responder_dev2.tsv",
+}
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
 
@@ -45,13 +49,16 @@ def answered(model: LocalChatModel, reply: str) -> set[str]:
     return {
         e.faq_id
         for e in model.knowledge.shop.faq
-        if any(text.strip()[-60:] in reply for text in (e.answer, *e.answers.values()))
+        if any(text.strip()[-60:] in reply for text in (e.answer, *getattr(e, "answers", {}).values()))
     }
 
 
 def in_language(model: LocalChatModel, reply: str, lang: str) -> bool:
     """Whether the reply gives some FAQ answer in ``lang``."""
-    return any(lang in e.answers and e.answers[lang].strip()[-60:] in reply for e in model.knowledge.shop.faq)
+    return any(
+        lang in (texts := getattr(e, "answers", {})) and texts[lang].strip()[-60:] in reply
+        for e in model.knowledge.shop.faq
+    )
 
 
 def ask(model: LocalChatModel, text: str, history: Sequence[ChatMessage] = ()) -> str:

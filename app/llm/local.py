@@ -72,7 +72,7 @@ _CLARIFYING: Final = re.compile(
     "|".join(
         re.escape(PHRASES[lang][key].split("*")[0])
         for lang in PHRASES
-        for key in ("clarify_one", "clarify_two")
+        for key in ("clarify_one", "clarify_two", "also_asked")
     )
 )
 _OPTION: Final = re.compile(r"\*([^*]+)\*")
@@ -136,8 +136,8 @@ class LocalChatModel:
         clarify_below: float = 0.42,
         clarify_margin: float = 0.05,
         unfamiliar_margin: float = 0.1,
-        statement_penalty: float = 0.05,
         follow_on_below: float = 0.35,
+        rare_word_gap: float = 0.25,
         delay_s: float = 0.015,
         cpu: Executor | None = None,
     ) -> None:
@@ -147,8 +147,8 @@ class LocalChatModel:
         self.clarify_below = clarify_below
         self.clarify_margin = clarify_margin
         self.unfamiliar_margin = unfamiliar_margin
-        self.statement_penalty = statement_penalty
         self.follow_on_below = follow_on_below
+        self.rare_word_gap = rare_word_gap
         self.delay_s = delay_s
         self._cpu = cpu
         shop = knowledge.shop
@@ -178,6 +178,7 @@ class LocalChatModel:
         self._terms = {
             e.faq_id: frozenset(faq_terms(" ".join(e.questions) + " " + e.answer)) for e in shop.faq
         }
+        self._rule_intents = {e.faq_id: frozenset(ruled(q) for q in e.questions) - {None} for e in shop.faq}
         self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
         # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
         self._real_words = _chat_words()
@@ -279,10 +280,6 @@ class LocalChatModel:
             if not own_sure or _REFERS_BACK.search(query):
                 asked = self._fold(before.question) if lang == ENGLISH else before.question
                 faq = self.knowledge.faq.search(asked + " " + text, n=2)
-        else:
-            second = self._second_question(text, faq)
-            if second is not None:
-                return self._entry_answer(faq[0].entry, lang) + "\n\n" + self._entry_answer(second, lang)
         products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
         # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
         # it is a near-verbatim FAQ question.
@@ -296,6 +293,8 @@ class LocalChatModel:
         chosen = self._choose(faq, text, needed)
         if chosen is not None:
             answer = self._entry_answer(chosen, lang)
+            if len(_SENTENCE.split(text)) > 1:
+                answer += self._other_question(text, chosen, lang)
             if products and chosen.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
@@ -316,6 +315,12 @@ class LocalChatModel:
         """The leading entry when it scores ``needed`` and leads clearly."""
         if not hits or hits[0].score < needed:
             return None
+        # The words name a service request ("change my email address" is the account) that the entry's own
+        # questions, read by the same rules, never are ("change my delivery address"): a neighbour, not it.
+        asked = ruled(text)
+        owned = self._rule_intents[hits[0].entry.faq_id]
+        if asked not in (None, "recommend") and owned and asked not in owned:
+            return None
         return hits[0].entry if self._decisive(hits, text) else None
 
     def _decisive(self, hits: list[FaqHit], text: str = "") -> bool:
@@ -327,6 +332,8 @@ class LocalChatModel:
             return True
         if hits[0].score - hits[1].score < self.clarify_margin:
             return False
+        if hits[0].score - hits[1].score >= self.rare_word_gap:
+            return True
         # "cancel my newsletter": "cancel" says one entry, "newsletter" only the runner-up's text has. A word
         # that few entries use and the leader's lacks makes the leader a guess.
         terms = set(faq_terms(text))
@@ -335,35 +342,32 @@ class LocalChatModel:
         return not rare
 
     def _best_hits(self, text: str) -> list[FaqHit]:
-        """FAQ hits for the message, or for its one sentence that asks something ("Hi. I moved. Can I …?")."""
+        """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
         whole = self.knowledge.faq.search(text, n=2)
         sentences = [s for s in _SENTENCE.split(text) if s.strip() and small_talk(s) is None]
-        if len(sentences) < 2:
+        if len(sentences) < 2 or not whole:
             return whole
+        # The preamble ("I'm about to place an order.") is context, not the question: only sentences that ask
+        # compete, unless none does.
+        asking = [s for s in sentences if _asks(s)] or sentences
         best = whole
-        for sentence in sentences:
+        for sentence in asking:
             hits = self.knowledge.faq.search(sentence, n=2)
-            if hits and hits[0].score > best[0].score + (0 if _asks(sentence) else self.statement_penalty):
+            if hits and hits[0].score > best[0].score:
                 best = hits
         return best
 
-    def _second_question(self, text: str, faq: list[FaqHit]) -> FaqEntry | None:
-        """Another entry a second question in the message clearly asks for, besides the first answer's."""
-        if not faq or faq[0].score < self.confidence or not self._decisive(faq, text):
-            return None
-        questions = [s for s in _SENTENCE.split(text) if _asks(s)]
-        if len(questions) < 2:
-            return None
-        for sentence in questions:
+    def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
+        """For a second question in the message: its answer when clear, else a question back about it."""
+        for sentence in (s for s in _SENTENCE.split(text) if _asks(s)):
             hits = self.knowledge.faq.search(sentence, n=2)
-            if (
-                hits
-                and hits[0].entry.faq_id != faq[0].entry.faq_id
-                and hits[0].score >= self.confidence + self.unfamiliar_margin
-                and self._decisive(hits, sentence)
-            ):
-                return hits[0].entry
-        return None
+            if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
+                continue
+            if hits[0].score >= self.confidence + self.unfamiliar_margin and self._decisive(hits, sentence):
+                return "\n\n" + self._entry_answer(hits[0].entry, lang)
+            other = next((h.entry for h in hits if h.entry is not answered), hits[0].entry)
+            return "\n\n" + self._say("also_asked", lang, a=other.questions[0].rstrip("?"))
+        return ""
 
     def _entry_answer(self, entry: FaqEntry, lang: Language) -> str:
         """The entry's answer in the customer's language, or in English with a sentence saying so."""

@@ -33,6 +33,7 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "payment_problem": "I'm sorry your payment didn't go through. I can't see payments or card details myself, "
         "so please don't send them here — a colleague can check what happened ({hours}, {email}). Would you like "
         "me to pass you on?",
+        "also_asked": "You asked something else too — do you mean *{a}*?",
         "english_only": "I'm sorry, I only have this answer in English:",
     },
     "de": {
@@ -54,6 +55,7 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "handoff": "Natürlich — eine Kollegin oder ein Kollege übernimmt. Unser Team ist {hours} unter **{email}** "
         "erreichbar und antwortet innerhalb eines Werktags. Sag mir kurz, worum es geht, damit sie es gleich "
         "sehen.",
+        "also_asked": "Du hast noch etwas gefragt — meinst du *{a}*?",
         "payment_problem": "Das tut mir leid, dass deine Zahlung nicht geklappt hat. Zahlungen und Kartendaten "
         "kann ich selbst nicht sehen — schick sie bitte nicht hier. Eine Kollegin oder ein Kollege kann "
         "nachsehen, was passiert ist ({hours}, {email}). Soll ich dich weiterleiten?",
