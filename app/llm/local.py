@@ -26,7 +26,7 @@ from typing import Final
 from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.exchange import Exchange
-from app.llm.intents import TRAIN_PATH, ruled
+from app.llm.intents import TRAIN_PATH, default_classifier, ruled
 from app.llm.language import ENGLISH, Language, detect_language
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.phrases import OFFERS, PHRASES, phrase
@@ -86,6 +86,9 @@ _FOLLOW_ON: Final = re.compile(r"^\W*(and|what about|how about|what if|also|und|
 _REFERS_BACK: Final = re.compile(r"\b(it|they|them|that|this|those|these|es|sie|das|dies)\b", re.IGNORECASE)
 
 
+_NOT_A_COMPLAINT: Final = frozenset({"cancel_order", "change_address", "account", "payment_problem", "faq"})
+
+
 def _yes_or_no(text: str) -> bool | None:
     """True for a plain yes ("yes please"), False for a plain no ("no thanks"), else None."""
     if _YES.match(text):
@@ -138,6 +141,7 @@ class LocalChatModel:
         unfamiliar_margin: float = 0.1,
         follow_on_below: float = 0.35,
         rare_word_gap: float = 0.25,
+        intent_veto: float = 0.9,
         delay_s: float = 0.015,
         cpu: Executor | None = None,
     ) -> None:
@@ -149,6 +153,7 @@ class LocalChatModel:
         self.unfamiliar_margin = unfamiliar_margin
         self.follow_on_below = follow_on_below
         self.rare_word_gap = rare_word_gap
+        self.intent_veto = intent_veto
         self.delay_s = delay_s
         self._cpu = cpu
         shop = knowledge.shop
@@ -179,6 +184,10 @@ class LocalChatModel:
             e.faq_id: frozenset(faq_terms(" ".join(e.questions) + " " + e.answer)) for e in shop.faq
         }
         self._rule_intents = {e.faq_id: frozenset(ruled(q) for q in e.questions) - {None} for e in shop.faq}
+        self._intents = default_classifier(knowledge.encoder)
+        self._entry_intents = {
+            e.faq_id: {self._intents.classify(q).intent for q in e.questions} for e in shop.faq
+        }
         self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
         # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
         self._real_words = _chat_words()
@@ -212,12 +221,18 @@ class LocalChatModel:
             # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
             return self._say("payment_problem", lang)
         complaint = self.complaints.read(query)
-        if complaint is not None:
+        if complaint is not None and not self._asks_for_something_else(query):
             return self._answer_complaint(complaint, query)
         kind = small_talk(query)
         if kind is not None:
             return self._small_talk(kind, lang)
         return self._from_knowledge(query, lang, before)
+
+    def _asks_for_something_else(self, query: str) -> bool:
+        """Whether the intent model is sure a message with complaint words asks for a change, not about a
+        problem ("how late can I cancel?" is no late parcel)."""
+        guess = self._intents.classify(query)
+        return guess.confidence >= self.intent_veto and guess.intent in _NOT_A_COMPLAINT
 
     def _say(self, key: str, lang: Language, **values: str) -> str:
         shop = self.knowledge.shop
@@ -320,6 +335,14 @@ class LocalChatModel:
         asked = ruled(text)
         owned = self._rule_intents[hits[0].entry.faq_id]
         if asked not in (None, "recommend") and owned and asked not in owned:
+            return None
+        # Likewise when the intent model is sure the message is about something none of the entry's own
+        # questions are ("I was charged but never got a confirmation" is a payment, not a missing item).
+        guess = self._intents.classify(text)
+        if (
+            guess.confidence >= self.intent_veto
+            and guess.intent not in self._entry_intents[hits[0].entry.faq_id]
+        ):
             return None
         return hits[0].entry if self._decisive(hits, text) else None
 
