@@ -95,6 +95,7 @@ def test_an_answer_in_another_language_is_read_by_its_code(shop_folder: ShopFold
         'answer = "Yes, within 30 days."\nanswer_de = "Ja, innerhalb von 30 Tagen."',
     )
     reading = read_shop(shop_folder({"shop.toml": toml}))
+    assert reading.shop is not None
     entry = reading.shop.faq[0]
     assert reading.problems.kept == []
     assert entry.answer_in("de") == "Ja, innerhalb von 30 Tagen."
