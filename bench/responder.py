@@ -20,6 +20,7 @@ RESPONDER_SETS = {
     "heldout": DATA / "responder_heldout.tsv",
     "dev": DATA / "responder_dev.tsv",
     "dev2": DATA / "responder_dev2.tsv",
+    "dev3": DATA / "responder_dev3.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
