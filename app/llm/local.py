@@ -52,6 +52,8 @@ _SORRY: dict[Topic | None, str] = {
 }
 _TOKEN: Final = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SENTENCE: Final = re.compile(r"(?<=[.!?])\s+|\n+")
+# A customer's message has a few sentences; a pasted wall of text must not cost one search per line.
+_MAX_SENTENCES: Final = 6
 _QUESTION_WORD: Final = re.compile(
     r"^\W*(how|what|whats|wat|when|where|wheres|which|who|why|can|could|do|does|did|is|are|will|would|should|"
     r"have|has|any|wie|was|wann|wo|welche|kann|könnt|gibt|habt)\b",
@@ -96,6 +98,11 @@ def _yes_or_no(text: str) -> bool | None:
     if _NO.match(text):
         return False
     return None
+
+
+def _sentences(text: str) -> list[str]:
+    """The message's distinct sentences, at most ``_MAX_SENTENCES``: each is searched on its own."""
+    return list(dict.fromkeys(s.strip() for s in _SENTENCE.split(text) if s.strip()))[:_MAX_SENTENCES]
 
 
 def _asks(sentence: str) -> bool:
@@ -367,7 +374,7 @@ class LocalChatModel:
     def _best_hits(self, text: str) -> list[FaqHit]:
         """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
         whole = self.knowledge.faq.search(text, n=2)
-        sentences = [s for s in _SENTENCE.split(text) if s.strip() and small_talk(s) is None]
+        sentences = [s for s in _sentences(text) if small_talk(s) is None]
         if len(sentences) < 2 or not whole:
             return whole
         # The preamble ("I'm about to place an order.") is context, not the question: only sentences that ask
@@ -382,7 +389,7 @@ class LocalChatModel:
 
     def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
         """For a second question in the message: its answer when clear, else a question back about it."""
-        for sentence in (s for s in _SENTENCE.split(text) if _asks(s)):
+        for sentence in (s for s in _sentences(text) if _asks(s)):
             hits = self.knowledge.faq.search(sentence, n=2)
             if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
                 continue
