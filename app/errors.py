@@ -31,6 +31,10 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     CONFIRMATION_EXPIRED = "confirmation_expired"
     CONFIRMATION_CLOSED = "confirmation_closed"
+    # Handoff to a person (app/conversation/owner.py): a transition the owner does not allow, or a conversation
+    # another operator holds.
+    INVALID_TRANSITION = "invalid_transition"
+    NOT_OWNER = "not_owner"
 
 
 # What a customer reads when an answer ends with an error: our own words per code, never what a model server,

@@ -143,6 +143,8 @@ class Done(Frame):
     sources: list[Source] = Field(default_factory=list)
     # What the message was about (``order_status``, ``recommend`` …; app/llm/intents.py); None when unknown.
     intent: str | None = None
+    # The assistant did not answer: a person owns the conversation (``text`` is empty; see ``handoff``).
+    held: bool = False
 
 
 class Error(Frame):
@@ -156,10 +158,54 @@ class Error(Frame):
     retry_after_s: float | None = None
 
 
-StoredEvent = Accepted | Delta | Reset | Recommendations | ToolCalled | ToolResult | Confirm | Done | Error
+HandoffStatus = Literal["waiting", "joined", "returned", "closed", "unavailable"]
+
+
+class Handoff(Frame):
+    """Who answers changed: a person was asked for (``waiting``, or ``unavailable`` when nobody can come),
+    ``joined`` (``operator_name``), handed back to the assistant (``returned``), or ``closed``.
+
+    ``message`` is what the customer reads, written by shopchat.
+    """
+
+    type: Literal["handoff"] = "handoff"
+    seq: int
+    status: HandoffStatus
+    operator_name: str | None = None
+    message: str
+
+
+class AgentMessage(Frame):
+    """A message a person of the shop (``operator_name``) wrote to the customer."""
+
+    type: Literal["agent_message"] = "agent_message"
+    seq: int
+    message_id: str
+    text: str
+    operator_name: str
+    created_at: str
+
+
+StoredEvent = (
+    Accepted
+    | Delta
+    | Reset
+    | Recommendations
+    | ToolCalled
+    | ToolResult
+    | Confirm
+    | Done
+    | Error
+    | Handoff
+    | AgentMessage
+)
 EVENT: TypeAdapter[StoredEvent] = TypeAdapter(Annotated[StoredEvent, Field(discriminator="type")])
 
 
 def event_message_id(event: StoredEvent) -> str | None:
-    """The customer message an event belongs to (``reply_to`` for errors)."""
-    return event.reply_to if isinstance(event, Error) else event.message_id
+    """The customer message an event belongs to (``reply_to`` for errors; None for a ``handoff``)."""
+    if isinstance(event, Error):
+        return event.reply_to
+    if isinstance(event, Handoff):
+        return None
+    return event.message_id

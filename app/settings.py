@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     operator_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     handoff_webhook_url: str | None = None
     handoff_webhook_secret: SecretStr | None = None
+    # Answers in a row that could not help before a person is asked for (0: never; docs/operators.md).
+    handoff_after_fallbacks: int = Field(default=2, ge=0, le=20)
     # The address customers and operators reach this server at (links in webhook payloads).
     public_url: str | None = None
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)

@@ -97,6 +97,12 @@ def prepare(
     route: Annotated[
         str | None, typer.Option(help="Store conversations: only those answered by ROUTE.")
     ] = None,
+    operator_answers: Annotated[
+        bool,
+        typer.Option(
+            help="Store conversations: operators' answers as examples (else stop where a person joined)."
+        ),
+    ] = True,
     model: Annotated[str, typer.Option(help="Base model (token limit, tokenizer, price).")] = DEFAULT_MODEL,
     encoding: Annotated[str | None, typer.Option(help="tiktoken encoding; default: the model's.")] = None,
     max_tokens: Annotated[
@@ -197,7 +203,14 @@ def prepare(
         )
         extra: list[tuple[str, Iterable[RawRecord]]] = []
         if from_db:
-            extra.append(("store", read_store(StoreQuery(from_db, feedback_filter, route))))
+            extra.append(
+                (
+                    "store",
+                    read_store(
+                        StoreQuery(from_db, feedback_filter, route, operator_answers=operator_answers)
+                    ),
+                )
+            )
         from finetune.tokens import Tokenizer
 
         tally, _ = run_prepare(settings, extra)

@@ -36,6 +36,9 @@ class StoreQuery:
     feedback: FeedbackFilter = FeedbackFilter.ANY
     route: str | None = None
     page_size: int = 500
+    # Operators' answers (role "operator") as assistant turns: a person's answer is the best example there is.
+    # Without them, a conversation ends where a person was first involved.
+    operator_answers: bool = True
 
 
 def _conversation_ids(query: StoreQuery, after: str) -> Any:
@@ -72,15 +75,24 @@ async def _page(
     return list(grouped.items())
 
 
-def to_example(messages: list[Message], route: str | None) -> dict[str, Any]:
+def to_example(messages: list[Message], route: str | None, operator_answers: bool = True) -> dict[str, Any]:
     """A stored conversation as a chat example.
 
     Unfinished or failed answers are left out; answers rated down, or from another route than the one asked
-    for, stay as context with weight 0 so the model does not learn from them.
+    for, stay as context with weight 0 so the model does not learn from them. The assistant never writes
+    while a person owns a conversation (those messages are ``held``, with no text); a person's answers are
+    assistant turns with ``operator_answers``, else the example stops where a person was first involved.
     """
     out: list[dict[str, Any]] = []
     for row in messages:
-        if row.role == "user":
+        if not operator_answers and (row.role == "operator" or row.status == "held"):
+            # What the customer asked the person is not the assistant's to answer: it goes too.
+            while out and out[-1]["role"] == "user":
+                out.pop()
+            break
+        if row.role == "operator" and row.text:
+            out.append({"role": "assistant", "content": row.text})
+        elif row.role == "user":
             out.append({"role": "user", "content": row.text})
         elif row.role == "assistant" and row.status == "done" and row.text:
             message: dict[str, Any] = {"role": "assistant", "content": row.text}
@@ -112,7 +124,7 @@ def read_store(query: StoreQuery) -> Iterator[RawRecord]:
             for conversation_id, messages in page:
                 record += 1
                 origin = Origin(STORE_SOURCE, record, key=conversation_id)
-                yield RawRecord(origin, Kind.CHAT, to_example(messages, query.route))
+                yield RawRecord(origin, Kind.CHAT, to_example(messages, query.route, query.operator_answers))
             after = page[-1][0]
     finally:
         loop.run_until_complete(engine.dispose())

@@ -1306,6 +1306,12 @@
       case "error":
         onError(f, live);
         break;
+      case "handoff":
+        onHandoff(f, live);
+        break;
+      case "agent_message":
+        onAgentMessage(f, live);
+        break;
     }
     if (live && typeof f.seq === "number" && (f.type === "done" || f.type === "error")) noteModel(f);
     if (!replayDone && lastSeq >= replayUntil) finishReplay();
@@ -1628,6 +1634,7 @@
   }
 
   function onDone(f, live) {
+    if (f.held) return onHeldDone(f);
     var turn = answerTurn(f);
     turn.state = "done";
     turn.answer = f.text;
@@ -1744,6 +1751,7 @@
   }
 
   function clearConversationUI() {
+    resetHandoff();
     turns.clear();
     dirtyTurns.clear();
     messages.replaceChildren();
@@ -1774,6 +1782,155 @@
   var connState = "idle";
   var modelOk = true;
   var serverReady = true; // GET /readyz's last answer (see "the server's readiness")
+
+  // ---- handoff to a person (docs/protocol.md: `handoff`, `agent_message`, the `ticket` frame) -------------
+  // A person of the shop may join: their messages look different from the assistant's, a bar above the
+  // composer says who answers, and when nobody can come the customer may leave an email address. Everything
+  // the server sends goes in as textContent.
+
+  var HANDOFF_STRINGS = {
+    en: {
+      waiting: "Waiting for a person from the team…",
+      withPerson: "You are chatting with {name}",
+      team: "team",
+      emailLabel: "Your email address",
+      emailPlaceholder: "you@example.com",
+      emailSend: "Send",
+      emailInvalid: "Please enter a valid email address.",
+    },
+    de: {
+      waiting: "Warte auf eine Person aus dem Team…",
+      withPerson: "Sie chatten mit {name}",
+      team: "Team",
+      emailLabel: "Ihre E-Mail-Adresse",
+      emailPlaceholder: "sie@beispiel.de",
+      emailSend: "Senden",
+      emailInvalid: "Bitte geben Sie eine gültige E-Mail-Adresse ein.",
+    },
+  };
+  var TH = HANDOFF_STRINGS[lang] || HANDOFF_STRINGS.en;
+  var handoffText = el("span", { class: "sc-handoff-bar-text" });
+  var handoffBar = el("div", { class: "sc-handoff-bar", attrs: { role: "status", hidden: "" } }, [
+    el("span", { class: "sc-spinner", attrs: { "aria-hidden": "true" } }),
+    handoffText,
+  ]);
+  panel.insertBefore(handoffBar, form);
+  var ticketForm = null;
+  var ticketSent = false;
+
+  function displayName(name) {
+    var text = String(name || "");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function setHandoffBar(status, name) {
+    if (status === "waiting") {
+      handoffText.textContent = TH.waiting;
+      handoffBar.setAttribute("data-status", "waiting");
+      handoffBar.hidden = false;
+    } else if (status === "joined") {
+      handoffText.textContent = fmt(TH.withPerson, { name: displayName(name) });
+      handoffBar.setAttribute("data-status", "joined");
+      handoffBar.hidden = false;
+    } else {
+      handoffBar.hidden = true;
+      handoffBar.removeAttribute("data-status");
+    }
+  }
+
+  function resetHandoff() {
+    setHandoffBar(null);
+    if (ticketForm) ticketForm.remove();
+    ticketForm = null;
+    ticketSent = false;
+  }
+
+  function onHandoff(f, live) {
+    hideStarters();
+    var note = el("div", { class: "sc-handoff", attrs: { "data-status": String(f.status) } }, [
+      el("span", { class: "sc-handoff-text", text: String(f.message || "") }),
+    ]);
+    messages.append(note);
+    if (f.status === "unavailable") {
+      if (ticketForm) ticketForm.remove();
+      ticketForm = null;
+      // Offered live only, and once: the `unavailable` that thanks for the address needs no second form.
+      if (!ticketSent && live) note.append(buildTicketForm());
+    } else {
+      setHandoffBar(f.status, f.operator_name);
+    }
+    followNewest();
+    if (live) announce(String(f.message || ""));
+  }
+
+  function buildTicketForm() {
+    var input = el("input", {
+      class: "sc-ticket-input",
+      attrs: { type: "email", autocomplete: "email", placeholder: TH.emailPlaceholder, "aria-label": TH.emailLabel },
+    });
+    var hint = el("span", { class: "sc-ticket-hint", attrs: { "aria-live": "polite" } });
+    ticketForm = el(
+      "form",
+      {
+        class: "sc-ticket",
+        attrs: { novalidate: "" },
+        on: {
+          submit: function (e) {
+            e.preventDefault();
+            var email = input.value.trim();
+            if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+              hint.textContent = TH.emailInvalid;
+              input.focus();
+              return;
+            }
+            if (send({ type: "ticket", email: email })) {
+              ticketSent = true;
+              ticketForm.remove();
+              ticketForm = null;
+            }
+          },
+        },
+      },
+      [
+        input,
+        el("button", { class: "sc-ticket-send", text: TH.emailSend, attrs: { type: "submit" } }),
+        hint,
+      ],
+    );
+    return ticketForm;
+  }
+
+  function onAgentMessage(f, live) {
+    hideStarters();
+    var name = displayName(f.operator_name);
+    var bubble = el("div", { class: "sc-bubble", text: String(f.text || "") });
+    var row = el("div", { class: "sc-msg sc-msg--agent", attrs: { "data-message-id": String(f.message_id) } }, [
+      el("div", { class: "sc-avatar sc-avatar--agent", attrs: { "aria-hidden": "true" }, text: name.charAt(0) }),
+      el("div", { class: "sc-body" }, [
+        el("span", { class: "sc-agent-name", text: name + " · " + TH.team }),
+        bubble,
+      ]),
+    ]);
+    if (f.created_at) row.title = new Date(f.created_at).toLocaleString(lang);
+    messages.append(row);
+    followNewest();
+    if (live) {
+      announce(name + ": " + String(f.text || ""));
+      if (!isOpen) bumpUnread();
+    }
+  }
+
+  // A message a person (not the assistant) will answer: no assistant bubble for it.
+  function onHeldDone(f) {
+    var turn = turns.get(f.message_id);
+    if (!turn) return;
+    turn.state = "done";
+    turn.held = true;
+    dirtyTurns.delete(turn);
+    if (turn.botEl) turn.botEl.remove();
+    turn.botEl = null;
+    updateStopButton();
+  }
 
   function isReady() {
     return !!ws && ready && ws.readyState === WebSocket.OPEN;

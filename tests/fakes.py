@@ -42,6 +42,7 @@ class ScriptedModel:
     abandoned: list[ChatRequest] = field(default_factory=list)  # streams closed before their end
     started: asyncio.Event = field(default_factory=asyncio.Event)
     name: str = "scripted"
+    helpless: bool = False  # every answer "could not help" (Finished.helpless)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ModelEvent]:
         """Yield the script."""
@@ -63,7 +64,12 @@ class ScriptedModel:
             prompt, completion = self.usage if self.usage else (None, None)
             finished = True
             reason = "tool_calls" if any(isinstance(c, ToolCall) for c in script) else "stop"
-            yield Finished(finish_reason=reason, prompt_tokens=prompt, completion_tokens=completion)
+            yield Finished(
+                finish_reason=reason,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                helpless=self.helpless,
+            )
         finally:
             if not finished:
                 self.abandoned.append(request)

@@ -33,16 +33,74 @@ DECLINE_TEXT = "No, don't do that."
 
 _WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
 _YES_FIRST = frozenset(
-    "yes yeah yep yup ya sure ok okay confirm confirmed correct absolutely definitely please go do "
-    "ja jawohl genau klar bestätigen bestätigt bestätige gerne mach oui si".split()
+    [
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "ya",
+        "sure",
+        "ok",
+        "okay",
+        "confirm",
+        "confirmed",
+        "correct",
+        "absolutely",
+        "definitely",
+        "please",
+        "go",
+        "do",
+        "ja",
+        "jawohl",
+        "genau",
+        "klar",
+        "bestätigen",
+        "bestätigt",
+        "bestätige",
+        "gerne",
+        "mach",
+        "oui",
+        "si",
+    ]
 )
 # A yes is only a yes when every word after the first says yes too ("yes please, go ahead, cancel it"): "ok,
 # show me the items first" or "sure, what is the total?" ask something else and approve nothing.
 _YES_WORDS = _YES_FIRST | frozenset(
-    "it that this do go ahead thanks thank you fine right proceed cancel return change send i am s is "
-    "bitte danke das es los weiter so ich bin sicher merci".split()
+    [
+        "it",
+        "that",
+        "this",
+        "do",
+        "go",
+        "ahead",
+        "thanks",
+        "thank",
+        "you",
+        "fine",
+        "right",
+        "proceed",
+        "cancel",
+        "return",
+        "change",
+        "send",
+        "i",
+        "am",
+        "s",
+        "is",
+        "bitte",
+        "danke",
+        "das",
+        "es",
+        "los",
+        "weiter",
+        "so",
+        "ich",
+        "bin",
+        "sicher",
+        "merci",
+    ]
 )
-_NO_FIRST = frozenset("no nope nah nein non don dont never".split())
+_NO_FIRST = frozenset(["no", "nope", "nah", "nein", "non", "don", "dont", "never"])
 _MAX_WORDS = 6
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.conversation.eventlog import Journal
+from app.conversation.owner import Owner
 from app.conversation.prefetch import Prefetch
 from app.conversation.router import RouteDecision
 from app.conversation.transcript import Transcript
 from app.events import Accepted
 
-StopReason = Literal["cancel", "abandoned", "shutdown"]
+# "handoff": a person took the conversation over while the assistant was answering.
+StopReason = Literal["cancel", "abandoned", "shutdown", "handoff"]
 
 
 @dataclass(slots=True)
@@ -66,6 +68,10 @@ class Hub:
     watch_sent_at: float = 0.0
     abandoned: bool = False
     transcript: Transcript = field(default_factory=Transcript)
+    # Who answers (the assistant unless a person was asked for or took over), and the assistant's answers in
+    # a row that could not help (``Finished.helpless``).
+    owner: Owner = field(default_factory=Owner)
+    helpless: int = 0
 
     @property
     def busy(self) -> bool:

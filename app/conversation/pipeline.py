@@ -76,6 +76,9 @@ class ChatConfig:
     idle_timeout_s: float = 30.0
     # Start the chat request beside routing and storing (see prefetch.py); for remote models only.
     early_start: bool = False
+    # A model with tools decides itself whether to recommend (its recommend_products tool): the router's
+    # recommend route, with product cards straight away, is then only a fast path for confident decisions.
+    tools_decide: bool = False
 
 
 @dataclass(slots=True)
@@ -190,6 +193,8 @@ class AnswerPipeline:
             else:
                 decision = await job.route if job.route is not None else await self.classify(text)
                 draft.route, draft.intent = decision.route, decision.intent
+                if draft.route == "recommend" and not decision.confident and self._model_recommends(hub):
+                    draft.route = "chat"
             if prefetch is not None and draft.route != "chat":
                 prefetch.drop()
                 prefetch = None
@@ -262,6 +267,11 @@ class AnswerPipeline:
             ) as clock:
                 async for event in stream:
                     clock.heard()
+                    if hub.owner.state == "human":
+                        # A person took over mid-answer: it ends here, stopped (taking over cancels it too).
+                        if hub.running is not None:
+                            hub.running.stop_reason = "handoff"
+                        raise asyncio.CancelledError
                     if isinstance(event, TextDelta):
                         # The one place model text enters: what no database or encoder takes never gets further.
                         text = clean_text(event.text)
@@ -287,6 +297,7 @@ class AnswerPipeline:
                         draft.prompt_tokens = event.prompt_tokens or draft.prompt_tokens
                         draft.completion_tokens = event.completion_tokens
                         draft.finish_reason = _finish_reason(event.finish_reason)
+                        hub.helpless = hub.helpless + 1 if event.helpless else 0
                         finished = True
         finally:
             # Close the model's stream (and its connection) now, also when we stopped reading it.
@@ -394,6 +405,10 @@ class AnswerPipeline:
         )
         if isinstance(exc, ModelError):
             self.metrics.model_error(str(exc.code))
+
+    def _model_recommends(self, hub: Hub) -> bool:
+        """Whether the model decides on recommendations itself, with its recommend_products tool."""
+        return self.config.tools_decide and any(s.name == "recommend_products" for s in self.tools.specs(hub))
 
     async def _settle(self, hub: Hub, loop: ToolLoop, answers: Decision) -> None:
         """Claim the customer's decision (once) and make the change when approved; the model reads how it went."""

@@ -12,19 +12,30 @@ import contextlib
 import functools
 import logging
 
+from app.conversation.asks import asks_for_human
 from app.conversation.broadcaster import Broadcaster, Control, InProcessBroadcaster, Peers
 from app.conversation.checks import MessageChecks
 from app.conversation.confirmations import frame_message
 from app.conversation.eventlog import EventLog, Journal
+from app.conversation.handoff import HandoffDesk
 from app.conversation.hub import Hub, Job, Running
 from app.conversation.leases import Lease, Leases, LocalLeases
 from app.conversation.metrics import Metrics
+from app.conversation.owner import OWNER_STATES, Operator, Owner
 from app.conversation.pipeline import AnswerPipeline, ChatConfig, Draft
 from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
 from app.errors import ErrorCode, ShopchatError
-from app.events import Accepted, Error
-from app.store.records import NewConversation, NewUserMessage, Write
+from app.events import Accepted, Done, Error, Usage
+from app.store.owners import OwnerStore
+from app.store.records import (
+    AnswerFinished,
+    AnswerStarted,
+    NewConversation,
+    NewUserMessage,
+    OwnerRecord,
+    Write,
+)
 from app.store.store import Store
 from app.store.tables import utcnow
 
@@ -50,8 +61,13 @@ class ChatService:
         leases: Leases | None = None,
         peers: Peers | None = None,
         takeover_check_s: float = TAKEOVER_CHECK_S,
+        desk: HandoffDesk | None = None,
     ) -> None:
         self.store = store
+        self.owners = OwnerStore(store)
+        self.desk = desk or HandoffDesk()
+        self.desk.hubs = self._live_hub
+        self.desk.changed = self._owner_changed
         self.peers = peers
         self.takeover_check_s = takeover_check_s
         self.leases: Leases = leases or LocalLeases()
@@ -59,6 +75,8 @@ class ChatService:
         self.config = config
         self.broadcaster = broadcaster or InProcessBroadcaster()
         self.eventlog = EventLog(store, self.broadcaster, metrics=metrics or pipeline.metrics)
+        if self.desk.broadcaster is None:
+            self.desk.broadcaster = self.broadcaster
         self.eventlog.on_idle = self._journal_idle
         self.checks = MessageChecks(
             pipeline.counter,
@@ -127,12 +145,14 @@ class ChatService:
             last_seq = await self.store.last_seq(conversation_id) if record is not None else 0
             # The turns so far, read once: prompts are built from memory from here on.
             messages = await self.store.messages(conversation_id) if record is not None else []
+            stored_owner = await self.owners.get(conversation_id) if record is not None else None
             hub = Hub(
                 conversation_id=conversation_id,
                 customer_id=record.customer_id if record is not None else customer_id,
                 journal=self.eventlog.journal(conversation_id, last_seq),
                 persisted=record is not None,
                 transcript=Transcript.from_records(messages),
+                owner=_owner(stored_owner),
             )
             self._hubs[conversation_id] = hub
             if record is not None:
@@ -163,6 +183,11 @@ class ChatService:
         self.broadcaster.subscribe(hub.conversation_id, subscriber)
         newest = hub.journal.published_seq
         try:
+            if subscriber.last_seq > newest and hub.persisted:
+                # Another process may have stored newer events of this conversation: the store says.
+                newest = max(newest, await self.store.last_seq(hub.conversation_id))
+                if hub.journal.idle and newest > hub.journal.published_seq:
+                    hub.journal.last_seq = hub.journal.published_seq = newest
             if subscriber.last_seq > newest:
                 raise ShopchatError(
                     f"last_seq {subscriber.last_seq} is beyond this conversation's newest event ({newest}).",
@@ -275,6 +300,7 @@ class ChatService:
             assert isinstance(accepted, Accepted)
             stored.set_result(accepted)
             hub.transcript.asked(message_id, text)
+            await self._who_answers(hub, text)
             self._enqueue(hub, Job(accepted=accepted, route=route, prefetch=prefetch))
         finally:
             del hub.accepting[message_id]
@@ -337,6 +363,32 @@ class ChatService:
             self._cancel_here(hub, message["cancel"])
         if "watching" in message:
             hub.remote_watchers_at = asyncio.get_running_loop().time()
+        if "owner" in message:
+            self._owner_elsewhere(hub, message)
+
+    def _owner_changed(self, hub: Hub) -> None:
+        """Tell the other processes who answers now (the one generating an answer stops it for a person)."""
+        if self.peers is None:
+            return
+        owner = hub.owner
+        message: Control = {"owner": owner.state}
+        if owner.operator is not None:
+            message |= {"operator_id": str(owner.operator.id), "operator_name": owner.operator.name}
+        self.peers.send(hub.conversation_id, message)
+
+    def _owner_elsewhere(self, hub: Hub, message: Control) -> None:
+        state = message["owner"]
+        if state not in OWNER_STATES:
+            return
+        operator_id = message.get("operator_id", "")
+        operator = (
+            Operator(int(operator_id), message.get("operator_name", "")) if operator_id.isdigit() else None
+        )
+        hub.owner = Owner(state=state, operator=operator)
+        running = hub.running
+        if state == "human" and running is not None and not running.task.done():
+            running.stop_reason = "handoff"
+            running.task.cancel()
 
     def _on_activity(self, conversation_id: str) -> None:
         hub = self._hubs.get(conversation_id)
@@ -416,10 +468,20 @@ class ChatService:
                     await lease.release()
                     job.drop()
                     continue
+                if not hub.owner.bot_answers:
+                    # A person owns the conversation: the message is theirs to answer, not the assistant's. (Held
+                    # only under the lease: an answer another process is writing ends there, once.)
+                    job.drop()
+                    try:
+                        await self._hold(hub, message_id)
+                    finally:
+                        await lease.release()
+                    continue
                 task = asyncio.create_task(self._answer_holding(lease, hub, job), name=f"answer:{message_id}")
                 hub.running = Running(message_id=message_id, task=task)
                 try:
                     await asyncio.shield(task)
+                    await self._after_answer(hub)
                 except Exception:
                     # Not even the error could be stored (the database is down): the message stays pending
                     # and the next process, or the next connection after a restart, answers it.
@@ -444,6 +506,102 @@ class ChatService:
                 hub.abandon_timer.cancel()
                 hub.abandon_timer = None
             self._release(hub)
+
+    async def _hold(self, hub: Hub, message_id: str) -> None:
+        """The one terminal event of a message the assistant does not answer: an empty ``done``, ``held``."""
+        await hub.journal.event(
+            lambda seq: Done(
+                seq=seq,
+                message_id=message_id,
+                route="chat",
+                text="",
+                usage=Usage(prompt_tokens=0, completion_tokens=0),
+                held=True,
+            ),
+            AnswerStarted(hub.conversation_id, message_id, "chat"),
+            AnswerFinished(
+                conversation_id=hub.conversation_id,
+                client_id=message_id,
+                text="",
+                status="held",
+                route="chat",
+                prompt_tokens=0,
+                completion_tokens=0,
+            ),
+        )
+
+    async def _who_answers(self, hub: Hub, text: str) -> None:
+        """A stored customer message may reopen a closed conversation, or ask for a person."""
+        try:
+            if hub.owner.state == "closed":
+                await self.desk.reopen(hub)
+            if hub.owner.bot_answers and asks_for_human(text):
+                await self.desk.request(hub, text, "customer")
+        except Exception:
+            # The message is stored: it is answered (by the assistant) whatever became of the request.
+            log.exception("could not hand %s to a person", hub.conversation_id)
+
+    async def _after_answer(self, hub: Hub) -> None:
+        try:
+            await self.desk.after_answer(hub)
+        except Exception:
+            log.exception("could not hand %s to a person after its fallbacks", hub.conversation_id)
+
+    # ---- operators ---------------------------------------------------------------------------------
+
+    def _live_hub(self, conversation_id: str) -> Hub | None:
+        return self._hubs.get(conversation_id)
+
+    async def operate(self, conversation_id: str) -> Hub:
+        """The hub of a stored conversation for an operator's action; ``not_found`` if nothing is stored.
+
+        Call ``done_operating`` after the action, so an unwatched hub is released.
+        """
+        hub = await self.open(conversation_id, None)
+        if not hub.persisted:
+            self._release(hub)
+            raise ShopchatError("There is no such conversation.", code=ErrorCode.NOT_FOUND)
+        return hub
+
+    def done_operating(self, hub: Hub) -> None:
+        """The operator's action on ``hub`` is over."""
+        self._release(hub)
+
+    async def take(self, conversation_id: str, operator: Operator) -> None:
+        """``operator`` takes the conversation (its answer in progress stops)."""
+        hub = await self.operate(conversation_id)
+        try:
+            await self.desk.take(hub, operator)
+        finally:
+            self.done_operating(hub)
+
+    async def release(self, conversation_id: str, operator: Operator) -> None:
+        """Hand the conversation back to the assistant."""
+        hub = await self.operate(conversation_id)
+        try:
+            await self.desk.release(hub, operator)
+        finally:
+            self.done_operating(hub)
+
+    async def close_conversation(self, conversation_id: str, operator: Operator) -> None:
+        """Close the conversation."""
+        hub = await self.operate(conversation_id)
+        try:
+            await self.desk.close(hub, operator)
+        finally:
+            self.done_operating(hub)
+
+    async def say(self, conversation_id: str, operator: Operator, text: str) -> None:
+        """Send the operator's message to the customer."""
+        hub = await self.operate(conversation_id)
+        try:
+            await self.desk.say(hub, operator, text)
+        finally:
+            self.done_operating(hub)
+
+    async def ticket(self, hub: Hub, email: str) -> None:
+        """The customer leaves an email address for the team (no one could come)."""
+        await self.desk.ticket(hub, email)
 
     def _lost(self, hub: Hub, message_id: str) -> None:
         """Another process took this answer over (our lease lapsed): stop it unfinished, as at a shutdown."""
@@ -489,3 +647,20 @@ class ChatService:
         await self.eventlog.close()
         self.broadcaster.close()
         self._hubs.clear()
+
+
+def _owner(record: OwnerRecord | None) -> Owner:
+    """The hub's owner from its stored row (none: the assistant)."""
+    if record is None or record.state not in OWNER_STATES:
+        return Owner()
+    operator = (
+        Operator(record.operator_id, record.operator_name or "") if record.operator_id is not None else None
+    )
+    return Owner(
+        state=record.state,
+        operator=operator,
+        reason=record.reason,
+        source=record.source,  # type: ignore[arg-type]
+        since=record.since,
+        ticket_email=record.ticket_email,
+    )

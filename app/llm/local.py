@@ -36,6 +36,10 @@ from app.shop.knowledge import FaqHit, KnowledgeBase, ProductHit, faq_terms
 from app.shop.profile import FaqEntry
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
+FALLBACK_OPENING = "I'm sorry, I can't answer that one reliably."
+"""How the answer that could not help begins (it ends the stream with ``Finished.helpless``)."""
+# The same opening in every language the responder speaks ("Das kann ich leider nicht …").
+_FALLBACK_OPENINGS: Final = tuple(PHRASES[lang]["fallback"].split(". ")[0] + "." for lang in PHRASES)
 # A curated answer's own opening apology, dropped when the complaint reply has already apologised.
 _OPENING_APOLOGY = re.compile(
     r"^\s*((i'?m|i am|we'?re|we are) )?((so|very|really|truly) )?sorry\b[^.!?\n]{0,40}[.!]\s*", re.IGNORECASE
@@ -498,7 +502,7 @@ class LocalChatModel:
             if index and self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield TextDelta(chunk)
-        yield Finished(finish_reason="stop")
+        yield Finished(finish_reason="stop", helpless=decision.text.startswith(_FALLBACK_OPENINGS))
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -39,6 +39,9 @@ class Finished:
     finish_reason: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # The answer could not help (the built-in responder's "I can't answer that"): enough of these in a row
+    # and the conversation is offered to a person (SHOPCHAT_HANDOFF_AFTER_FALLBACKS).
+    helpless: bool = False
 
 
 ModelEvent = TextDelta | ToolCall | Finished

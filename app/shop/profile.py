@@ -29,7 +29,8 @@ ORDERS_KEYS: Final = ("return_window_days",)
 FAQ_KEYS: Final = ("id", "topic", "questions", "answer")
 # ``answer_de = """…"""``: the same answer in another language (ISO 639-1 code), for customers who write in it.
 FAQ_ANSWER_IN: Final = re.compile(r"answer_([a-z]{2})")
-TABLES: Final = ("shop", "policies", "faq", "widget", "orders")
+# [support] (structured hours for the operators' inbox) is read by app/shop/hours.py.
+TABLES: Final = ("shop", "policies", "faq", "widget", "orders", "support")
 DEFAULT_NAME: Final = "Our shop"
 DEFAULT_CURRENCY: Final = "GBP"
 DEFAULT_RETURN_WINDOW_DAYS: Final = 30
@@ -155,7 +156,7 @@ def read_profile(directory: Path, problems: Problems) -> Profile:
                 SHOP_TOML,
                 lines.of(table),
                 f"unknown table or key {table!r} is ignored",
-                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]], [widget] and [orders]",
+                f"{_suggest(table, TABLES)}the file knows [shop], [policies], [[faq]], [widget], [orders] and [support]",
                 "unknown_key",
             )
     _read_shop_table(data.get("shop"), lines, problems, profile)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-MessageStatus = Literal["streaming", "done", "stopped", "failed"]
+# "held": the assistant did not answer, a person owned the conversation (never a training example).
+MessageStatus = Literal["streaming", "done", "stopped", "failed", "held"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,4 +111,52 @@ class NewEvent:
     payload: str
 
 
-Write = NewConversation | NewUserMessage | AnswerStarted | AnswerFinished | NewEvent
+@dataclass(frozen=True, slots=True)
+class OwnerChanged:
+    """Who answers the conversation now (``app.conversation.owner``); one row per conversation, replaced."""
+
+    conversation_id: str
+    state: str
+    operator_id: int | None
+    reason: str | None
+    source: str | None
+    since: datetime | None
+    ticket_email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewOperatorMessage:
+    """A message an operator wrote to the customer; stored as role ``operator`` with its author."""
+
+    conversation_id: str
+    client_id: str
+    text: str
+    operator_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRecord:
+    """A conversation's stored owner, with the operator's name when one holds it."""
+
+    conversation_id: str
+    state: str
+    operator_id: int | None
+    operator_name: str | None
+    reason: str | None
+    source: str | None
+    since: datetime | None
+    ticket_email: str | None
+    updated_at: datetime
+    customer_id: str | None = None
+
+
+Write = (
+    NewConversation
+    | NewUserMessage
+    | AnswerStarted
+    | AnswerFinished
+    | NewEvent
+    | OwnerChanged
+    | NewOperatorMessage
+)

@@ -26,15 +26,18 @@ from app.store.records import (
     MessageRecord,
     NewConversation,
     NewEvent,
+    NewOperatorMessage,
     NewUserMessage,
+    OwnerChanged,
     StoredPayload,
     Write,
 )
-from app.store.tables import Conversation, EventRow, Message, utcnow
+from app.store.tables import Conversation, ConversationOwnerRow, EventRow, Message, utcnow
 
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+OWNERS: Table = ConversationOwnerRow.__table__  # type: ignore[assignment]
 
 _FINISH = (
     update(MESSAGES)
@@ -248,6 +251,7 @@ class Store:
         started: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         finished: list[dict[str, Any]] = []
+        owners: dict[str, dict[str, Any]] = {}
         last_seq: dict[str, int] = {}
         for w in writes:
             if isinstance(w, NewEvent):
@@ -283,6 +287,30 @@ class Store:
                         "created_at": w.created_at,
                     }
                 )
+            elif isinstance(w, OwnerChanged):
+                # The newest change of a batch wins: one row per conversation.
+                owners[w.conversation_id] = {
+                    "conversation_id": w.conversation_id,
+                    "state": w.state,
+                    "operator_id": w.operator_id,
+                    "reason": w.reason,
+                    "source": w.source,
+                    "since": w.since,
+                    "ticket_email": w.ticket_email,
+                    "updated_at": now,
+                }
+            elif isinstance(w, NewOperatorMessage):
+                users.append(
+                    {
+                        "conversation_id": w.conversation_id,
+                        "client_id": w.client_id,
+                        "role": "operator",
+                        "text": w.text,
+                        "status": "done",
+                        "created_at": w.created_at,
+                        "operator_id": w.operator_id,
+                    }
+                )
             elif isinstance(w, AnswerStarted):
                 started.append(
                     {
@@ -313,6 +341,19 @@ class Store:
         statements: list[tuple[Executable, list[dict[str, Any]]]] = []
         if conversations:
             statements.append((self._insert(CONVERSATIONS).on_conflict_do_nothing(), conversations))
+        if owners:
+            upsert = self._insert(OWNERS)
+            columns = ("state", "operator_id", "reason", "source", "since", "ticket_email", "updated_at")
+            statements.append(
+                (
+                    upsert.on_conflict_do_update(
+                        index_elements=["conversation_id"], set_={c: upsert.excluded[c] for c in columns}
+                    ),
+                    list(owners.values()),
+                )
+            )
+        for row in users:
+            row.setdefault("operator_id", None)  # executemany wants the same keys in every row
         if users:
             statements.append((MESSAGES.insert(), users))
         if started:

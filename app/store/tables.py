@@ -1,4 +1,4 @@
-"""The schema: conversations, messages, events, orders, handoffs, operators (changed only by a migration)."""
+"""The schema: conversations, messages, events, orders, handoffs, operators, owners (changed only by a migration)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ class Message(Base):
     feedback_comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set on role "operator" rows: the person who wrote it (fine-tuning tells their answers apart by it).
+    operator_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class EventRow(Base):
@@ -122,6 +124,23 @@ class HandoffRow(Base):
     summary: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationOwnerRow(Base):
+    """Who answers a conversation when it is not the assistant (no row: the assistant); see ``owner.py``."""
+
+    __tablename__ = "conversation_owners"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    operator_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(16))
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ticket_email: Mapped[str | None] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ActionRow(Base):

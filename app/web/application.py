@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from app.bus.redis_broadcaster import RedisBroadcaster
 from app.bus.redis_leases import RedisLeases
 from app.conversation.confirmations import Confirmations
+from app.conversation.handoff import HandoffDesk
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import default_router
 from app.conversation.service import TAKEOVER_CHECK_S, ChatService
@@ -44,6 +45,7 @@ from app.orders.tools import ShopTools
 from app.settings import SHIPPED_STATIC_DIR, Settings, load_settings
 from app.shop.catalog import DEMO_SHOP_DIR, Shop, load_shop
 from app.shop.embedding import Encoder, EncoderProcess, SharedEmbeddings, default_encoder
+from app.shop.hours import load_support_hours
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommend.service import ShopRecommender, build_demo_model
 from app.shop.recommender import PopularityRecommender, Recommender
@@ -51,11 +53,13 @@ from app.store.actions import ActionStore
 from app.store.migrate import upgrade
 from app.store.operators import OperatorStore
 from app.store.orders import OrderStore
+from app.store.owners import OwnerStore
 from app.store.store import Store
-from app.web import logfilter, operator_routes, routes, socket
+from app.web import inbox_routes, logfilter, operator_routes, operator_socket, routes, socket
 from app.web.auth import DAY_S, TokenSigner
 from app.web.handoffs import NotifyingHandoffs
 from app.web.headers import SecurityHeaders, docs_policy, security_headers
+from app.web.inbox import Inbox, OperatorPresence
 from app.web.limits import WsConfig
 from app.web.metrics import PrometheusMetrics
 from app.web.operator_auth import OperatorAuth, OperatorAuthConfig
@@ -248,6 +252,7 @@ def create_app(
             abandon_after_s=config.abandon_after_s,
             recommendations_n=config.recommendations_n,
             early_start=config.llm_backend == "openai" and config.llm_early_start,
+            tools_decide=config.llm_backend == "openai" and config.llm_tools,
             answer_timeout_s=config.llm_answer_timeout_s,
             idle_timeout_s=config.llm_idle_timeout_s,
         )
@@ -268,12 +273,20 @@ def create_app(
             if config.orders_backend_file is not None
             else None
         )
+        # Every handoff (customer, tool, fallbacks) goes through the desk: stored, announced, posted.
+        presence = OperatorPresence(load_support_hours(shop_dir))
+        desk = HandoffDesk(
+            NotifyingHandoffs(OrderStore(store), webhook),
+            available=presence.available,
+            hours=shop.support_hours,
+            after_fallbacks=config.handoff_after_fallbacks,
+            waiting=OwnerStore(store).count_waiting,
+        )
         if toolbox is None and config.llm_tools:
             # Orders come from the shop's own system when a backend file declares it, else only the demo shop
             # has any (its history, derived and stored on first use).
             backend: ShopBackend = http_backend or demo_backend(store, shop)
-            handoffs = NotifyingHandoffs(OrderStore(store), webhook)
-            shop_tools = ShopTools(backend, shop, ranker, handoffs)
+            shop_tools = ShopTools(backend, shop, ranker, desk)
             has_orders = http_backend is not None or shop_dir == DEMO_SHOP_DIR
             toolbox = ShopToolbox(shop_tools, orders=has_orders, actions=actions)
         metrics = PrometheusMetrics()
@@ -307,8 +320,10 @@ def create_app(
             leases=RedisLeases(redis, ttl_s=config.answer_lease_s) if redis is not None else None,
             peers=broadcaster,
             takeover_check_s=min(TAKEOVER_CHECK_S, config.answer_lease_s / 3),
+            desk=desk,
         )
         service.start()
+        app.state.inbox = Inbox(service, presence, recommender=ranker, orders=OrderStore(store).for_customer)
         metrics.watch_conversations(lambda: service.active_conversations)
         app.state.metrics = metrics
         pings: dict[str, Ping] = {"database": lambda: store.ping()}
@@ -395,6 +410,8 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(socket.router)
     app.include_router(operator_routes.router)
+    app.include_router(inbox_routes.router)
+    app.include_router(operator_socket.router)
     app.mount("/static", CachedStaticFiles(directory=SHIPPED_STATIC_DIR, check_dir=False), name="static")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)

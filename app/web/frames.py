@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
@@ -13,11 +13,13 @@ from pydantic_core import PydanticCustomError
 from app.errors import ErrorCode
 from app.events import (
     Accepted,
+    AgentMessage,
     Confirm,
     Delta,
     Done,
     Error,
     Frame,
+    Handoff,
     Recommendations,
     Reset,
     ToolCalled,
@@ -88,16 +90,23 @@ class ClientConfirm(Frame):
     approve: StrictBool
 
 
+class ClientTicket(Frame):
+    """Nobody from the team could come (``handoff`` ``unavailable``): the customer leaves an email address."""
+
+    type: Literal["ticket"]
+    email: str = Field(min_length=3, max_length=254)
+
+
 class ClientPing(Frame):
     """Keep-alive; answered with ``pong``."""
 
     type: Literal["ping"]
 
 
-ParsedClientFrame = ClientMessage | ClientCancel | ClientFeedback | ClientConfirm | ClientPing
+ParsedClientFrame = ClientMessage | ClientCancel | ClientFeedback | ClientConfirm | ClientTicket | ClientPing
 ClientFrame = Annotated[ParsedClientFrame, Field(discriminator="type")]
 CLIENT_FRAME: TypeAdapter[ParsedClientFrame] = TypeAdapter(ClientFrame)
-CLIENT_TYPES = frozenset({"message", "cancel", "feedback", "confirm", "ping"})
+CLIENT_TYPES = frozenset({"message", "cancel", "feedback", "confirm", "ticket", "ping"})
 
 
 # ---- server → client (connection-only; stored events are in app.events) -------------------------------
@@ -142,6 +151,8 @@ ServerFrame = (
     | Confirm
     | Done
     | Error
+    | Handoff
+    | AgentMessage
     | FeedbackSaved
     | Pong
 )
@@ -223,6 +234,14 @@ def _reply_to(data: dict[str, Any]) -> str | None:
 
 def parse_client_frame(raw: str) -> ParsedClientFrame | Error:
     """Validate one client text frame; problems come back as an ``Error`` frame with a stable code."""
+    return parse_frame(raw, CLIENT_FRAME, CLIENT_TYPES)
+
+
+F = TypeVar("F")
+
+
+def parse_frame(raw: str, adapter: TypeAdapter[F], types: frozenset[str]) -> F | Error:
+    """Validate one text frame against a union of ``types`` (``adapter``); problems as an ``Error`` frame."""
     try:
         data = _DECODER.decode(raw)
     except _RefusedJsonError as exc:
@@ -234,7 +253,7 @@ def parse_client_frame(raw: str) -> ParsedClientFrame | Error:
         return Error(code=ErrorCode.BAD_JSON, message="The frame must be a JSON object.")
     reply_to = _reply_to(data)
     frame_type = data.get("type")
-    if not isinstance(frame_type, str) or frame_type not in CLIENT_TYPES:
+    if not isinstance(frame_type, str) or frame_type not in types:
         if frame_type is None:
             problem = "The frame has no 'type'"
         elif isinstance(frame_type, str):
@@ -243,11 +262,11 @@ def parse_client_frame(raw: str) -> ParsedClientFrame | Error:
             problem = f"The frame's 'type' is a JSON {_json_type(frame_type)}, not a string"
         return Error(
             code=ErrorCode.UNKNOWN_TYPE,
-            message=f"{problem}; expected one of {', '.join(sorted(CLIENT_TYPES))}.",
+            message=f"{problem}; expected one of {', '.join(sorted(types))}.",
             reply_to=reply_to,
         )
     try:
-        return CLIENT_FRAME.validate_python(data)
+        return adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         field = _shown(".".join(str(part) for part in first["loc"][1:]) or str(first["loc"][0]))

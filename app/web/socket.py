@@ -24,6 +24,7 @@ from app.web.frames import (
     ClientFeedback,
     ClientMessage,
     ClientPing,
+    ClientTicket,
     FeedbackSaved,
     Pong,
     Ready,
@@ -307,5 +308,28 @@ async def _handle(
                     reply_to=frame.message_id,
                 ),
             )
+    elif isinstance(frame, ClientTicket):
+        await _ticket(frame, service, hub, subscriber, limiter)
     elif isinstance(frame, ClientPing):
         _reply(subscriber, Pong())
+
+
+async def _ticket(
+    frame: ClientTicket, service: ChatService, hub: Hub, subscriber: Subscriber, limiter: MessageBudget
+) -> None:
+    """The customer's email address for the team; answered by a stored ``handoff`` event, or an error."""
+    wait = await limiter.take()
+    if wait is not None:
+        _reply(
+            subscriber,
+            Error(
+                code=ErrorCode.RATE_LIMITED,
+                message="You are sending messages too quickly. Please wait a moment.",
+                retry_after_s=round(wait, 1),
+            ),
+        )
+        return
+    try:
+        await service.ticket(hub, frame.email)
+    except ShopchatError as exc:
+        _reply(subscriber, Error(code=exc.code, message=exc.message))

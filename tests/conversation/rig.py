@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from app.bus.redis_broadcaster import RedisBroadcaster
 from app.conversation.confirmations import Confirmations
+from app.conversation.handoff import HandoffDesk
+from app.conversation.leases import Leases
 from app.conversation.metrics import Metrics
 from app.conversation.pipeline import AnswerPipeline, ChatConfig
 from app.conversation.router import Router
@@ -29,8 +32,12 @@ def start_service(
     tools: Tools | None = None,
     metrics: Metrics | None = None,
     confirmations: Confirmations | None = None,
+    desk: HandoffDesk | None = None,
+    bus: RedisBroadcaster | None = None,
+    leases: Leases | None = None,
 ) -> tuple[ChatService, RecordingBroadcaster]:
-    """The service (started) and the fan-out that records what it published."""
+    """The service (started) and the fan-out that records what it published (with ``bus``, one process of
+    several: events and control messages go through it instead, and the recorder stays empty)."""
     pipeline = AnswerPipeline(
         store=store,
         model=model,
@@ -45,6 +52,14 @@ def start_service(
         confirmations=confirmations or Confirmations(ActionStore(store)),
     )
     broadcaster = RecordingBroadcaster()
-    service = ChatService(store=store, pipeline=pipeline, config=config, broadcaster=broadcaster)
+    service = ChatService(
+        store=store,
+        pipeline=pipeline,
+        config=config,
+        broadcaster=bus or broadcaster,
+        peers=bus,
+        leases=leases,
+        desk=desk,
+    )
     service.start()
     return service, broadcaster

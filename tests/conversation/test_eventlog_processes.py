@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -61,3 +62,34 @@ async def test_a_process_behind_numbers_its_events_after_the_others(store: Store
     assert [e.seq for e in stored] == [1, 2, 3, 4, 5]
     assert [type(e).__name__ for e in seen_b.events("c1")] == ["Accepted", "Delta"]
     assert isinstance(seen_b.events("c1")[1], Delta)
+
+
+async def test_a_socket_resuming_past_what_this_process_wrote_is_checked_against_the_store(
+    tmp_path: Path,
+) -> None:
+    from app.conversation.subscriber import Subscriber
+    from tests.conversation.rig import start_service
+    from tests.conversation.test_service import CONFIG
+    from tests.fakes import ScriptedModel
+
+    store = Store.from_url(sqlite_url(tmp_path / "resume.db"))
+    await upgrade(store.engine)
+    here, _ = start_service(store, ScriptedModel(), CONFIG)
+    elsewhere = EventLog(store, RecordingBroadcaster(), lanes=1)
+    elsewhere.start()
+    try:
+        hub = here.new_hub(None)
+        subscriber = Subscriber(last_seq=0)
+        await here.submit(hub, subscriber, "m1", "hi")
+        await hub.journal.flushed()
+        await asyncio.sleep(0.2)  # the scripted answer ends
+        newest = await store.last_seq(hub.conversation_id)
+        other = elsewhere.journal(hub.conversation_id, newest)
+        await other.event(accepted("m2"), NewUserMessage(hub.conversation_id, "m2", "more", utcnow()))  # type: ignore[arg-type]
+        resumed = Subscriber(last_seq=newest + 1)  # the client saw the other process's event
+        await here.attach(hub, resumed)
+        assert hub.journal.published_seq == newest + 1
+    finally:
+        await elsewhere.close()
+        await here.close()
+        await store.close()

@@ -3,9 +3,11 @@ prompt (as system data, never with the customer's words), and ``done`` lists wha
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from app.conversation.hub import Hub
+from app.conversation.router import RouteDecision
 from app.events import Done, Source
 from app.llm.model import ToolCall
 from app.shop.catalog import load_shop
@@ -98,3 +100,37 @@ async def test_recommended_cards_are_sources(make_rig: Callable[..., object]) ->
     rig.service.pipeline.recommender.items = [item]  # type: ignore[attr-defined]
     _, done = await ask(rig, "suggest something")
     assert done.sources == [Source(kind="product", id="21558", title="Skull Lunch Box with Cutlery")]
+
+
+class SureRouter(FixedRouter):
+    """Routes every message to recommendations, sure of it or not."""
+
+    def __init__(self, confident: bool) -> None:
+        super().__init__("recommend")
+        self.confident = confident
+
+    async def route(self, text: str) -> RouteDecision:
+        return RouteDecision(
+            route="recommend", p_recommend=0.9, by_rule=False, intent="recommend", confident=self.confident
+        )
+
+
+async def test_a_model_with_tools_decides_on_an_unsure_recommendation_itself(
+    make_rig: Callable[..., object],
+) -> None:
+    config = dataclasses.replace(test_service.CONFIG, tools_decide=True)
+    rig: Rig = await make_rig(  # type: ignore[misc]
+        router=SureRouter(confident=False), config=config, tools=FakeTools(names=("recommend_products",))
+    )
+    _, done = await ask(rig, "anything nice for my sister?")
+    assert done.route == "chat"
+    assert [t.name for t in rig.model.requests[0].tools] == ["recommend_products"]
+
+
+async def test_a_confident_recommendation_still_shows_cards_at_once(make_rig: Callable[..., object]) -> None:
+    config = dataclasses.replace(test_service.CONFIG, tools_decide=True)
+    rig: Rig = await make_rig(  # type: ignore[misc]
+        router=SureRouter(confident=True), config=config, tools=FakeTools(names=("recommend_products",))
+    )
+    _, done = await ask(rig, "recommend me something")
+    assert done.route == "recommend"

@@ -316,3 +316,9 @@ def test_small_talk_variants_get_small_talk_in_their_language(
     model: LocalChatModel, text: str, reply: str
 ) -> None:
     assert ask(model, text).startswith(reply)
+
+
+async def test_the_german_fallback_is_also_a_helpless_answer(model: LocalChatModel) -> None:
+    text = "was ist der Sinn des Lebens?"
+    events = [event async for event in model.stream(ChatRequest(messages=[], route="chat", query=text))]
+    assert events[-1] == Finished(finish_reason="stop", helpless=True)

@@ -147,7 +147,7 @@ async def old_url(empty_url: str) -> str:
 @pytest.fixture
 async def old_store(old_url: str) -> AsyncIterator[Store]:
     """A store on the old database after ``upgrade``."""
-    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005"]
+    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005", "0006"]
     store = Store.from_url(old_url)
     try:
         yield store
@@ -220,8 +220,8 @@ def schema_dump(conn: Connection) -> list[tuple[Any, ...]]:
 
 async def test_old_database_is_adopted_as_0001_and_upgraded(old_url: str) -> None:
     assert await current(old_url) is None
-    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005"]
-    assert await current(old_url) == head() == "0005"
+    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005", "0006"]
+    assert await current(old_url) == head() == "0006"
 
 
 async def test_old_events_are_all_still_readable(old_store: Store) -> None:
@@ -274,7 +274,7 @@ async def test_unversioned_database_that_is_not_the_old_schema_is_refused(empty_
 
 
 async def test_fresh_database_gets_exactly_the_models_schema(empty_url: str) -> None:
-    assert await upgrade(empty_url) == ["0001", "0002", "0003", "0004", "0005"]
+    assert await upgrade(empty_url) == ["0001", "0002", "0003", "0004", "0005", "0006"]
     assert await on_connection(empty_url, differences(Base.metadata)) == []
 
 
@@ -317,7 +317,7 @@ async def test_downgrade_to_0001_restores_the_old_schema_and_keeps_events(old_ur
 async def test_upgrade_after_downgrade_backfills_again(old_url: str) -> None:
     await upgrade(old_url)
     await on_connection(old_url, alembic(lambda config: command.downgrade(config, "0001")))
-    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005"]
+    assert await upgrade(old_url) == ["0002", "0003", "0004", "0005", "0006"]
     rows = await on_connection(
         old_url, lambda conn: conn.execute(text("SELECT seq, message_id FROM events")).all()
     )
@@ -406,7 +406,7 @@ async def test_processes_starting_together_upgrade_once(empty_url: str) -> None:
     assert [p.returncode for p in processes] == [0, 0]
     assert sorted(json.loads(stdout) for stdout, _ in outputs) == [
         [],
-        ["0001", "0002", "0003", "0004", "0005"],
+        ["0001", "0002", "0003", "0004", "0005", "0006"],
     ]
     assert await on_connection(empty_url, differences(Base.metadata)) == []
 
@@ -424,9 +424,9 @@ def cli_env(empty_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_cli_upgrade_applies_then_reports_current(cli_env: dict[str, str | None]) -> None:
     runner = CliRunner()
     first = runner.invoke(db_app, ["upgrade"], env=cli_env)
-    assert (first.exit_code, first.stdout) == (0, "applied 0001, 0002, 0003, 0004, 0005; now at 0005\n")
+    assert (first.exit_code, first.stdout) == (0, "applied 0001, 0002, 0003, 0004, 0005, 0006; now at 0006\n")
     again = runner.invoke(db_app, ["upgrade"], env=cli_env)
-    assert (again.exit_code, again.stdout) == (0, "already at 0005\n")
+    assert (again.exit_code, again.stdout) == (0, "already at 0006\n")
 
 
 def test_cli_current(cli_env: dict[str, str | None]) -> None:
@@ -434,7 +434,7 @@ def test_cli_current(cli_env: dict[str, str | None]) -> None:
     assert runner.invoke(db_app, ["current"], env=cli_env).stdout == "none\n"
     runner.invoke(db_app, ["upgrade"], env=cli_env)
     result = runner.invoke(db_app, ["current"], env=cli_env)
-    assert (result.exit_code, result.stdout) == (0, "0005\n")
+    assert (result.exit_code, result.stdout) == (0, "0006\n")
 
 
 def test_cli_default_database_is_created_in_the_data_dir(
