@@ -2,7 +2,9 @@
 
 Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It prints per-intent precision, recall
 and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
-threshold allows, and the recommendation checks; it writes ``bench/results/quality.json`` and
+threshold allows, the recommendation checks, and what the built-in responder answers (right, wrong or asked back
+per kind of message, topics the FAQ lacks, small talk, German answered in German, multi-turn carry-over) on
+``bench/data/responder_heldout.tsv``; it writes ``bench/results/quality.json`` and
 ``bench/results/quality.png``. The figures in the README come from this script's output on
 ``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` and ``intents_tuning.tsv`` are
 slices whose errors were read). How they were written: ``bench/data/README.md``.
@@ -37,11 +39,21 @@ from app.llm.intents import (  # noqa: E402
     IntentGuess,
     read_examples,
 )
+from app.llm.local import LocalChatModel  # noqa: E402
+from app.llm.prompts import PromptLibrary  # noqa: E402
 from app.shop.catalog import Shop, load_shop, looks_like_a_charge  # noqa: E402
 from app.shop.embedding import default_encoder  # noqa: E402
+from app.shop.knowledge import KnowledgeBase  # noqa: E402
 from app.shop.recommend.constraints import parse_constraints  # noqa: E402
 from app.shop.recommend.service import DEFAULT_MODEL_PATH, ShopRecommender  # noqa: E402
 from app.shop.recommender import Shown  # noqa: E402
+from bench.responder import (  # noqa: E402
+    RESPONDER_SETS,
+    evaluate_dialogues,
+    evaluate_responder,
+    read_dialogues,
+    read_rows,
+)
 
 DATA = ROOT / "bench" / "data"
 SETS = {
@@ -261,12 +273,53 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def responder_report(name: str, r: dict[str, Any], dialogues: dict[str, Any], show_errors: bool) -> None:
+    """Print the built-in responder's figures on one set."""
+    print(f"\n== built-in responder, {name}: what a customer gets ==")
+    print(f"{'messages':<22}{'n':>5}{'right':>8}{'wrong':>8}{'asked back':>12}")
+    labels = {
+        "covered": "FAQ-covered, all",
+        "single": "  one sentence",
+        "multi": "  several sentences",
+        "typo": "  with typos",
+        "covered_de": "  German",
+        "covered_fr": "  French",
+        "uncovered": "topic the FAQ lacks",
+        "smalltalk": "small talk",
+    }
+    for group, label in labels.items():
+        if group in r["rates"]:
+            g = r["rates"][group]
+            print(f"{label:<22}{g['n']:>5}{g['right']:>8.0%}{g['wrong']:>8.0%}{g['asked']:>12.0%}")
+    print(
+        "(uncovered: 'right' = asked back or offered a person, 'wrong' = another topic's answer; small talk: "
+        "'right' = a small-talk reply)"
+    )
+    print(
+        f"German questions answered right that got the German text: {r['german_in_german']:.0%} of {r['german_n']}"
+    )
+    print(
+        f"multi-turn carry-over (bench/data/responder_dialogues.tsv): {dialogues['passed']}/{dialogues['n']}"
+    )
+    if show_errors:
+        for e in r["errors"]:
+            print(f"  {e['kind']:<10}{e['expected']:<16}{e['result']:<6} {e['text']}  => {e['reply'][:60]}")
+        for f in dialogues["failures"]:
+            print(f"  dialogue {f['turns']} (wants {f['expected']}) => {f['reply'][:60]}")
+
+
 def main() -> int:
     """Evaluate on the chosen held-out sets; print, and write JSON and PNG under bench/results/."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="which held-out slice")
     parser.add_argument("--errors", action="store_true", help="list every misrouted message")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--responder-set",
+        choices=list(RESPONDER_SETS),
+        default="heldout",
+        help="the built-in responder's slice",
+    )
     args = parser.parse_args()
     names = list(SETS) if args.set == "all" else [args.set]
     started = time.perf_counter()
@@ -288,11 +341,21 @@ def main() -> int:
     print(
         f"known customers whose 'what should I buy next?' cards are personal (CF): {checks['buy_next_personal']}"
     )
+    responder = LocalChatModel(KnowledgeBase(load_shop(), default_encoder()), PromptLibrary(), delay_s=0)
+    answered = evaluate_responder(responder, read_rows(RESPONDER_SETS[args.responder_set]))
+    dialogues = evaluate_dialogues(responder, read_dialogues())
+    responder_report(args.responder_set, answered, dialogues, args.errors)
     RESULTS.mkdir(parents=True, exist_ok=True)
     slim: dict[str, Any] = {
         name: {k: v for k, v in r.items() if k != "errors"} for name, r in results.items()
     }
     slim["recommendations"] = checks
+    slim["responder"] = {
+        "set": args.responder_set,
+        "rates": answered["rates"],
+        "german_in_german": answered["german_in_german"],
+        "dialogues": f"{dialogues['passed']}/{dialogues['n']}",
+    }
     (RESULTS / "quality.json").write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")
     if not args.no_plot:
         plot(results, RESULTS / "quality.png")

@@ -5,26 +5,41 @@ the request offers, like a hosted model would. Anything else it answers from the
 confident, describes matching catalog products, asks a
 clarifying question when two answers are close, and otherwise offers a human. A complaint is answered on its
 topic, with an apology and the way to reach a person. It never improvises policy.
+
+It reads the turn before (``app.llm.exchange``): "yes" accepts the person it just offered, "the first" picks an
+option it just asked about, and "and to Germany?" is read with the question it follows. A long message is
+answered by its sentence that asks; misspelt words are folded to the shop's own; a topic none of the shop's
+texts mention needs a clearly close entry. It answers in the customer's language when the shop wrote the
+answer in it (``answer_de``), else in English and says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
+from app.llm.exchange import Exchange
+from app.llm.intents import TRAIN_PATH, default_classifier, ruled
+from app.llm.language import ENGLISH, Language, detect_language
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
+from app.llm.phrases import OFFERS, PHRASES, phrase
 from app.llm.prompts import PromptLibrary, customer_view
-from app.shop.catalog import Shop
-from app.shop.knowledge import KnowledgeBase, ProductHit
+from app.llm.smalltalk import Kind, small_talk
+from app.shop.knowledge import FaqHit, KnowledgeBase, ProductHit, faq_terms
+from app.shop.profile import FaqEntry
 
 _CHUNK = re.compile(r"\S+\s*|\s+")
 FALLBACK_OPENING = "I'm sorry, I can't answer that one reliably."
 """How the answer that could not help begins (it ends the stream with ``Finished.helpless``)."""
+# The same opening in every language the responder speaks ("Das kann ich leider nicht …").
+_FALLBACK_OPENINGS: Final = tuple(PHRASES[lang]["fallback"].split(". ")[0] + "." for lang in PHRASES)
 # A curated answer's own opening apology, dropped when the complaint reply has already apologised.
 _OPENING_APOLOGY = re.compile(
     r"^\s*((i'?m|i am|we'?re|we are) )?((so|very|really|truly) )?sorry\b[^.!?\n]{0,40}[.!]\s*", re.IGNORECASE
@@ -39,48 +54,86 @@ _SORRY: dict[Topic | None, str] = {
     "no_reply": "I'm sorry nobody has got back to you — that's not the service we want anyone to get",
     None: "I'm sorry about this",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class _SmallTalk:
-    pattern: re.Pattern[str]
-    reply: str
-
-
-def _small_talk(shop: Shop) -> list[_SmallTalk]:
-    shop_name, hours = shop.name, shop.support_hours
-    # The shop's own greeting (shop.toml [widget] greeting) says what this shop offers; the default claims only
-    # what every shop has.
-    hello = shop.greeting or (
-        f"Hello! I'm the {shop_name} assistant. I can help with orders, delivery, returns and payments, "
-        "or suggest products — what can I do for you?"
+_TOKEN: Final = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_SENTENCE: Final = re.compile(r"(?<=[.!?])\s+|\n+")
+# A customer's message has a few sentences; a pasted wall of text must not cost one search per line.
+_MAX_SENTENCES: Final = 6
+_QUESTION_WORD: Final = re.compile(
+    r"^\W*(how|what|whats|wat|when|where|wheres|which|who|why|can|could|do|does|did|is|are|will|would|should|"
+    r"have|has|any|wie|was|wann|wo|welche|kann|könnt|gibt|habt)\b",
+    re.IGNORECASE,
+)
+_YES: Final = re.compile(
+    r"^\W*(yes|yeah|yep|yup|sure|ok(ay)?|please( do)?|go ahead|do it|ja|gerne|gern|bitte|oui|sí|si)\b"
+    r"(\W+(please|pls|thanks|thank you|bitte|gerne|do|that|that'?d be great|merci))*\W*$",
+    re.IGNORECASE,
+)
+_NO: Final = re.compile(
+    r"^\W*(no|nope|nah|not now|no need|nein|non)\b(\W+(thanks|thank you|danke|merci|it'?s fine|i'?m fine|"
+    r"not now))*\W*$",
+    re.IGNORECASE,
+)
+# The responder's clarifying questions, in every language it speaks; the options are in *asterisks*.
+_CLARIFYING: Final = re.compile(
+    "|".join(
+        re.escape(PHRASES[lang][key].split("*")[0])
+        for lang in PHRASES
+        for key in ("clarify_one", "clarify_two", "also_asked")
     )
+)
+_OPTION: Final = re.compile(r"\*([^*]+)\*")
+_FIRST: Final = re.compile(r"\b(first|1st|former|top|erste\w*|premi\w*)\b|^\W*(1|a)\W*$", re.IGNORECASE)
+_SECOND: Final = re.compile(
+    r"\b(second|2nd|latter|other|last|bottom|zweite\w*|andere\w*|deuxi\w*|second\w*)\b|^\W*(2|b)\W*$",
+    re.IGNORECASE,
+)
+# A follow-up that leans on the turn before: "and to Germany?", "what about next day?", "how much is it?".
+_FOLLOW_ON: Final = re.compile(r"^\W*(and|what about|how about|what if|also|und|et|y|en|e)\b", re.IGNORECASE)
+_REFERS_BACK: Final = re.compile(r"\b(it|they|them|that|this|those|these|es|sie|das|dies)\b", re.IGNORECASE)
 
-    def rx(words: str) -> re.Pattern[str]:
-        return re.compile(rf"^\W*({words})\b[\W\w]{{0,25}}$", re.IGNORECASE)
 
-    return [
-        _SmallTalk(
-            rx(r"are you (a )?(bot|robot|human|real|person|ai)|who are you|what are you"),
-            f"I'm the {shop_name} virtual assistant — an automated helper, not a person. I can answer questions "
-            f"about orders, delivery, returns and payments, and suggest products. A human colleague is available "
-            f"{hours} whenever you'd like one.",
-        ),
-        _SmallTalk(
-            rx(r"thanks?|thank you|thx|cheers|ta|great,? thanks?"),
-            "You're welcome! Is there anything else I can help you with?",
-        ),
-        _SmallTalk(
-            rx(r"bye|goodbye|see you|that'?s all|no,? that'?s (all|it)|have a (nice|good) day"),
-            f"Thanks for visiting {shop_name} — have a lovely day!",
-        ),
-        _SmallTalk(rx(r"how are you|how'?s it going"), "I'm very well, thank you! How can I help you today?"),
-        _SmallTalk(
-            rx(r"hi|hello|hey|hiya|good (morning|afternoon|evening)|greetings|howdy"),
-            hello,
-        ),
-        _SmallTalk(rx(r"ok(ay)?|yes|no|sure|fine|cool"), "Alright! What else can I help you with?"),
-    ]
+_NOT_A_COMPLAINT: Final = frozenset({"cancel_order", "change_address", "account", "payment_problem", "faq"})
+
+
+def _yes_or_no(text: str) -> bool | None:
+    """True for a plain yes ("yes please"), False for a plain no ("no thanks"), else None."""
+    if _YES.match(text):
+        return True
+    if _NO.match(text):
+        return False
+    return None
+
+
+def _sentences(text: str) -> list[str]:
+    """The message's distinct sentences, at most ``_MAX_SENTENCES``: each is searched on its own."""
+    return list(dict.fromkeys(s.strip() for s in _SENTENCE.split(text) if s.strip()))[:_MAX_SENTENCES]
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") or _QUESTION_WORD.match(sentence) is not None
+
+
+def _follows_on(text: str) -> bool:
+    return _FOLLOW_ON.match(text) is not None or len(text.split()) <= 5
+
+
+def _slips(word: str) -> set[str]:
+    """``word`` with one letter dropped (not the first) or two neighbours swapped: what fast typing does.
+
+    Not substitutions: those make other real words ("since" → "spice").
+    """
+    dropped = {word[:i] + word[i + 1 :] for i in range(1, len(word))}
+    swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(1, len(word) - 1)}
+    return (dropped | swapped) - {word}
+
+
+def _words(text: str) -> set[str]:
+    return {m.group(0).lower() for m in _TOKEN.finditer(text)}
+
+
+def _chat_words(path: Path = TRAIN_PATH) -> Counter[str]:
+    """How often each word occurs in the intent examples: ordinary customer language, with its typos once."""
+    return Counter(m.group(0).lower() for m in _TOKEN.finditer(path.read_text(encoding="utf-8")))
 
 
 class LocalChatModel:
@@ -96,6 +149,10 @@ class LocalChatModel:
         confidence: float = 0.55,
         clarify_below: float = 0.42,
         clarify_margin: float = 0.05,
+        unfamiliar_margin: float = 0.1,
+        follow_on_below: float = 0.35,
+        rare_word_gap: float = 0.25,
+        intent_veto: float = 0.9,
         delay_s: float = 0.015,
         cpu: Executor | None = None,
     ) -> None:
@@ -104,13 +161,55 @@ class LocalChatModel:
         self.confidence = confidence
         self.clarify_below = clarify_below
         self.clarify_margin = clarify_margin
+        self.unfamiliar_margin = unfamiliar_margin
+        self.follow_on_below = follow_on_below
+        self.rare_word_gap = rare_word_gap
+        self.intent_veto = intent_veto
         self.delay_s = delay_s
         self._cpu = cpu
-        self._small_talk = _small_talk(knowledge.shop)
+        shop = knowledge.shop
+        self._small_talk_replies = frozenset(
+            [shop.greeting] * bool(shop.greeting)
+            + [
+                self._say(kind, lang)
+                for lang in PHRASES
+                for kind in ("hello", "bot", "thanks", "bye", "how_are_you", "ok")
+            ]
+        )
+        self._entry_by_question = {q.rstrip("?").strip(): e for e in shop.faq for q in e.questions}
+        # The words the shop's own texts use: what a misspelling is folded to, and what a covered topic says.
+        self._known = _words(
+            " ".join(
+                [
+                    *(q for e in shop.faq for q in e.questions),
+                    *(e.answer for e in shop.faq),
+                    *shop.policies.values(),
+                ]
+                + [p.name for p in shop.products.values()]
+            )
+        )
+        self._typos = {
+            slip: w for w in sorted(self._known) if len(w) >= 4 for slip in _slips(w) if len(slip) >= 5
+        }
+        self._terms = {
+            e.faq_id: frozenset(faq_terms(" ".join(e.questions) + " " + e.answer)) for e in shop.faq
+        }
+        self._rule_intents = {e.faq_id: frozenset(ruled(q) for q in e.questions) - {None} for e in shop.faq}
+        self._intents = default_classifier(knowledge.encoder)
+        self._entry_intents = {
+            e.faq_id: {self._intents.classify(q).intent for q in e.questions} for e in shop.faq
+        }
+        self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
+        # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
+        self._real_words = _chat_words()
         self.complaints = ComplaintReader(
             knowledge.encoder, [q for e in knowledge.shop.faq for q in e.questions]
         )
         self._contact = Contact(knowledge.shop.support_email, knowledge.shop.support_hours)
+
+    def is_small_talk(self, reply: str) -> bool:
+        """Whether ``reply`` is one of the small-talk replies (a greeting, thanks, goodbye …)."""
+        return reply in self._small_talk_replies
 
     def respond(self, request: ChatRequest) -> Decision:
         """The order policy's step (tool calls or text) for an order request, else ``answer``'s text."""
@@ -124,24 +223,105 @@ class LocalChatModel:
         if request.route == "recommend":
             customer = customer_view(shop, request.customer_id)
             return self.prompts.local_recommendation(shop, request.recommendations, customer, query)
+        lang = detect_language(query)
+        before = Exchange.before(request.messages)
+        reply = self._reply_to_question(query, before, lang)
+        if reply is not None:
+            return reply
+        if ruled(query) == "payment_problem":
+            # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
+            return self._say("payment_problem", lang)
         complaint = self.complaints.read(query)
-        if complaint is not None:
+        if complaint is not None and not self._asks_for_something_else(query):
             return self._answer_complaint(complaint, query)
-        for talk in self._small_talk:
-            if talk.pattern.match(query):
-                return talk.reply
-        faq = self.knowledge.faq.search(query, n=2)
+        kind = small_talk(query)
+        if kind is not None:
+            return self._small_talk(kind, lang)
+        return self._from_knowledge(query, lang, before)
+
+    def _asks_for_something_else(self, query: str) -> bool:
+        """Whether the intent model is sure a message with complaint words asks for a change, not about a
+        problem ("how late can I cancel?" is no late parcel)."""
+        guess = self._intents.classify(query)
+        return guess.confidence >= self.intent_veto and guess.intent in _NOT_A_COMPLAINT
+
+    def _say(self, key: str, lang: Language, **values: str) -> str:
+        shop = self.knowledge.shop
+        return phrase(key, lang, shop=shop.name, hours=shop.support_hours, email=shop.support_email, **values)
+
+    def _small_talk(self, kind: Kind, lang: Language) -> str:
+        shop = self.knowledge.shop
+        # The shop's own greeting (shop.toml [widget] greeting) says what this shop offers; the default claims
+        # only what every shop has. It is in the shop's language, so only English customers get it.
+        if kind == "hello" and shop.greeting and lang == ENGLISH:
+            return shop.greeting
+        return self._say(kind, lang)
+
+    def _reply_to_question(self, query: str, before: Exchange, lang: Language) -> str | None:
+        """The answer to a reply to the responder's own last question: an offer of a person, or "A or B?"."""
+        if not before.reply:
+            return None
+        said = _yes_or_no(query)
+        if said is not None and before.reply.rstrip().endswith(OFFERS):
+            return self._say("handoff" if said else "ok", lang)
+        options = [self._entry_by_question.get(o.rstrip("?").strip()) for o in _OPTION.findall(before.reply)]
+        entries = [e for e in options if e is not None]
+        if not entries or not _CLARIFYING.search(before.reply):
+            return None
+        picked: FaqEntry | None = None
+        if len(entries) == 1 and said is not None:
+            picked = entries[0] if said else None
+            if picked is None:
+                return self._say("fallback", lang)
+        elif len(entries) > 1 and _FIRST.search(query):
+            picked = entries[0]
+        elif len(entries) > 1 and _SECOND.search(query):
+            picked = entries[1]
+        elif len(query.split()) <= 8:
+            # The customer repeats the words of the option they mean ("the delivery one").
+            words = set(faq_terms(query))
+            overlap = [len(words & set(faq_terms(" ".join(e.questions)))) for e in entries]
+            if max(overlap) > 0 and overlap.count(max(overlap)) == 1:
+                picked = entries[overlap.index(max(overlap))]
+        return self._entry_answer(picked, lang) if picked is not None else None
+
+    def _from_knowledge(self, query: str, lang: Language, before: Exchange) -> str:
+        """The FAQ's answer, products, a clarifying question, or the offer of a person."""
+        text = self._fold(query) if lang == ENGLISH else query
+        faq = self._best_hits(text)
+        earlier = self._answered_entry(before.reply)
+        if earlier is not None and before.question and _follows_on(query):
+            # "and to Germany?", "how much is it?": read with the question it follows.
+            own_sure = faq[0].score >= self.confidence and self._decisive(faq, text)
+            # "und nach Österreich?" after the delivery price: a weak match on the same topic is the change of
+            # one detail ("to Austria"), not a new question.
+            same_topic = (
+                faq[0].entry.topic == earlier.topic
+                and faq[0].entry is not earlier
+                and faq[0].score >= self.follow_on_below
+                and self._decisive(faq, text)
+            )
+            if same_topic and not _REFERS_BACK.search(query):
+                return self._entry_answer(faq[0].entry, lang)
+            if not own_sure or _REFERS_BACK.search(query):
+                asked = self._fold(before.question) if lang == ENGLISH else before.question
+                faq = self.knowledge.faq.search(asked + " " + text, n=2)
         products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
         # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
         # it is a near-verbatim FAQ question.
         if products and products[0].matched >= 1.0 and (not faq or faq[0].score < 0.8):
             return self._describe_products(products)
-        # Two entries nearly tied are a question to ask, not a guess to make: leave-one-out over the FAQ's own
-        # phrasings showed a 0.05 margin halves confidently wrong answers.
-        decisive = len(faq) < 2 or faq[0].score - faq[1].score >= self.clarify_margin
-        if faq and faq[0].score >= self.confidence and decisive:
-            answer = faq[0].entry.answer
-            if products and faq[0].entry.topic == "products":
+        # Words the shop's texts never use ("newsletter", "Klarna", "showroom") are a topic the FAQ may lack:
+        # only a clearly close entry answers then.
+        needed = self.confidence
+        if lang == ENGLISH and faq and self._unexplained(text, faq[0].entry):
+            needed += self.unfamiliar_margin
+        chosen = self._choose(faq, text, needed)
+        if chosen is not None:
+            answer = self._entry_answer(chosen, lang)
+            if len(_SENTENCE.split(text)) > 1:
+                answer += self._other_question(text, chosen, lang)
+            if products and chosen.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
         # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint.
@@ -153,19 +333,119 @@ class LocalChatModel:
         if faq and faq[0].score >= self.clarify_below:
             options = [hit.entry.questions[0] for hit in faq if hit.score >= self.clarify_below]
             if len(options) == 1:
-                return f"Just to make sure I understand: is your question *{options[0]}*"
-            return (
-                "I want to get this right — do you mean *"
-                + options[0].rstrip("?")
-                + "*, or *"
-                + options[1].rstrip("?")
-                + "*? If it's something else, a colleague can help too."
-            )
-        return (
-            f"{FALLBACK_OPENING} I can help with **orders, delivery, returns, payments** "
-            f"and **product suggestions** — or pass you to a colleague ({shop.support_hours}, {shop.support_email}). "
-            "Would you like me to do that?"
-        )
+                return self._say("clarify_one", lang, a=options[0])
+            return self._say("clarify_two", lang, a=options[0].rstrip("?"), b=options[1].rstrip("?"))
+        return self._say("fallback", lang)
+
+    def _choose(self, hits: list[FaqHit], text: str, needed: float) -> FaqEntry | None:
+        """The leading entry when it scores ``needed`` and leads clearly."""
+        if not hits or hits[0].score < needed:
+            return None
+        # The words name a service request ("change my email address" is the account) that the entry's own
+        # questions, read by the same rules, never are ("change my delivery address"): a neighbour, not it.
+        asked = ruled(text)
+        owned = self._rule_intents[hits[0].entry.faq_id]
+        if asked not in (None, "recommend") and owned and asked not in owned:
+            return None
+        # Likewise when the intent model is sure the message is about something none of the entry's own
+        # questions are ("I was charged but never got a confirmation" is a payment, not a missing item).
+        guess = self._intents.classify(text)
+        if (
+            guess.confidence >= self.intent_veto
+            and guess.intent not in self._entry_intents[hits[0].entry.faq_id]
+        ):
+            return None
+        return hits[0].entry if self._decisive(hits, text) else None
+
+    def _decisive(self, hits: list[FaqHit], text: str = "") -> bool:
+        # Two entries nearly tied are a question to ask, not a guess to make: leave-one-out over the FAQ's own
+        # phrasings showed a 0.05 margin halves confidently wrong answers.
+        if not hits:
+            return False
+        if len(hits) < 2:
+            return True
+        if hits[0].score - hits[1].score < self.clarify_margin:
+            return False
+        if hits[0].score - hits[1].score >= self.rare_word_gap:
+            return True
+        # "cancel my newsletter": "cancel" says one entry, "newsletter" only the runner-up's text has. A word
+        # that few entries use and the leader's lacks makes the leader a guess.
+        terms = set(faq_terms(text))
+        first, second = (self._terms[h.entry.faq_id] for h in hits[:2])
+        rare = {t for t in terms - first if len(t) >= 5 and t in second and self._entries_with[t] <= 2}
+        return not rare
+
+    def _best_hits(self, text: str) -> list[FaqHit]:
+        """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
+        whole = self.knowledge.faq.search(text, n=2)
+        sentences = [s for s in _sentences(text) if small_talk(s) is None]
+        if len(sentences) < 2 or not whole:
+            return whole
+        # The preamble ("I'm about to place an order.") is context, not the question: only sentences that ask
+        # compete, unless none does.
+        asking = [s for s in sentences if _asks(s)] or sentences
+        best = whole
+        for sentence in asking:
+            hits = self.knowledge.faq.search(sentence, n=2)
+            if hits and hits[0].score > best[0].score:
+                best = hits
+        return best
+
+    def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
+        """For a second question in the message: its answer when clear, else a question back about it."""
+        for sentence in (s for s in _sentences(text) if _asks(s)):
+            hits = self.knowledge.faq.search(sentence, n=2)
+            if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
+                continue
+            if hits[0].score >= self.confidence + self.unfamiliar_margin and self._decisive(hits, sentence):
+                return "\n\n" + self._entry_answer(hits[0].entry, lang)
+            other = next((h.entry for h in hits if h.entry is not answered), hits[0].entry)
+            return "\n\n" + self._say("also_asked", lang, a=other.questions[0].rstrip("?"))
+        return ""
+
+    def _entry_answer(self, entry: FaqEntry, lang: Language) -> str:
+        """The entry's answer in the customer's language, or in English with a sentence saying so."""
+        text = entry.answer_in(lang)
+        if text is not None:
+            return text
+        return self._say("english_only", ENGLISH) + "\n\n" + entry.answer
+
+    def _answered_entry(self, reply: str) -> FaqEntry | None:
+        """The FAQ entry whose answer (in any language) ``reply`` gave, if one."""
+        if not reply:
+            return None
+        for entry in self.knowledge.shop.faq:
+            if any(text[-60:] in reply for text in (entry.answer, *entry.answers.values())):
+                return entry
+        return None
+
+    def _fold(self, text: str) -> str:
+        """``text`` with misspelt words replaced by the closest word the shop's texts use ("delivry")."""
+        return _TOKEN.sub(lambda m: self._spelling(m.group(0)), text)
+
+    def _spelling(self, word: str) -> str:
+        lower = word.lower()
+        if len(lower) < 5 or lower in self._known or self._real_words[lower] >= 2:
+            return word
+        if lower in self._typos:
+            return self._typos[lower]
+        # A letter typed twice or one too many: "shipp", "paypall".
+        extra = [w for w in _slips(lower) if w in self._known]
+        return extra[0] if extra else word
+
+    def _unexplained(self, text: str, entry: FaqEntry) -> bool:
+        """Whether the text has a word the shop's texts never use that means something other than ``entry``.
+
+        "abroad" is closest to international shipping and "giftwrap" to gift wrapping: explained. "Manchester"
+        (a shop to visit) or "euros" (a currency) is closest to no entry about them: a topic the FAQ lacks.
+        """
+        unknown = [
+            w
+            for w in dict.fromkeys(m.group(0).lower() for m in _TOKEN.finditer(text))
+            if len(w) >= 4 and w not in self._known and w not in self._real_words
+        ]
+        faq = self.knowledge.faq
+        return any(entry.faq_id not in faq.nearest_entries(w) for w in unknown[:3])
 
     def _answer_complaint(self, complaint: Complaint, query: str) -> str:
         """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person."""
@@ -222,7 +502,7 @@ class LocalChatModel:
             if index and self.delay_s:
                 await asyncio.sleep(self.delay_s)
             yield TextDelta(chunk)
-        yield Finished(finish_reason="stop", helpless=decision.text.startswith(FALLBACK_OPENING))
+        yield Finished(finish_reason="stop", helpless=decision.text.startswith(_FALLBACK_OPENINGS))
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -214,6 +214,15 @@ class FaqIndex:
             return []
         return self.search_vector(self._encoder.encode([text])[0], text, n)
 
+    def nearest_entries(self, text: str, n: int = 2) -> list[str]:
+        """The ids of the ``n`` entries whose phrasings are closest to ``text`` by meaning alone."""
+        if not self._entries:
+            return []
+        sims = self._vectors @ self._encoder.encode([text])[0]
+        best = np.full(len(self._entries), -1.0)
+        np.maximum.at(best, self._owners, sims)
+        return [self._entries[i].faq_id for i in np.argsort(-best, kind="stable")[:n]]
+
     def search_vector(self, vector: npt.NDArray[np.float32], text: str, n: int = 3) -> list[FaqHit]:
         """``search`` with the text's embedding already made."""
         if not self._entries:

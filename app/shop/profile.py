@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,8 @@ SHOP_KEYS: Final = (
 WIDGET_KEYS: Final = ("greeting", "suggestions", "link_domains")
 ORDERS_KEYS: Final = ("return_window_days",)
 FAQ_KEYS: Final = ("id", "topic", "questions", "answer")
+# ``answer_de = """…"""``: the same answer in another language (ISO 639-1 code), for customers who write in it.
+FAQ_ANSWER_IN: Final = re.compile(r"answer_([a-z]{2})")
 # [support] (structured hours for the operators' inbox) is read by app/shop/hours.py.
 TABLES: Final = ("shop", "policies", "faq", "widget", "orders", "support")
 DEFAULT_NAME: Final = "Our shop"
@@ -47,6 +50,12 @@ class FaqEntry:
     questions: tuple[str, ...]
     answer: str
     topic: str = ""
+    # The answer in other languages, by ISO 639-1 code ("de"); English (or the shop's own language) is ``answer``.
+    answers: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def answer_in(self, lang: str) -> str | None:
+        """The answer in ``lang`` when the shop wrote one (``answer`` itself for English), else None."""
+        return self.answer if lang == "en" else self.answers.get(lang)
 
 
 @dataclass(slots=True)
@@ -324,13 +333,29 @@ def _faq_entry(index: int, item: dict[str, Any], lines: _Lines, problems: Proble
     raw_id = item.get("id")
     name = f"FAQ entry {index + 1}" + (f" ({raw_id!r})" if isinstance(raw_id, str | int) else "")
     ok = True
+    answers: dict[str, str] = {}
     for key in item:
-        if key not in FAQ_KEYS:
+        translated = FAQ_ANSWER_IN.fullmatch(key)
+        if translated is not None:
+            text = _text(item[key])
+            if text:
+                answers[translated.group(1)] = text
+            else:
+                problems.error(
+                    SHOP_TOML,
+                    lines.of("faq", index, key),
+                    f"{name}: {key} must be non-empty text",
+                    f'write {key} = """…""" with the answer in that language, or leave it out',
+                    "bad_value",
+                )
+                ok = False
+        elif key not in FAQ_KEYS:
             problems.warning(
                 SHOP_TOML,
                 lines.of("faq", index, key),
                 f"{name}: unknown key {key!r} is ignored",
-                f"{_suggest(key, FAQ_KEYS)}an entry has id, topic, questions and answer",
+                f"{_suggest(key, FAQ_KEYS)}an entry has id, topic, questions, answer and answer_<language> "
+                "(e.g. answer_de)",
                 "unknown_key",
             )
     if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or not str(raw_id).strip():
@@ -390,6 +415,7 @@ def _faq_entry(index: int, item: dict[str, Any], lines: _Lines, problems: Proble
         questions=tuple(q.strip() for q in questions),
         answer=answer,
         topic=topic.strip(),
+        answers=answers,
     )
 
 

@@ -9,9 +9,11 @@ from app.llm.actions import Act
 from app.llm.local import LocalChatModel
 from app.llm.model import ChatRequest, Finished, TextDelta, ToolCall, ToolSpec
 from app.llm.prompts import PromptLibrary
+from app.llm.tokens import ChatMessage
 from app.shop.catalog import load_shop
 from app.shop.embedding import Encoder
 from app.shop.knowledge import KnowledgeBase
+from app.shop.profile import FaqEntry
 from app.shop.recommender import Recommendation
 
 
@@ -214,3 +216,109 @@ def test_held_out_complaints_are_answered_on_topic_with_an_apology_and_a_person(
     )
     assert on_topic / len(rows) >= 0.75
     assert apologised / len(rows) >= 0.8
+
+
+def entry(model: LocalChatModel, faq_id: str) -> FaqEntry:
+    return next(e for e in model.knowledge.shop.faq if e.faq_id == faq_id)
+
+
+def after(model: LocalChatModel, *turns: str) -> str:
+    """The reply to the last of ``turns``, the responder having answered each one before it."""
+    history: list[ChatMessage] = []
+    reply = ""
+    for turn in turns:
+        history.append({"role": "user", "content": turn})
+        reply = model.answer(ChatRequest(messages=list(history), route="chat", query=turn))
+        history.append({"role": "assistant", "content": reply})
+    return reply
+
+
+def test_a_follow_up_is_read_with_the_question_it_follows(model: LocalChatModel) -> None:
+    assert after(model, "how much is delivery?", "and to Germany?") == entry(model, "international").answer
+
+
+def test_it_in_a_follow_up_is_the_topic_just_answered(model: LocalChatModel) -> None:
+    assert after(model, "do you gift wrap?", "how much is it?") == entry(model, "gift_wrap").answer
+
+
+def test_yes_after_the_offer_of_a_colleague_hands_over(model: LocalChatModel) -> None:
+    shop = model.knowledge.shop
+    reply = after(model, "what's the meaning of life?", "yes please")
+    assert reply.startswith("Of course — a colleague will take it from here.")
+    assert shop.support_email in reply
+
+
+def test_no_after_the_offer_of_a_colleague_moves_on(model: LocalChatModel) -> None:
+    assert (
+        after(model, "what's the meaning of life?", "no thanks") == "Alright! What else can I help you with?"
+    )
+
+
+def test_yes_without_an_offer_is_not_a_handoff(model: LocalChatModel) -> None:
+    assert "colleague will take it" not in after(model, "how much is delivery?", "yes please")
+
+
+def test_the_first_picks_the_first_option_of_a_clarifying_question(model: LocalChatModel) -> None:
+    strict = LocalChatModel(model.knowledge, model.prompts, confidence=0.99, clarify_below=0.3, delay_s=0)
+    question = after(strict, "my order is wrong")
+    first = next(e for e in strict.knowledge.shop.faq if f"*{e.questions[0].rstrip('?')}*" in question)
+    assert after(strict, "my order is wrong", "the first") == first.answer
+
+
+def test_a_long_message_is_answered_by_its_question_not_its_preamble(model: LocalChatModel) -> None:
+    text = "Hello. I'm about to place an order for my mum. Do you take PayPal?"
+    assert ask(model, text) == entry(model, "payment_methods").answer
+
+
+def test_two_clear_questions_get_both_answers(model: LocalChatModel) -> None:
+    reply = ask(model, "Do you gift wrap? And do you sell gift cards?")
+    assert answered_entries(model, reply) == {"gift_wrap", "gift_cards"}
+
+
+def test_misspelt_words_are_folded_to_the_shops_own(model: LocalChatModel) -> None:
+    assert ask(model, "whats ur retrun polcy") == entry(model, "returns").answer
+
+
+@pytest.mark.parametrize("text", ["cancel my newsletter", "my card was declined", "payment failed"])
+def test_a_topic_the_faq_lacks_gets_no_other_topics_answer(model: LocalChatModel, text: str) -> None:
+    reply = ask(model, text)
+    assert answered_entries(model, reply) == set()
+    assert "?" in reply
+
+
+def test_a_german_question_gets_the_german_answer(model: LocalChatModel) -> None:
+    assert ask(model, "kann ich mit PayPal bezahlen?") == entry(model, "payment_methods").answers["de"]
+
+
+def test_a_german_customer_gets_the_fallback_in_german(model: LocalChatModel) -> None:
+    reply = ask(model, "was ist der Sinn des Lebens?")
+    assert reply.startswith("Das kann ich leider nicht zuverlässig beantworten.")
+    assert model.knowledge.shop.support_email in reply
+
+
+def test_without_the_customers_language_the_english_answer_says_so(model: LocalChatModel) -> None:
+    reply = ask(model, "quels moyens de paiement acceptez-vous ?")
+    assert (
+        reply == "I'm sorry, I only have this answer in English:\n\n" + entry(model, "payment_methods").answer
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("thank you so much, that's helpful", "You're welcome! Is there anything else I can help you with?"),
+        ("ok thanks bye", "Thanks for visiting Hollybrook Gifts — have a lovely day!"),
+        ("danke schön", "Gern geschehen! Kann ich dir sonst noch helfen?"),
+        ("Hallo!", "Hallo! Ich bin der Assistent von Hollybrook Gifts."),
+    ],
+)
+def test_small_talk_variants_get_small_talk_in_their_language(
+    model: LocalChatModel, text: str, reply: str
+) -> None:
+    assert ask(model, text).startswith(reply)
+
+
+async def test_the_german_fallback_is_also_a_helpless_answer(model: LocalChatModel) -> None:
+    text = "was ist der Sinn des Lebens?"
+    events = [event async for event in model.stream(ChatRequest(messages=[], route="chat", query=text))]
+    assert events[-1] == Finished(finish_reason="stop", helpless=True)

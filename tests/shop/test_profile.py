@@ -87,3 +87,26 @@ def test_an_unknown_orders_key_is_a_warning(shop_folder: ShopFolder) -> None:
     found = problems(shop_folder, SHOP_TOML + "\n[orders]\nreturn_window = 30\n")
     assert [(p.severity, p.code) for p in found] == [("warning", "unknown_key")]
     assert "did you mean 'return_window_days'?" in found[0].fix
+
+
+def test_an_answer_in_another_language_is_read_by_its_code(shop_folder: ShopFolder) -> None:
+    toml = SHOP_TOML.replace(
+        'answer = "Yes, within 30 days."',
+        'answer = "Yes, within 30 days."\nanswer_de = "Ja, innerhalb von 30 Tagen."',
+    )
+    reading = read_shop(shop_folder({"shop.toml": toml}))
+    assert reading.shop is not None
+    entry = reading.shop.faq[0]
+    assert reading.problems.kept == []
+    assert entry.answer_in("de") == "Ja, innerhalb von 30 Tagen."
+    assert entry.answer_in("en") == "Yes, within 30 days."
+    assert entry.answer_in("fr") is None
+
+
+def test_an_empty_answer_in_another_language_is_an_error(shop_folder: ShopFolder) -> None:
+    toml = SHOP_TOML.replace(
+        'answer = "Yes, within 30 days."', 'answer = "Yes, within 30 days."\nanswer_de = ""'
+    )
+    found = problems(shop_folder, toml)
+    assert [(p.severity, p.code) for p in found] == [("error", "bad_value")]
+    assert "answer_de" in found[0].what
