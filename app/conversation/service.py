@@ -15,7 +15,7 @@ import logging
 from app.conversation.asks import asks_for_human
 from app.conversation.broadcaster import Broadcaster, Control, InProcessBroadcaster, Peers
 from app.conversation.checks import MessageChecks
-from app.conversation.confirmations import frame_message
+from app.conversation.confirmations import frame_message, yes_or_no
 from app.conversation.eventlog import EventLog, Journal
 from app.conversation.handoff import HandoffDesk
 from app.conversation.hub import Hub, Job, Running
@@ -27,6 +27,7 @@ from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
 from app.errors import ErrorCode, ShopchatError
 from app.events import Accepted, Done, Error, Usage
+from app.llm.phrases import OFFERS
 from app.store.owners import OwnerStore
 from app.store.records import (
     AnswerFinished,
@@ -300,7 +301,7 @@ class ChatService:
             assert isinstance(accepted, Accepted)
             stored.set_result(accepted)
             hub.transcript.asked(message_id, text)
-            await self._who_answers(hub, text)
+            await self._who_answers(hub, message_id, text)
             self._enqueue(hub, Job(accepted=accepted, route=route, prefetch=prefetch))
         finally:
             del hub.accepting[message_id]
@@ -530,16 +531,25 @@ class ChatService:
             ),
         )
 
-    async def _who_answers(self, hub: Hub, text: str) -> None:
-        """A stored customer message may reopen a closed conversation, or ask for a person."""
+    async def _who_answers(self, hub: Hub, message_id: str, text: str) -> None:
+        """A stored customer message may reopen a closed conversation, or ask for a person (in its own words,
+        or with a yes to the assistant's offer of a colleague)."""
         try:
             if hub.owner.state == "closed":
                 await self.desk.reopen(hub)
-            if hub.owner.bot_answers and asks_for_human(text):
+            if hub.owner.bot_answers and (asks_for_human(text) or self._accepts_offer(hub, message_id, text)):
                 await self.desk.request(hub, text, "customer")
         except Exception:
             # The message is stored: it is answered (by the assistant) whatever became of the request.
             log.exception("could not hand %s to a person", hub.conversation_id)
+
+    @staticmethod
+    def _accepts_offer(hub: Hub, message_id: str, text: str) -> bool:
+        if yes_or_no(text) is not True:
+            return False
+        turns = hub.transcript.before(message_id, limit=1)
+        last = turns[-1].text.rstrip() if turns and turns[-1].role == "assistant" else ""
+        return any(last.endswith(offer.rstrip()) for offer in OFFERS)
 
     async def _after_answer(self, hub: Hub) -> None:
         try:

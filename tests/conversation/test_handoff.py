@@ -332,3 +332,24 @@ async def test_asking_again_while_waiting_records_nothing_more(make_rig: MakeRig
     assert await rig.desk.add_handoff(hub.conversation_id, None, "again") == 0
     assert len(rig.handoffs.requests) == 1
     assert [h.status for h in rig.handoffs_of(hub)] == ["waiting"]
+
+
+async def test_a_yes_to_the_assistants_offer_of_a_colleague_hands_over(make_rig: MakeRig) -> None:
+    offer = "I can't answer that one reliably. Would you like me to do that?"
+    rig: Rig = await make_rig(model=ScriptedModel(chunks=(offer,)))
+    hub = await rig.customer("12347")
+    await rig.say(hub, "m1", "cancel my newsletter")
+    done = await rig.say(hub, "m2", "yes please")
+    assert isinstance(done, Done)
+    assert done.held
+    assert [h.status for h in rig.handoffs_of(hub)] == ["waiting"]
+
+
+async def test_a_yes_to_anything_else_does_not_hand_over(make_rig: MakeRig) -> None:
+    rig: Rig = await make_rig(model=ScriptedModel(chunks=("Shall I show you more mugs?",)))
+    hub = await rig.customer("12347")
+    await rig.say(hub, "m1", "mugs")
+    done = await rig.say(hub, "m2", "yes please")
+    assert isinstance(done, Done)
+    assert not done.held
+    assert rig.handoffs_of(hub) == []
