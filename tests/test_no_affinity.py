@@ -44,24 +44,35 @@ async def test_a_message_after_resuming_mid_answer_on_the_other_process_is_answe
     assert second[-1]["type"] == "done"
 
 
-@pytest.fixture
-def slow_pair(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    """Two processes on one database and Redis, answering slowly (about 6 s for the return policy)."""
+def _slow_pair(directory: Path) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one database and Redis, answering slowly (about 4 s for the return policy)."""
     env = {
         "SHOPCHAT_REDIS_URL": fresh_redis_url(),
-        "SHOPCHAT_LOCAL_STREAM_DELAY_MS": "100",
+        "SHOPCHAT_LOCAL_STREAM_DELAY_MS": "60",
         "SHOPCHAT_ENCODER_PROCESS": "false",
         "SHOPCHAT_ABANDON_AFTER_S": "1",
         "SHOPCHAT_ANSWER_LEASE_S": "5",
     }
-    a, b = Server(tmp_path, **env), Server(tmp_path, **env)
+    a, b = Server(directory, **env), Server(directory, **env)
     try:
-        a.start(tmp_path / "a.log")
-        b.start(tmp_path / "b.log")
+        a.start(directory / "a.log")
+        b.start(directory / "b.log")
         yield a, b
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """One slow pair for the tests that leave both processes running."""
+    yield from _slow_pair(tmp_path_factory.mktemp("slow-pair"))
+
+
+@pytest.fixture
+def dying_pair(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """A slow pair of the test's own: it kills one process."""
+    yield from _slow_pair(tmp_path)
 
 
 async def test_an_answer_watched_on_the_other_process_is_not_abandoned(
@@ -82,9 +93,9 @@ async def test_an_answer_watched_on_the_other_process_is_not_abandoned(
 
 
 async def test_an_answer_of_a_killed_process_is_taken_over_by_the_one_watching_it(
-    slow_pair: tuple[Server, Server],
+    dying_pair: tuple[Server, Server],
 ) -> None:
-    a, b = slow_pair
+    a, b = dying_pair
     async with connect(a.ws) as on_a:
         ready = await recv(on_a)
         await send(on_a, "m1", "what is your return policy?")

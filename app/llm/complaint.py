@@ -19,7 +19,7 @@ from typing import Final, Literal, cast, get_args
 
 import numpy as np
 
-from app.shop.embedding import Encoder, Vectors
+from app.shop.embedding import Encoder, Vectors, encode_corpus
 
 # "service": treated badly; "no_reply": nobody answered them.
 Topic = Literal["damaged", "wrong_item", "missing", "refund", "late", "service", "no_reply"]
@@ -271,7 +271,7 @@ def read_examples(path: Path = TRAIN_PATH) -> list[tuple[Label, str]]:
 @lru_cache(maxsize=8)
 def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> Vectors:
     # Every responder (and test) with the same examples and FAQ shares one embedding pass.
-    vectors = encoder.encode(texts) if texts else np.zeros((0, 512), dtype=np.float32)
+    vectors = encode_corpus(encoder, texts) if texts else np.zeros((0, 512), dtype=np.float32)
     vectors.setflags(write=False)
     return vectors
 

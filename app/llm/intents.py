@@ -20,7 +20,7 @@ from typing import Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from app.shop.embedding import Encoder
+from app.shop.embedding import Encoder, encode_corpus
 
 Intent = Literal[
     "recommend",
@@ -252,7 +252,7 @@ class IntentClassifier:
         self._encoder = encoder
         self._classes: tuple[Intent, ...] = tuple(i for i in INTENTS if i in present)
         index = {intent: n for n, intent in enumerate(self._classes)}
-        x = np.asarray(encoder.encode([text for _, text in examples]), dtype=np.float32)
+        x = np.asarray(encode_corpus(encoder, [text for _, text in examples]), dtype=np.float32)
         y = np.array([index[intent] for intent, _ in examples], dtype=np.int64)
         self._w, self._b = _train_softmax(x, y, len(self._classes))
         self._recommend = index["recommend"]

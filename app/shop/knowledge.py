@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.shop.catalog import FaqEntry, Product, Shop
-from app.shop.embedding import Encoder
+from app.shop.embedding import Encoder, encode_corpus
 from app.shop.text import singular
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -184,7 +184,7 @@ class ProductHit:
 @lru_cache(maxsize=8)
 def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> npt.NDArray[np.float32]:
     # Every app instance (and test) with the same FAQ shares one embedding pass.
-    vectors = encoder.encode(texts)
+    vectors = encode_corpus(encoder, texts)
     vectors.setflags(write=False)
     return vectors
 
