@@ -50,3 +50,11 @@ def test_query_without_catalog_words_finds_nothing() -> None:
 def test_catalog_search_never_finds_postage_or_fees(knowledge: KnowledgeBase) -> None:
     for query in ("next day carriage", "packing charge", "high resolution image"):
         assert all(hit.product.is_product for hit in knowledge.catalog.search(query, n=10)), query
+
+
+def test_the_faq_searched_by_words_alone_finds_keyword_questions_and_nothing_for_greetings(
+    knowledge: KnowledgeBase,
+) -> None:
+    assert knowledge.faq.search_words("can I pay with paypal?")[0].entry.faq_id == "payment_methods"
+    assert knowledge.faq.search_words("what is your return policy?")[0].score == 1.0
+    assert knowledge.faq.search_words("hi") == []

@@ -51,3 +51,15 @@ async def test_only_the_latest_texts_are_kept() -> None:
     for text in ("a", "b", "c", "a"):
         await shared.embed(text)
     assert inner.texts == ["a", "b", "c", "a"]
+
+
+async def test_a_vector_is_ready_only_once_made() -> None:
+    shared = SharedEmbeddings(CountingEncoder())
+    assert shared.ready("hello") is None
+    pending = asyncio.ensure_future(shared.embed("hello"))
+    await asyncio.sleep(0)
+    assert shared.ready("hello") is None or pending.done()
+    vector = await pending
+    ready = shared.ready("hello")
+    assert ready is not None
+    assert np.array_equal(ready, vector)

@@ -58,6 +58,7 @@ INTERNAL_MESSAGE = CUSTOMER_MESSAGES[ErrorCode.INTERNAL]
 # responder's "ask back" level: close enough to be worth reading), and products matching most of the words.
 KNOWLEDGE_FAQ = 3
 KNOWLEDGE_FAQ_SCORE = 0.42
+KNOWLEDGE_FAQ_WORDS = 0.4  # by words alone: a BM25 of 2 or more (FAQ_LEXICAL_SCALE 5)
 KNOWLEDGE_PRODUCTS = 5
 KNOWLEDGE_PRODUCT_MATCH = 0.6
 
@@ -585,7 +586,7 @@ class AnswerPipeline:
         context_text = self.prompts.customer_context(self.shop, customer)
         sources: list[Source] = []
         if route == "chat" and self.knowledge is not None:
-            faq, products = await self._off_loop(lambda: self._find(text))
+            faq, products = await self._find(text)
             sources = [Source(kind="faq", id=e.faq_id, title=e.questions[0]) for e in faq] + [
                 Source(kind="product", id=p.product_id, title=p.name) for p in products
             ]
@@ -625,20 +626,36 @@ class AnswerPipeline:
         )
         return request, fitted.prompt_tokens
 
-    def _find(self, text: str) -> tuple[list[FaqEntry], list[Product]]:
-        """The FAQ entries and products relevant to a chat message (CPU work: run it off the event loop)."""
-        assert self.knowledge is not None
-        faq = [
-            h.entry
-            for h in self.knowledge.faq.search(text, n=KNOWLEDGE_FAQ)
-            if h.score >= KNOWLEDGE_FAQ_SCORE
-        ]
-        products = [
-            h.product
-            for h in self.knowledge.catalog.search(text, n=KNOWLEDGE_PRODUCTS)
-            if h.matched >= KNOWLEDGE_PRODUCT_MATCH
-        ]
-        return faq, products
+    async def _find(self, text: str) -> tuple[list[FaqEntry], list[Product]]:
+        """The FAQ entries and products relevant to a chat message.
+
+        The first token must not wait for an embedding: when the encoder shares its vectors (see
+        ``SharedEmbeddings``), the message's vector is used if routing has made it already, else the FAQ is
+        searched by its words. The scoring is CPU work and runs off the event loop.
+        """
+        knowledge = self.knowledge
+        assert knowledge is not None
+        ready = getattr(knowledge.encoder, "ready", None)
+        vector = ready(text) if ready is not None else None
+
+        def search() -> tuple[list[FaqEntry], list[Product]]:
+            if vector is not None:
+                hits = knowledge.faq.search_vector(vector, text, n=KNOWLEDGE_FAQ)
+                faq = [h.entry for h in hits if h.score >= KNOWLEDGE_FAQ_SCORE]
+            elif ready is not None:
+                hits = knowledge.faq.search_words(text, n=KNOWLEDGE_FAQ)
+                faq = [h.entry for h in hits if h.score >= KNOWLEDGE_FAQ_WORDS]
+            else:
+                hits = knowledge.faq.search(text, n=KNOWLEDGE_FAQ)
+                faq = [h.entry for h in hits if h.score >= KNOWLEDGE_FAQ_SCORE]
+            products = [
+                h.product
+                for h in knowledge.catalog.search(text, n=KNOWLEDGE_PRODUCTS)
+                if h.matched >= KNOWLEDGE_PRODUCT_MATCH
+            ]
+            return faq, products
+
+        return await self._off_loop(search)
 
 
 def _distinct(sources: list[Source]) -> list[Source]:

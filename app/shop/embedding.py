@@ -130,6 +130,13 @@ class SharedEmbeddings:
                 del self._vectors[next(iter(self._vectors))]
         return await asyncio.shield(found)
 
+    def ready(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The text's vector if it is already made (never waits), else None."""
+        found = self._vectors.get(text)
+        if found is None or not found.done() or found.cancelled() or found.exception() is not None:
+            return None
+        return found.result()
+
     async def _embed(self, text: str) -> npt.NDArray[np.float32]:
         embed = getattr(self.inner, "embed", None)
         if embed is not None:

@@ -223,6 +223,15 @@ class FaqIndex:
         np.maximum.at(best, self._owners, sims)
         return [self._entries[i].faq_id for i in np.argsort(-best, kind="stable")[:n]]
 
+    def search_words(self, text: str, n: int = 3) -> list[FaqHit]:
+        """The ``n`` entries sharing the most telling words with ``text`` (no embedding: for when it cannot
+        wait); the score is the lexical part of ``search``'s, 0 to 1."""
+        lexical, _ = self._lexical.scores(faq_terms(text))
+        ranked = sorted(lexical, key=lambda i: -lexical[i])[:n]
+        return [
+            FaqHit(entry=self._entries[i], score=min(lexical[i] / FAQ_LEXICAL_SCALE, 1.0)) for i in ranked
+        ]
+
     def search_vector(self, vector: npt.NDArray[np.float32], text: str, n: int = 3) -> list[FaqHit]:
         """``search`` with the text's embedding already made."""
         if not self._entries:

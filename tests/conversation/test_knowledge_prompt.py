@@ -11,7 +11,7 @@ from app.conversation.router import RouteDecision
 from app.events import Done, Source
 from app.llm.model import ToolCall
 from app.shop.catalog import load_shop
-from app.shop.embedding import Encoder
+from app.shop.embedding import Encoder, SharedEmbeddings
 from app.shop.knowledge import KnowledgeBase
 from app.shop.recommender import Recommendation
 from tests.conversation import test_service
@@ -134,3 +134,13 @@ async def test_a_confident_recommendation_still_shows_cards_at_once(make_rig: Ca
     )
     _, done = await ask(rig, "recommend me something")
     assert done.route == "recommend"
+
+
+async def test_without_a_ready_vector_the_faq_is_found_by_its_words(
+    make_rig: Callable[..., object], encoder: Encoder
+) -> None:
+    rig: Rig = await make_rig()  # type: ignore[misc]
+    shared = SharedEmbeddings(encoder)  # nothing embedded yet: the first token does not wait for it
+    rig.service.pipeline.knowledge = KnowledgeBase(load_shop(), shared)
+    _, done = await ask(rig, "what is your return policy?")
+    assert [s.id for s in done.sources if s.kind == "faq"][:1] == ["returns"]
