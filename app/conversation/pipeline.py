@@ -631,7 +631,8 @@ class AnswerPipeline:
 
         The first token must not wait for an embedding: when the encoder shares its vectors (see
         ``SharedEmbeddings``), the message's vector is used if routing has made it already, else the FAQ is
-        searched by its words. The scoring is CPU work and runs off the event loop.
+        searched by its words; scoring alone runs on the loop. Without shared vectors the message is embedded
+        here, off the event loop.
         """
         knowledge = self.knowledge
         assert knowledge is not None
@@ -655,7 +656,11 @@ class AnswerPipeline:
             ]
             return faq, products
 
-        return await self._off_loop(search)
+        if ready is not None:
+            return (
+                search()
+            )  # scoring alone takes well under a millisecond: no thread hop on the first token's path
+        return await self._off_loop(search)  # embeds the message: CPU work, off the event loop
 
 
 def _distinct(sources: list[Source]) -> list[Source]:
