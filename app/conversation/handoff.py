@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -66,6 +68,26 @@ def owner_write(conversation_id: str, owner: Owner) -> OwnerChanged:
     )
 
 
+WAITS_KEPT = 20
+"""Recent waits the expected wait is estimated from."""
+
+
+def expected_wait(waits: Sequence[float], ahead: int) -> str:
+    """What a customer with ``ahead`` customers before them may expect, from recent waits ("" without any).
+
+    The median of the recent waits, once per customer in the queue before them and once for themselves:
+    rough, but grounded in how this shop's team has answered lately, never a promise from thin air.
+    """
+    if not waits:
+        return ""
+    minutes = statistics.median(waits) * (ahead + 1) / 60
+    if minutes < 1.5:
+        return " The wait is usually about a minute."
+    if minutes < 60:
+        return f" The wait is usually about {round(minutes)} minutes."
+    return " The wait may be over an hour."
+
+
 class HandoffDesk:
     """Moves conversations between the assistant and people (see the module docstring).
 
@@ -93,6 +115,8 @@ class HandoffDesk:
         self.broadcaster = broadcaster
         # Set by ChatService: the live hub of a conversation (the tool asks by conversation id), and who to tell
         # of each change (the other processes, whose answer in progress must stop when a person takes over).
+        # How long the last customers waited for a person (seconds): the next one is told what to expect.
+        self.waits: deque[float] = deque(maxlen=WAITS_KEPT)
         self.hubs: Callable[[str], Hub | None] = lambda _: None
         self.changed: Callable[[Hub], None] = lambda _: None
 
@@ -122,6 +146,7 @@ class HandoffDesk:
         ahead = await self.waiting() if self.waiting is not None else 0
         changed = owners.request(hub.owner, reason, source, utcnow())
         place = f" You are number {ahead + 1} in the queue." if ahead else ""
+        place += expected_wait(self.waits, ahead)
         await self._announce(
             hub,
             changed,
@@ -151,9 +176,12 @@ class HandoffDesk:
 
     async def take(self, hub: Hub, operator: Operator) -> None:
         """``operator`` takes the conversation; an answer being generated stops (its one ``done``, stopped)."""
-        changed = owners.take(hub.owner, operator, utcnow())
+        now = utcnow()
+        changed = owners.take(hub.owner, operator, now)
         if changed is hub.owner:
             return
+        if hub.owner.state == "waiting" and hub.owner.since is not None:
+            self.waits.append((now - hub.owner.since).total_seconds())
         running = hub.running
         shown = operator.name[:1].upper() + operator.name[1:]  # names are stored lower-case
         await self._announce(hub, changed, "joined", f"{shown} joined the chat.", operator.name)

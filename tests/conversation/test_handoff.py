@@ -4,13 +4,15 @@ operator messages, hand-back, close, tickets, and the owner surviving a restart 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from app.conversation.handoff import OPERATORS_CHANNEL, HandoffDesk
+from app.conversation.handoff import OPERATORS_CHANNEL, HandoffDesk, expected_wait
 from app.conversation.hub import Hub
 from app.conversation.owner import Operator, OwnerError
 from app.conversation.pipeline import ChatConfig
@@ -353,3 +355,25 @@ async def test_a_yes_to_anything_else_does_not_hand_over(make_rig: MakeRig) -> N
     assert isinstance(done, Done)
     assert not done.held
     assert rig.handoffs_of(hub) == []
+
+
+def test_the_expected_wait_comes_from_recent_waits_and_the_place_in_the_queue() -> None:
+    assert expected_wait([], 0) == ""
+    assert expected_wait([30.0, 60.0, 90.0], 0) == " The wait is usually about a minute."
+    assert expected_wait([120.0, 180.0, 240.0], 2) == " The wait is usually about 9 minutes."
+    assert expected_wait([1800.0], 2) == " The wait may be over an hour."
+
+
+async def test_a_customer_waiting_is_told_the_usual_wait_once_people_have_answered(make_rig: MakeRig) -> None:
+    rig: Rig = await make_rig()
+    first = await rig.customer("12347")
+    await rig.say(first, "m1", "Can I speak to a human please?")
+    asked_at = first.owner.since
+    assert asked_at is not None
+    first.owner = dataclasses.replace(first.owner, since=asked_at - timedelta(minutes=4))
+    await rig.desk.take(first, ANNA)
+    second = await rig.customer("12348")
+    await rig.say(second, "m1", "I want to talk to a person")
+    waiting = rig.handoffs_of(second)[-1]
+    assert waiting.status == "waiting"
+    assert "usually about 4 minutes" in waiting.message
