@@ -66,6 +66,7 @@ from app.web.operator_auth import OperatorAuth, OperatorAuthConfig
 from app.web.ratelimit import ClientLimits, ClientLimitsConfig
 from app.web.readiness import Ping, ReadinessCheck
 from app.web.redis_counters import RedisCounters
+from app.web.redis_presence import RedisPresence
 from app.web.routes import ApiError
 from app.web.webhook import HandoffWebhook
 
@@ -293,9 +294,11 @@ def create_app(
         redis = await connect_redis(config.redis_url) if config.redis_url else None
         broadcaster = RedisBroadcaster(redis) if redis is not None else None
         counters = RedisCounters(redis) if redis is not None else None
-        if broadcaster is not None and counters is not None:
+        shared_presence = RedisPresence(redis, presence) if redis is not None else None
+        if broadcaster is not None and counters is not None and shared_presence is not None:
             await broadcaster.start()
             await counters.start()
+            await shared_presence.start()
         pipeline = AnswerPipeline(
             store=store,
             model=chat_model,
@@ -384,6 +387,8 @@ def create_app(
             await health.stop()
             await service.close()
             if broadcaster is not None and counters is not None and redis is not None:
+                if shared_presence is not None:
+                    await shared_presence.aclose()
                 await broadcaster.aclose()
                 await counters.aclose()
                 await redis.aclose()

@@ -31,16 +31,18 @@ SUGGESTIONS = 4
 
 
 class OperatorPresence:
-    """Operators connected to this process, and the shop's hours: whether a person can join a chat now."""
+    """Operators connected (to this process: ``online``; to others: ``elsewhere``, kept by ``RedisPresence``) and
+    the shop's hours: whether a person can join a chat now."""
 
     def __init__(self, hours: SupportHours | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.hours = hours or SupportHours()
         self.online = 0
+        self.elsewhere = 0
         self._clock = clock
 
     def available(self) -> bool:
-        """An operator is connected and it is within the shop's hours."""
-        return self.online > 0 and self.hours.open_at(self._clock())
+        """An operator is connected to some process and it is within the shop's hours."""
+        return self.online + self.elsewhere > 0 and self.hours.open_at(self._clock())
 
 
 def _item(record: OwnerRecord, now: datetime) -> QueueItem:
