@@ -218,6 +218,7 @@ class HandoffDesk:
             NewOperatorMessage(hub.conversation_id, message_id, text, operator.id, now),
         )
         assert isinstance(event, AgentMessage)
+        hub.transcript.operator_said(text)
         return event
 
     # ---- the customer ------------------------------------------------------------------------------

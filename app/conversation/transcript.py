@@ -18,6 +18,8 @@ class Transcript:
         self._order: list[str] = []
         self._questions: dict[str, str] = {}
         self._answers: dict[str, str] = {}
+        # What people of the shop wrote, after the customer message they followed ("" before any).
+        self._said: dict[str, list[str]] = {}
         self._shown_ids: set[str] = set()
         self._last_prices: tuple[float, ...] = ()
 
@@ -28,6 +30,8 @@ class Transcript:
         for record in records:
             if record.role == "user":
                 transcript.asked(record.client_id, record.text)
+            elif record.role == "operator":
+                transcript.operator_said(record.text)
             else:
                 transcript.showed(_stored_cards(record.recommendations))
                 if record.status in _ANSWERED:
@@ -56,6 +60,11 @@ class Transcript:
         if text:
             self._answers[message_id] = text
 
+    def operator_said(self, text: str) -> None:
+        """A person of the shop wrote to the customer: the assistant sees it in the history after a hand-back."""
+        after = self._order[-1] if self._order else ""
+        self._said.setdefault(after, []).append(text)
+
     def showed(self, cards: Sequence[tuple[str, float]]) -> None:
         """Product cards (id, price) went out with an answer; "cheaper" and "more" refer to them from now on."""
         if cards:
@@ -68,7 +77,7 @@ class Transcript:
 
     def before(self, message_id: str, limit: int = 200) -> list[HistoryTurn]:
         """The turns before ``message_id``: each earlier message and its answer, oldest first, at most ``limit``."""
-        turns: list[HistoryTurn] = []
+        turns: list[HistoryTurn] = [_colleague(text) for text in self._said.get("", [])]
         for earlier in self._order:
             if earlier == message_id:
                 break
@@ -76,7 +85,13 @@ class Transcript:
             answer = self._answers.get(earlier)
             if answer is not None:
                 turns.append(HistoryTurn(role="assistant", text=answer))
+            turns.extend(_colleague(text) for text in self._said.get(earlier, []))
         return turns[-limit:]
+
+
+def _colleague(text: str) -> HistoryTurn:
+    # The shop's side of the conversation, marked so the model knows a person said it, not itself.
+    return HistoryTurn(role="assistant", text=f"[A colleague from the shop wrote:] {text}")
 
 
 def _stored_cards(recommendations: dict[str, Any] | None) -> list[tuple[str, float]]:

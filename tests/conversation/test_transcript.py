@@ -73,3 +73,28 @@ def test_stored_records_rebuild_the_shown_cards() -> None:
     transcript = Transcript.from_records([record("m1", "user", "recommend me something"), answer])
     assert transcript.shown().product_ids == {"a", "b"}
     assert transcript.shown().last_prices == (2.95, 4.95)
+
+
+def test_what_a_person_wrote_is_in_the_history_after_the_message_it_followed() -> None:
+    transcript = Transcript()
+    transcript.asked("m1", "my mug arrived broken")
+    transcript.operator_said("I have sent you a new one, it arrives Friday.")
+    transcript.asked("m2", "thanks! and when does it arrive again?")
+    assert [(t.role, t.text) for t in transcript.before("m2")] == [
+        ("user", "my mug arrived broken"),
+        ("assistant", "[A colleague from the shop wrote:] I have sent you a new one, it arrives Friday."),
+    ]
+
+
+def test_stored_operator_messages_rebuild_into_the_history() -> None:
+    transcript = Transcript.from_records(
+        [
+            record("m1", "user", "my mug arrived broken"),
+            record("op-1", "operator", "A new one is on its way."),
+            record("m2", "user", "thanks"),
+        ]
+    )
+    assert [t.text for t in transcript.before("m2")] == [
+        "my mug arrived broken",
+        "[A colleague from the shop wrote:] A new one is on its way.",
+    ]
