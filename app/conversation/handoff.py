@@ -27,6 +27,7 @@ from app.conversation.hub import Hub
 from app.conversation.owner import HandoffSource, Operator, Owner
 from app.errors import ErrorCode, ShopchatError
 from app.events import AgentMessage, Handoff, HandoffStatus
+from app.llm.language import detect_language
 from app.store.records import NewOperatorMessage, OwnerChanged
 from app.store.tables import utcnow
 
@@ -71,8 +72,45 @@ def owner_write(conversation_id: str, owner: Owner) -> OwnerChanged:
 WAITS_KEPT = 20
 """Recent waits the expected wait is estimated from."""
 
+# What the customer reads, in their language when the desk has it (English otherwise).
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "unavailable": "Nobody from the team is available right now.{when} Leave your email address and we will "
+        "write to you; until then the assistant keeps helping.",
+        "when": " Our team is here {hours}.",
+        "waiting": "A person from the team will join this chat shortly; please stay here.{place} Your messages "
+        "are kept for them.",
+        "place": " You are number {n} in the queue.",
+        "minute": " The wait is usually about a minute.",
+        "minutes": " The wait is usually about {n} minutes.",
+        "hour": " The wait may be over an hour.",
+        "joined": "{name} joined the chat.",
+        "returned": "You are chatting with the assistant again.",
+        "closed": "This conversation was closed. Write again any time if you need help.",
+    },
+    "de": {
+        "unavailable": "Gerade ist niemand aus dem Team erreichbar.{when} Hinterlasse deine E-Mail-Adresse, dann "
+        "schreiben wir dir; bis dahin hilft dir der Assistent weiter.",
+        "when": " Unser Team ist {hours} für dich da.",
+        "waiting": "Gleich meldet sich jemand aus dem Team in diesem Chat; bitte bleib hier.{place} Deine "
+        "Nachrichten werden für sie aufbewahrt.",
+        "place": " Du bist Nummer {n} in der Warteschlange.",
+        "minute": " Die Wartezeit beträgt meist etwa eine Minute.",
+        "minutes": " Die Wartezeit beträgt meist etwa {n} Minuten.",
+        "hour": " Die Wartezeit kann über eine Stunde betragen.",
+        "joined": "{name} ist dem Chat beigetreten.",
+        "returned": "Du schreibst wieder mit dem Assistenten.",
+        "closed": "Dieses Gespräch wurde beendet. Schreib uns jederzeit wieder, wenn du Hilfe brauchst.",
+    },
+}
 
-def expected_wait(waits: Sequence[float], ahead: int) -> str:
+
+def customer_text(lang: str, key: str, **values: object) -> str:
+    """The customer's sentence ``key`` in ``lang`` (English when the desk has no such language)."""
+    return TEXTS.get(lang, TEXTS["en"])[key].format(**values)
+
+
+def expected_wait(waits: Sequence[float], ahead: int, lang: str = "en") -> str:
     """What a customer with ``ahead`` customers before them may expect, from recent waits ("" without any).
 
     The median of the recent waits, once per customer in the queue before them and once for themselves:
@@ -82,10 +120,10 @@ def expected_wait(waits: Sequence[float], ahead: int) -> str:
         return ""
     minutes = statistics.median(waits) * (ahead + 1) / 60
     if minutes < 1.5:
-        return " The wait is usually about a minute."
+        return customer_text(lang, "minute")
     if minutes < 60:
-        return f" The wait is usually about {round(minutes)} minutes."
-    return " The wait may be over an hour."
+        return customer_text(lang, "minutes", n=round(minutes))
+    return customer_text(lang, "hour")
 
 
 class HandoffDesk:
@@ -132,28 +170,17 @@ class HandoffDesk:
             return 0
         reason = reason.strip()[:MAX_REASON_CHARS] or "The customer asked for a person."
         handoff_id = await self.handoffs.add_handoff(hub.conversation_id, hub.customer_id, reason)
+        lang = self._language(hub)
         if not self.available():
-            when = f" Our team is here {self.hours}." if self.hours else ""
-            await self._announce(
-                hub,
-                hub.owner,
-                "unavailable",
-                "Nobody from the team is available right now." + when + " Leave your email address and "
-                "we will write to you; until then the assistant keeps helping.",
-            )
+            when = customer_text(lang, "when", hours=self.hours) if self.hours else ""
+            await self._announce(hub, hub.owner, "unavailable", customer_text(lang, "unavailable", when=when))
             log.info("handoff of %s (%s): nobody available", hub.conversation_id, source)
             return handoff_id
         ahead = await self.waiting() if self.waiting is not None else 0
         changed = owners.request(hub.owner, reason, source, utcnow())
-        place = f" You are number {ahead + 1} in the queue." if ahead else ""
-        place += expected_wait(self.waits, ahead)
-        await self._announce(
-            hub,
-            changed,
-            "waiting",
-            "A person from the team will join this chat shortly; please stay here." + place + " "
-            "Your messages are kept for them.",
-        )
+        place = customer_text(lang, "place", n=ahead + 1) if ahead else ""
+        place += expected_wait(self.waits, ahead, lang)
+        await self._announce(hub, changed, "waiting", customer_text(lang, "waiting", place=place))
         log.info("handoff of %s (%s): waiting for a person", hub.conversation_id, source)
         return handoff_id
 
@@ -184,7 +211,9 @@ class HandoffDesk:
             self.waits.append((now - hub.owner.since).total_seconds())
         running = hub.running
         shown = operator.name[:1].upper() + operator.name[1:]  # names are stored lower-case
-        await self._announce(hub, changed, "joined", f"{shown} joined the chat.", operator.name)
+        await self._announce(
+            hub, changed, "joined", customer_text(self._language(hub), "joined", name=shown), operator.name
+        )
         if running is not None and not running.task.done():
             running.stop_reason = "handoff"
             running.task.cancel()
@@ -193,14 +222,18 @@ class HandoffDesk:
         """Hand the conversation back to the assistant."""
         changed = owners.release(hub.owner, operator)
         hub.helpless = 0
-        await self._announce(hub, changed, "returned", "You are chatting with the assistant again.")
+        await self._announce(hub, changed, "returned", customer_text(self._language(hub), "returned"))
 
     async def close(self, hub: Hub, operator: Operator) -> None:
         """End the conversation; a new customer message reopens it with the assistant."""
         changed = owners.close(hub.owner, operator)
-        await self._announce(
-            hub, changed, "closed", "This conversation was closed. Write again any time if you need help."
-        )
+        await self._announce(hub, changed, "closed", customer_text(self._language(hub), "closed"))
+
+    @staticmethod
+    def _language(hub: Hub) -> str:
+        """The language of the customer's latest message (what the desk tells them is written in it)."""
+        latest = hub.transcript.latest_question()
+        return detect_language(latest) if latest else "en"
 
     async def say(self, hub: Hub, operator: Operator, text: str) -> AgentMessage:
         """Store and send the operator's message to the customer."""

@@ -48,6 +48,10 @@ class Transcript:
         """Whether the customer message ``message_id`` is stored."""
         return message_id in self._questions
 
+    def latest_question(self) -> str | None:
+        """The text of the customer's newest stored message, or None."""
+        return self._questions[self._order[-1]] if self._order else None
+
     def previous(self, message_id: str) -> str | None:
         """The customer message stored just before ``message_id`` (None for the first, or an unknown id)."""
         if message_id not in self._questions:

@@ -377,3 +377,13 @@ async def test_a_customer_waiting_is_told_the_usual_wait_once_people_have_answer
     waiting = rig.handoffs_of(second)[-1]
     assert waiting.status == "waiting"
     assert "usually about 4 minutes" in waiting.message
+
+
+async def test_a_german_customer_is_told_in_german(make_rig: MakeRig) -> None:
+    rig: Rig = await make_rig()
+    hub = await rig.customer("12347")
+    await rig.say(hub, "m1", "Ich möchte bitte mit einem Mitarbeiter sprechen")
+    await rig.service.take(hub.conversation_id, ANNA)
+    waiting, joined = rig.handoffs_of(hub)[-2:]
+    assert waiting.message.startswith("Gleich meldet sich jemand aus dem Team")
+    assert joined.message == "Anna ist dem Chat beigetreten."
