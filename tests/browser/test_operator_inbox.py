@@ -3,14 +3,18 @@ customer asks for a person, the operator sees them waiting, takes over, writes, 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import reset_database
 
 from .widget_support import PROJECT_ROOT, ShopchatServer, Widget
 
@@ -18,6 +22,25 @@ pytestmark = pytest.mark.browser
 
 _NAMES = itertools.count(1)
 HOSTILE = 'Hello from Anna <img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, shared_server: ShopchatServer) -> Iterator[ShopchatServer]:
+    """The shared (SQLite) server, or with ``indirect`` "postgres" a server of its own on PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        if not shared_server.running():
+            shared_server.start()
+        yield shared_server
+        return
+    url = request.getfixturevalue("postgres_url")
+    worker = threading.Thread(target=asyncio.run, args=(reset_database(url),))
+    worker.start()
+    worker.join()
+    workdir = request.getfixturevalue("tmp_path") / "postgres-server"
+    instance = ShopchatServer(workdir=workdir, stream_delay_ms=40, extra_env={"SHOPCHAT_DATABASE_URL": url})
+    instance.start()
+    yield instance
+    instance.stop()
 
 
 def add_operator(server: ShopchatServer, name: str) -> str:
@@ -57,6 +80,7 @@ def inbox(browser: Browser, server: ShopchatServer) -> Iterator[Page]:
     assert errors == [], errors
 
 
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
 def test_a_customer_and_an_operator_talk_through_a_handoff(
     widget: Widget, inbox: Page, dialogs: list[str]
 ) -> None:
