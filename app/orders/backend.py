@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from app.store.orders import OrderItemRecord, OrderRecord, OrderStore
+from app.store.tables import aware
 
 OrderStatus = Literal["pending", "processing", "shipped", "delivered", "cancelled", "return_requested"]
 STATUSES: tuple[OrderStatus, ...] = (
@@ -188,7 +189,7 @@ def _order(record: OrderRecord) -> Order:
         order_id=record.order_id,
         customer_id=record.customer_id,
         status=record.status,  # type: ignore[arg-type]  # only this module writes statuses
-        placed_at=_aware(record.placed_at),
+        placed_at=aware(record.placed_at),
         items=tuple(
             OrderItem(
                 item_id=i.item_id,
@@ -204,7 +205,7 @@ def _order(record: OrderRecord) -> Order:
         email=record.email,
         currency=record.currency,
         shipment=shipment,
-        delivered_at=_aware(record.delivered_at) if record.delivered_at is not None else None,
+        delivered_at=aware(record.delivered_at) if record.delivered_at is not None else None,
     )
 
 
@@ -233,11 +234,6 @@ def to_record(order: Order) -> OrderRecord:
             for i in order.items
         ),
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for what was stored as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 Seed = Callable[[str], Sequence[Order]]

@@ -7,14 +7,14 @@ sent twice, from two tabs or through two processes is decided once, and the othe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.store.store import Store
-from app.store.tables import ActionRow, VerificationRow, utcnow
+from app.store.tables import ActionRow, VerificationRow, aware, utcnow
 
 ACTIONS: Table = ActionRow.__table__  # type: ignore[assignment]
 VERIFICATIONS: Table = VerificationRow.__table__  # type: ignore[assignment]
@@ -41,7 +41,7 @@ class ActionRecord:
 
     def expired(self, now: datetime) -> bool:
         """Whether the confirmation can no longer be given."""
-        return _aware(self.expires_at) <= now
+        return aware(self.expires_at) <= now
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +50,6 @@ class Verification:
 
     customer_id: str | None
     failures: int
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for what was stored as UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _record(row: Any) -> ActionRecord:
@@ -68,9 +63,9 @@ def _record(row: Any) -> ActionRecord:
         summary=row.summary,
         customer_id=row.customer_id,
         status=row.status,
-        created_at=_aware(row.created_at),
-        expires_at=_aware(row.expires_at),
-        decided_at=_aware(row.decided_at) if row.decided_at is not None else None,
+        created_at=aware(row.created_at),
+        expires_at=aware(row.expires_at),
+        decided_at=aware(row.decided_at) if row.decided_at is not None else None,
     )
 
 

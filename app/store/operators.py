@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, func, select, update
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import ErrorCode, ShopchatError
 from app.store.store import Store
-from app.store.tables import OperatorRow, OperatorSessionRow, utcnow
+from app.store.tables import OperatorRow, OperatorSessionRow, aware, utcnow
 
 OPERATORS: Table = OperatorRow.__table__  # type: ignore[assignment]
 SESSIONS: Table = OperatorSessionRow.__table__  # type: ignore[assignment]
@@ -196,7 +196,7 @@ class OperatorStore:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return OperatorSession(_operator(row), session_id, _aware(row.expires_at))
+        return OperatorSession(_operator(row), session_id, aware(row.expires_at))
 
     async def end_session(self, session_id: str) -> bool:
         """End the session with that id (its token's hash); False when there was none."""
@@ -225,12 +225,7 @@ def _operator(row: Any) -> OperatorRecord:
     return OperatorRecord(
         id=row.id,
         name=row.name,
-        created_at=_aware(row.created_at),
-        password_changed_at=_aware(row.password_changed_at),
-        removed_at=_aware(row.removed_at) if row.removed_at is not None else None,
+        created_at=aware(row.created_at),
+        password_changed_at=aware(row.password_changed_at),
+        removed_at=aware(row.removed_at) if row.removed_at is not None else None,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back the naive UTC it was given; PostgreSQL an aware datetime.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

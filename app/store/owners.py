@@ -6,24 +6,18 @@ Owners are written through the event log (``OwnerChanged`` in ``Store.write``), 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select
 
 from app.store.records import OwnerRecord
 from app.store.store import CONVERSATIONS, OWNERS, Store
-from app.store.tables import OperatorRow
+from app.store.tables import OperatorRow, aware
 
 OPERATORS: Table = OperatorRow.__table__  # type: ignore[assignment]
 
 QUEUE_LIMIT = 200
 """Conversations the inbox lists at most (waiting ones first)."""
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time the store keeps is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _record(row: Any) -> OwnerRecord:
@@ -34,9 +28,9 @@ def _record(row: Any) -> OwnerRecord:
         operator_name=row.name,
         reason=row.reason,
         source=row.source,
-        since=_aware(row.since) if row.since is not None else None,
+        since=aware(row.since) if row.since is not None else None,
         ticket_email=row.ticket_email,
-        updated_at=_aware(row.updated_at),
+        updated_at=aware(row.updated_at),
         customer_id=row.customer_id,
     )
 
