@@ -32,9 +32,10 @@ from bench.actions import (
 )
 from tests.test_server_e2e import ROOT, free_port
 
-# pass^1 of the whole suite against the built-in responder when last measured (42 of 51 tasks): a
-# regression check, to be raised when the responder gets better. See README "Action evaluation".
-MEASURED_PASS_1 = 42 / 51
+# pass^1 of the whole suite against the built-in responder when last measured was 51 of 51; two tasks of slack
+# for a loaded CI machine (the handoff tasks wait on timers). A regression check, to be raised when the responder
+# gets better. See README "Action evaluation".
+MEASURED_PASS_1 = 49 / 51
 
 ORDER = {"status": "pending", "address": {"line1": "1 Mill Road", "city": "York", "postcode": "YO1 6JJ"}}
 

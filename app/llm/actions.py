@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 from app.llm.model import ChatRequest, ToolCall
 
 Lang = Literal["en", "de"]
-Intent = Literal["status", "cancel", "return", "address", "list"]
+Intent = Literal["status", "items", "cancel", "return", "address", "list"]
 Asked = Literal["order", "verify", "item", "address", "confirm"]
 
 FIND = "find_customer_orders"
@@ -106,7 +106,8 @@ _CHANGE_ADDRESS = re.compile(
 _STATUS = re.compile(
     r"\bwhere\b(?! (?:do|can|should|may) (?:i|we)\b)|\btrack(?:ing)?\b|\bstatus\b"
     r"|\bhas\b[^.?!]{0,30}\b(?:shipped|arrived|been sent|been dispatched)|\bon (?:its|the) way\b"
-    r"|\b(?:shipped|dispatched|sent|arrived|delivered) yet\b"
+    r"|\b(?:shipped|dispatched|sent|arrived|delivered) yet\b|\b(?:arrived?|shipped|dispatched|delivered) already\b"
+    r"|\bdid\b[^.?!]{0,30}\b(?:arrive|ship|get (?:shipped|delivered|sent)|come)\b"
     r"|\bwhen (?:will|does|do|is)\b[^.?!]{0,40}\b(?:arrive|come|coming|delivered|ship)"
     r"|\bwo (?:ist|bleibt|sind)\b|\bsendungsverfolgung\b|\bverfolg\w*|\blieferstatus\b|\bwann (?:kommt|wird|kommen)\b"
     r"|\b(?:angekommen|versandt|verschickt|unterwegs)\b",
@@ -115,6 +116,25 @@ _STATUS = re.compile(
 _LIST = re.compile(
     r"\b(?:my|all my|list|show)\b[^.?!]{0,20}\borders\b|\border history\b|\bwhat (?:have|did) i (?:order|buy|bought)"
     r"|\b(?:meine|alle)\s+bestellungen\b|\bbestellhistorie\b|\bwas habe ich bestellt\b",
+    _FLAGS,
+)
+# What an order holds: "what was in my order 1238305?", "what did I buy in order …", "items of my last order".
+_ITEMS = re.compile(
+    r"\bwhat(?:'s|s| is| was| were| came| comes)? in (?:my |the |this |that |our )?(?:\w+ ){0,2}"
+    r"(?:order|parcel|package|delivery|box)\b"
+    r"|\bwhat (?:did|have|do) (?:i|we) (?:buy|order|get|purchase|bought|ordered|got|purchased)\b[^.?!]{0,12}\b(?:in|with|on)\b"
+    r"|\b(?:items?|products?|contents?|things|articles?)\b[^.?!]{0,15}\b(?:in|of|from|on)\s+(?:my |the |this |that |our )?"
+    r"(?:\w+ ){0,2}(?:order|parcel|package|delivery)\b"
+    r"|\bwas (?:war|ist|sind|waren|habe ich|hatte ich)\b[^.?!]{0,30}\b(?:in|bestellt|gekauft)\b"
+    r"|\bwelche (?:artikel|produkte|sachen)\b|\binhalt\b",
+    _FLAGS,
+)
+# A new destination for an order, said without the word "address": "send order 1237004 to 3 Queen Street, …",
+# "bitte liefern Sie die Bestellung an Hauptstraße 5, 10115 Berlin".
+_DELIVER_TO = re.compile(
+    r"\b(?:send|deliver|ship|redirect|forward|post|go|be (?:sent|delivered|shipped|redirected))\b[^.?!]{0,40}?"
+    r"\bto\s+(?:flat |apartment |apt\.? |unit )?\d"
+    r"|\b(?:schick|liefer|send|versend)\w*\b[^.?!]{0,60}?\ban\s+[^.?!]{0,40}?\d{4,5}",
     _FLAGS,
 )
 # The customer's own order: an order word with a possessive or a demonstrative, or "I ordered".
@@ -152,7 +172,7 @@ _YES = re.compile(
 )
 _NO = re.compile(r"^\W*(?:no|nope|don'?t|cancel that|nein|lieber nicht|doch nicht)\b", _FLAGS)
 # Where the new address starts: "… address of 1234703 to Jane Doe, 12 High St, …".
-_ADDRESS_START = re.compile(r"\b(?:to|zu|nach|auf|in|into|is|lautet|ist)\s*:?\s+|:\s*", _FLAGS)
+_ADDRESS_START = re.compile(r"\b(?:to|zu|nach|an|auf|in|into|is|lautet|ist)\s*:?\s+|:\s*", _FLAGS)
 # How an answer to "what's the new address?" may begin before the address itself.
 _ADDRESS_LEAD = re.compile(
     r"^\W*(?:(?:it'?s|it is|please (?:send|deliver) (?:it )?)\s+)?(?:to|zu|nach|an)?\s*"
@@ -347,6 +367,15 @@ def intent_of(text: str) -> Intent | None:
         return "return"
     if _CHANGE_ADDRESS.search(text) and not _negated(text, r"(?:change|update|modify|ändern|aendern)"):
         return "address"
+    if (
+        own
+        and _DELIVER_TO.search(text)
+        and parse_address(_address_part(text)[1]).get("postcode")
+        and not _negated(text, r"(?:send|deliver|ship|schick\w*|liefer\w*)")
+    ):
+        return "address"
+    if own and _ITEMS.search(text):
+        return "items"
     if _LIST.search(text) and not numbered:
         return "list"
     if _STATUS.search(text) and own:
@@ -448,6 +477,12 @@ def parse_address(text: str) -> dict[str, str]:
     return found
 
 
+# Words after an address that are not part of it: "…, CF10 2AB instead?", "…, YO1 9RN please, thanks".
+_AFTER_ADDRESS = re.compile(
+    r"(?:[\s,]+(?:instead|please|pls|thanks|thank you|thx|cheers|bitte|danke|stattdessen))+\W*$", _FLAGS
+)
+
+
 def _address_part(text: str) -> tuple[str, str]:
     """The message before its new address, and the address ("" when it gives none).
 
@@ -463,7 +498,7 @@ def _address_part(text: str) -> tuple[str, str]:
     starts = [m for m in _ADDRESS_START.finditer(text, start) if m.start() < start + comma.start()]
     if not starts or not re.search(r"\d", text[starts[-1].end() :]):
         return text, ""
-    address = text[starts[-1].end() :]
+    address = _AFTER_ADDRESS.sub("", text[starts[-1].end() :])
     references = " ".join(m.group(0) for m in _ORDER_REFERENCE.finditer(address))
     return text[: starts[-1].start()] + " " + references, _ORDER_REFERENCE.sub(" ", address)
 
@@ -839,8 +874,8 @@ def _next_step(d: Dialogue) -> Decision:
     details = _details(d, order_id)
     if details is None:
         return _call(d, DETAILS, order_id=order_id)
-    if intent == "status":
-        return Say(_status(d, details))
+    if intent in ("status", "items"):
+        return Say(_status(d, details, with_items=intent == "items"))
     if intent == "return":
         if details.get("status") not in ("delivered", "return_requested"):
             return Say(_cannot(d, "return", details))
@@ -902,6 +937,14 @@ def _return(d: Dialogue, order_id: str, details: Mapping[str, Any], reason: str)
     chosen: list[int] = []
     maybe: list[int] = []
     for s in d.said:
+        returned = [] if s.answered == "item" else _returned_named(s.text, details)
+        if returned:
+            return d.say(
+                "already_returned",
+                order=order_id,
+                items=_join(returned, d.lang),
+                has="has" if len(returned) == 1 else "have",
+            )
         chosen, maybe = _pick(s.text, items, numbered=s.answered == "item")
         if chosen or maybe:
             break
@@ -915,6 +958,17 @@ def _return(d: Dialogue, order_id: str, details: Mapping[str, Any], reason: str)
         return d.say("ask_item", order=order_id, items=lines)
     ids = [str(items[n].get("item_id")) for n in chosen]
     return _call(d, RETURN, order_id=order_id, item_ids=ids, reason=reason)
+
+
+def _returned_named(text: str, details: Mapping[str, Any]) -> list[str]:
+    """Names of lines ``text`` names for sure that are already returned in full (none when it names others)."""
+    lines = [i for i in details.get("items") or () if isinstance(i, Mapping)]
+    sure, _ = _pick(text, lines, numbered=False)
+    if not sure or _ALL.search(text):
+        return []
+    if any(_int(lines[n].get("returned_quantity"), 0) < _int(lines[n].get("quantity"), 1) for n in sure):
+        return []
+    return [str(lines[n].get("name", "")) for n in sure]
 
 
 _REQUIRED_ADDRESS: Final = ("name", "line1", "city", "postcode", "country")
@@ -1011,6 +1065,11 @@ _TEXTS: Final[dict[str, dict[Lang, str]]] = {
         "or number, or “all”.",
         "de": "Welchen Artikel der Bestellung {order} möchten Sie zurückgeben?\n\n{items}\n\nBitte antworten "
         "Sie mit dem Namen oder der Nummer, oder mit „alle“.",
+    },
+    "already_returned": {
+        "en": "The {items} from order {order} {has} already been returned, so there is nothing more to send "
+        "back.",
+        "de": "Aus der Bestellung {order} wurde bereits zurückgegeben: {items}. Dafür ist nichts mehr zu tun.",
     },
     "all_returned": {
         "en": "Everything in order {order} is already being returned.",
@@ -1166,7 +1225,8 @@ def _item_names(names: Sequence[str], lang: Lang) -> str:
     return _join([f"**{n}**" for n in names], lang)
 
 
-def _status(d: Dialogue, order: Mapping[str, Any]) -> str:
+def _status(d: Dialogue, order: Mapping[str, Any], *, with_items: bool = False) -> str:
+    """The order's state; with ``with_items``, each line of it too ("what was in my order?")."""
     lang = d.lang
     status = str(order.get("status", ""))
     order_id = order.get("order_id", "")
@@ -1195,7 +1255,29 @@ def _status(d: Dialogue, order: Mapping[str, Any]) -> str:
             if lang == "de"
             else f" It has {count} item{'s' if count != 1 else ''}, {total} in total."
         )
+    if with_items and isinstance(items, list) and items:
+        text += "\n\n" + _lines(items, lang)
     return text
+
+
+_MAX_LINES = 20
+
+
+def _lines(items: Sequence[object], lang: Lang) -> str:
+    """An order's lines as a list: "- 2 × Retro Coffee Mugs (1 returned)"; the first ``_MAX_LINES`` only."""
+    lines = []
+    for item in items[:_MAX_LINES]:
+        if not isinstance(item, Mapping):
+            continue
+        line = f"- {_int(item.get('quantity'), 1)} × {item.get('name', '')}"
+        returned = _int(item.get("returned_quantity"), 0)
+        if returned:
+            line += f" ({returned} zurückgegeben)" if lang == "de" else f" ({returned} returned)"
+        lines.append(line)
+    if len(items) > _MAX_LINES:
+        more = len(items) - _MAX_LINES
+        lines.append(f"- … und {more} weitere" if lang == "de" else f"- … and {more} more")
+    return "\n".join(lines)
 
 
 def _list(d: Dialogue, orders: list[Mapping[str, Any]]) -> Decision:

@@ -869,3 +869,83 @@ def test_the_order_and_the_new_address_are_told_apart(text: str) -> None:
             "country": "United Kingdom",
         },
     }
+
+
+# --- what an order holds, a destination without the word "address", a line already returned -----------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What was in my order 1234706?",
+        "what did i buy in order 1234706",
+        "which items are in order 1234706?",
+        "Was war in meiner Bestellung 1234706?",
+    ],
+)
+def test_asking_what_an_order_holds_lists_its_lines(text: str) -> None:
+    answer = Chat().send(text)
+    assert "2 × RETRO COFFEE MUGS ASSORTED" in answer
+    assert "1 × JAM MAKING SET PRINTED" in answer
+
+
+def test_a_status_question_does_not_list_the_lines() -> None:
+    answer = Chat().send("where is my order 1234706?")
+    assert "RETRO COFFEE MUGS" not in answer
+
+
+def test_what_is_in_the_latest_order_looks_it_up_first() -> None:
+    chat = Chat()
+    answer = chat.send("what was in my last order?")
+    assert chat.names() == ["find_customer_orders", "get_order_details"]
+    assert "JAM MAKING SET PRINTED" in answer
+
+
+@pytest.mark.parametrize(
+    ("text", "line1", "city", "postcode"),
+    [
+        ("Can you send order 1234705 to 3 Queen Street, Cardiff, CF10 2AB instead?", "3 Queen Street", "Cardiff",
+         "CF10 2AB"),
+        ("I moved. Please deliver order 1234705 to 8 Castle Street, York, YO1 9RN.", "8 Castle Street", "York",
+         "YO1 9RN"),
+        ("Bitte schicken Sie die Bestellung 1234705 an Hauptstraße 5, 10115 Berlin, Deutschland", "Hauptstraße 5",
+         "Berlin",
+         "10115"),
+    ],
+)  # fmt: skip
+def test_a_new_destination_without_the_word_address_is_a_change_of_address(
+    text: str, line1: str, city: str, postcode: str
+) -> None:
+    chat = Chat()
+    chat.send(text)
+    address = chat.args("modify_pending_order_address")["address"]
+    assert (address["line1"], address["city"], address["postcode"]) == (line1, city, postcode)
+
+
+def test_sending_something_else_is_not_a_change_of_address() -> None:
+    assert intent_of("please don't send order 1234705 to 4 Park Road, York, YO1 7HH") is None
+    assert intent_of("send me the invoice for order 1234706") is None
+
+
+def test_returning_a_line_already_returned_says_so() -> None:
+    shop = FakeShop()
+    shop.orders["1234706"]["items"][1]["returned_quantity"] = 1
+    answer = Chat(shop=shop).send("I want to return the Jam Making Set from order 1234706")
+    assert "already been returned" in answer
+    assert "return_delivered_order_items" not in Chat(shop=shop).names()
+    assert shop.pending is None
+
+
+def test_needs_to_go_to_an_address_is_a_change_of_address() -> None:
+    chat = Chat()
+    chat.send("My order 1234705 needs to go to 22 Harbour Road, Bristol, BS1 5TY please")
+    assert chat.args("modify_pending_order_address")["address"]["line1"] == "22 Harbour Road"
+
+
+def test_going_somewhere_without_a_postcode_is_not_a_change_of_address() -> None:
+    assert intent_of("I want to go to 5 shops today, is order 1234706 ready") != "address"
+
+
+@pytest.mark.parametrize("text", ["did order 1234706 arrive already?", "did my order 1234706 ship?"])
+def test_did_it_arrive_is_a_status_question(text: str) -> None:
+    assert intent_of(text) == "status"
