@@ -55,8 +55,6 @@ from loadkit.peers import (  # noqa: E402
 SCENARIOS = ("cpu", "ttft", "held", "saturation", "local", "scale")
 # `scale` needs Redis and runs its own peers (one process, then two): only when asked for.
 DEFAULT_SCENARIOS = ("cpu", "ttft", "held", "saturation", "local")
-# The services the scale scenario's servers use, by command name: their CPU is reported beside the server's.
-SERVICES = ("postgres", "redis-server")
 GAP_LIMIT_MS = 250.0
 TARGETS = {
     "held_sqlite": 300,
@@ -622,6 +620,7 @@ class Bench:
                     f"{os.cpu_count()} cores  "
                     f"sockets per worker {sorted(s['sockets_per_worker'].values())}  load {s['loadavg']}"
                 )
+                self.log_breakdown(s)
         self.results.setdefault("scenarios", {})[name] = {
             key: {
                 "runs": reps,
@@ -629,10 +628,31 @@ class Bench:
                 "deltas_per_s": spread([r["tokens_per_s"] for r in reps]),
                 "machine_util": spread([r["machine_util"] for r in reps]),
                 "cpu_ms_per_answer": spread([r["cpu_ms_per_answer"] for r in reps]),
+                "cpu_breakdown_ms": {
+                    role: spread([r["cpu_breakdown_ms"].get(role) for r in reps])
+                    for role in (reps[0]["cpu_breakdown_ms"] if reps else {})
+                },
+                "ceiling": spread([r["ceiling"] for r in reps]),
             }
             for key, reps in runs.items()
         }
         self.scenario_end(name)
+
+    def cpu_snapshot(self, server: Server) -> dict[str, float]:
+        """Cumulative CPU seconds of every process taking part in a scale run, by role."""
+        roles = procs.server_cpu_by_role(server.child.pid, server.spec.workers)
+        database = self.ctx.pg_url.rpartition("/")[2].partition("?")[0]
+        postgres = procs.postgres_cpu_seconds(database)
+        return {
+            "server loop": roles["loop"],
+            "server encoder": roles["encoder"],
+            "server supervisor": roles["supervisor"] + roles["other"],
+            "upstream": procs.cpu_seconds(self.upstream.pid),
+            "load generator": procs.own_cpu_seconds(),
+            "postgres backends": postgres["backends"],
+            "postgres background": postgres["background"],
+            "redis": procs.service_cpu_seconds("redis-server"),
+        }
 
     async def scale_once(self, spec: PeerSpec) -> dict[str, Any]:
         """One configuration on a fresh database: warm up, then a closed-loop window of questions."""
@@ -644,7 +664,7 @@ class Bench:
                 spread_over = await sockets_per_worker(server.port, spec.workers)
                 await fleet.converse(chat_question, messages=1, stagger_s=plan.stagger_s, answer_timeout_s=60)
                 busy, total = procs.machine_cpu_seconds()
-                services = {name: procs.service_cpu_seconds(name) for name in SERVICES}
+                before = self.cpu_snapshot(server)
                 s = await self.measure(
                     server,
                     fleet,
@@ -654,26 +674,55 @@ class Bench:
                     answer_timeout_s=60,
                     until_s=plan.scale_window_s,
                 )
+                after = self.cpu_snapshot(server)
                 busy_after, total_after = procs.machine_cpu_seconds()
-                for name, before in services.items():
-                    services[name] = (procs.service_cpu_seconds(name) - before) / s["wall_s"]
             finally:
                 await fleet.close()
         cores = os.cpu_count() or 1
         machine = (busy_after - busy) / max(total_after - total, 1e-9) * cores
-        ours = s["server_util"] + s["upstream_util"] + s["loadgen_util"] + sum(services.values())
+        used = {role: after[role] - before[role] for role in before}
+        ours = sum(used.values())
+        done = s["done"]
+        per_answer = {role: cpu / done * 1000 for role, cpu in used.items()} if done else {}
+        loop_ms = per_answer.get("server loop")
         s.update(
             machine_util=machine,
             # What the machine spent on anything else (other users of a shared host): a busy one here means the
             # two processes had fewer cores than the machine has.
-            others_util=max(0.0, machine - ours),
+            others_util=max(0.0, machine - ours / s["wall_s"]),
             # Whatever the machine lets each configuration use, what one answer costs the server.
-            cpu_ms_per_answer=s["server_cpu_s"] / s["done"] * 1000 if s["done"] else None,
+            cpu_ms_per_answer=s["server_cpu_s"] / done * 1000 if done else None,
+            # Every process's CPU per completed answer, and its share of a core over the window.
+            cpu_breakdown_ms=per_answer,
+            cpu_breakdown_util={role: cpu / s["wall_s"] for role, cpu in used.items()},
+            loop_util=used["server loop"] / s["wall_s"] / spec.workers,
+            # With its loop saturated, one process completes 1/loop answers per second, while N processes on C
+            # cores complete at most C/total: the ratio cannot pass C·loop/total (nor N).
+            ceiling=(
+                min(SCALE[-1].workers, cores * loop_ms / sum(per_answer.values()))
+                if loop_ms and per_answer
+                else None
+            ),
             sockets_per_worker=spread_over,
-            services_util=services,
+            services_util={
+                "postgres": (used["postgres backends"] + used["postgres background"]) / s["wall_s"],
+                "redis-server": used["redis"] / s["wall_s"],
+            },
             loadavg=loadavg(),
         )
         return s
+
+    def log_breakdown(self, s: dict[str, Any]) -> None:
+        """Print one run's CPU per completed answer, process by process."""
+        parts = ", ".join(f"{role} {ms:.2f}" for role, ms in s["cpu_breakdown_ms"].items())
+        total = sum(s["cpu_breakdown_ms"].values())
+        loop = s["cpu_breakdown_ms"].get("server loop") or 0.0
+        self.log(
+            f"      CPU ms per answer: {parts}; total {total:.2f} ({(total - loop) / loop if loop else 0:.0%} of "
+            f"the loops' outside them); loops busy {s['loop_util']:.0%} each; "
+            f"ceiling of N processes ÷ one on {os.cpu_count()} cores from these costs: "
+            f"{s['ceiling'] or 0:.2f}×"
+        )
 
 
 # ---- report ----------------------------------------------------------------------------------------
@@ -901,6 +950,28 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
         ],
         rows,
     )
+    rows = []
+    roles: list[str] = []
+    for spec in SCALE:
+        breakdown = sc.get("scale", {}).get(spec.key, {}).get("cpu_breakdown_ms", {})
+        roles = roles or list(breakdown)
+        if breakdown:
+            total = spread([sum(r["cpu_breakdown_ms"].values()) for r in sc["scale"][spec.key]["runs"]])
+            rows.append([spec.label, *(fmt(breakdown[role], 2) for role in roles), fmt(total, 2)])
+    _section(
+        "Scale: CPU ms per completed answer, process by process",
+        ["configuration", *roles, "total"],
+        rows,
+    )
+    one, two = (sc.get("scale", {}).get(spec.key, {}).get("runs", []) for spec in SCALE)
+    if one and two:
+        loop = spread([r["cpu_breakdown_ms"]["server loop"] for r in one])["median"]
+        total = spread([sum(r["cpu_breakdown_ms"].values()) for r in two])["median"]
+        if loop and total:
+            print(
+                f"  ceiling on {machine['cpus']} cores: one process's loop {loop:.2f} ms per answer, everything "
+                f"two processes' runs spend {total:.2f} ms → at most {machine['cpus'] * loop / total:.2f}×"
+            )
     print()
     for spec in [*peers, *SCALE]:
         logged: dict[str, int] = {}
