@@ -120,6 +120,9 @@ class Plan:
     scale_tokens: int = 100
     scale_rate: float = 100.0
     scale_window_s: float = 20.0
+    # A client starts a new conversation after this many answers: a faster configuration must not be handed
+    # longer conversations (a longer history costs more per answer), and shop chats are short.
+    scale_turns: int = 4
     time_limit_s: float = 40 * 60.0
 
 
@@ -256,6 +259,7 @@ class Bench:
         answer_timeout_s: float,
         until_s: float | None = None,
         late_after_s: float | None = None,
+        turns: int | None = None,
     ) -> dict[str, Any]:
         """Run one measured conversation round over ``fleet``; the figures plus CPU use of every process."""
         await self.upstream_stats()
@@ -272,6 +276,7 @@ class Bench:
             stagger_s=self.plan.stagger_s,
             answer_timeout_s=answer_timeout_s,
             until=t0 + until_s if until_s is not None else None,
+            turns=turns,
         )
         wall = time.monotonic() - t0
         server.check()
@@ -673,6 +678,7 @@ class Bench:
                     messages=1_000_000,
                     answer_timeout_s=60,
                     until_s=plan.scale_window_s,
+                    turns=plan.scale_turns or None,
                 )
                 after = self.cpu_snapshot(server)
                 busy_after, total_after = procs.machine_cpu_seconds()
@@ -938,7 +944,8 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
     _section(
         f"Scale ({plan.get('scale_conversations')} conversations asking back to back, "
         f"{plan.get('scale_tokens')}-token answers at {plan.get('scale_rate', 0):g} tok/s, "
-        f"{plan.get('scale_window_s', 0):g} s window; PostgreSQL + Redis)",
+        f"{plan.get('scale_window_s', 0):g} s window, a new conversation every {plan.get('scale_turns') or '∞'} "
+        "answers; PostgreSQL + Redis)",
         [
             "configuration",
             "answers/s",
@@ -1098,6 +1105,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scale-conversations", type=int, default=None)
     parser.add_argument("--scale-window-s", type=float, default=None)
     parser.add_argument(
+        "--scale-turns",
+        type=int,
+        default=None,
+        help="answers per conversation in the scale scenario (0: unbounded)",
+    )
+    parser.add_argument(
         "--time-limit-min", type=float, default=None, help="skip remaining steps after this long"
     )
     parser.add_argument(
@@ -1140,6 +1153,8 @@ def build_plan(args: argparse.Namespace) -> Plan:
         plan = replace(plan, scale_conversations=args.scale_conversations)
     if args.scale_window_s:
         plan = replace(plan, scale_window_s=args.scale_window_s)
+    if args.scale_turns is not None:
+        plan = replace(plan, scale_turns=args.scale_turns)
     if args.time_limit_min:
         plan = replace(plan, time_limit_s=args.time_limit_min * 60)
     return plan

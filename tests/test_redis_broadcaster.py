@@ -117,3 +117,24 @@ def test_a_single_event_of_the_older_format_still_decodes() -> None:
 def test_a_malformed_batch_is_refused(data: str) -> None:
     with pytest.raises(MalformedMessageError):
         decode_batch(data)
+
+
+async def test_events_go_out_while_the_shared_pool_is_used_up(redis_url: str) -> None:
+    # Two pool connections: the listener's, and one a burst of other commands holds.
+    busy = Redis.from_url(redis_url, max_connections=2)
+    other = Redis.from_url(redis_url)
+    a, b = RedisBroadcaster(busy, channel="test:events"), RedisBroadcaster(other, channel="test:events")
+    await a.start()
+    await b.start()
+    held = await busy.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        there = live()
+        b.subscribe("c1", there)
+        a.publish("c1", 1, "through")
+        assert await frames(there, 1) == ["through"]
+    finally:
+        await busy.connection_pool.release(held)
+        await a.aclose()
+        await b.aclose()
+        await busy.aclose()
+        await other.aclose()

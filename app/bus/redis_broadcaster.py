@@ -183,23 +183,40 @@ class RedisBroadcaster:
         return batch
 
     async def _publish(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = self._take_batch()
-                try:
-                    await self.redis.publish(self.channel, encode_batch(self.origin, batch))
-                except (RedisError, OSError) as exc:
-                    log.error(
-                        "could not publish %d events to Redis: %s: %s", len(batch), type(exc).__name__, exc
-                    )
-                    await asyncio.sleep(1.0)
-            if self._dropped:
-                log.error("dropped %d events for other processes (Redis too slow or down)", self._dropped)
-                self._dropped = 0
-            if not self._pending:
-                self._idle.set()
+        # A connection of its own, outside the shared pool: the fan-out never waits for (or fails on) a pool
+        # that a burst of connecting sockets has used up, and one task publishing in order needs just one.
+        pool = self.redis.connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._pending:
+                    batch = self._take_batch()
+                    try:
+                        await connection.send_command(
+                            "PUBLISH", self.channel, encode_batch(self.origin, batch)
+                        )
+                        await connection.read_response()
+                    except (RedisError, OSError) as exc:
+                        log.error(
+                            "could not publish %d events to Redis: %s: %s",
+                            len(batch),
+                            type(exc).__name__,
+                            exc,
+                        )
+                        await connection.disconnect()
+                        await asyncio.sleep(1.0)
+                self._settle()
+        finally:
+            await connection.disconnect()
+
+    def _settle(self) -> None:
+        if self._dropped:
+            log.error("dropped %d events for other processes (Redis too slow or down)", self._dropped)
+            self._dropped = 0
+        if not self._pending:
+            self._idle.set()
 
     async def _listen(self) -> None:
         while True:
