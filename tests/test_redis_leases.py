@@ -78,3 +78,15 @@ async def test_a_lease_taken_after_all_were_released_is_renewed_too(redis: Redis
     await asyncio.sleep(0.7)
     assert await redis.exists("shopchat:lease:c7/m2")
     await second.release()
+
+
+async def test_a_lease_whose_key_went_missing_is_taken_again_not_lost(redis: Redis) -> None:
+    lost = asyncio.Event()
+    a = RedisLeases(redis, ttl_s=0.3)
+    lease = await a.acquire("c8/m1", on_lost=lost.set)
+    assert lease is not None
+    await redis.delete("shopchat:lease:c8/m1")  # as if granted while Redis could not be reached
+    await asyncio.sleep(0.25)
+    assert await redis.get("shopchat:lease:c8/m1") == a.owner.encode()
+    assert not lost.is_set()
+    await lease.release()

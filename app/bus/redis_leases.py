@@ -15,8 +15,12 @@ from app.conversation.leases import Lease
 
 log = logging.getLogger("shopchat.bus")
 
+# A missing key is taken again: it was granted while Redis could not be reached, or it lapsed and nobody took
+# it, and in both cases nobody else is generating the answer. Only another owner's key means the lease is lost.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not owner then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 """
 _RELEASE = """
