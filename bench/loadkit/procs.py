@@ -96,6 +96,23 @@ def server_cpu_by_role(pid: int, workers: int) -> dict[str, float]:
     return roles
 
 
+def backend_database(title: str) -> str | None:
+    """The database a PostgreSQL backend is connected to, from its process title; None for other processes.
+
+    A backend's title is "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE"; a background process's is
+    "postgres: [CLUSTER:] walwriter"; the postmaster shows its own command line.
+    """
+    words = title.split()
+    if words[:1] != ["postgres:"]:
+        return None
+    words = words[1:]
+    if words and words[0].endswith(":"):
+        words = words[1:]
+    if len(words) >= 3 and _BACKEND_CLIENT.match(words[2]):
+        return words[1]
+    return None
+
+
 def postgres_cpu_seconds(database: str) -> dict[str, float]:
     """CPU seconds of PostgreSQL: the backends connected to ``database``, and its shared background processes.
 
@@ -109,18 +126,11 @@ def postgres_cpu_seconds(database: str) -> dict[str, float]:
             if (entry / "comm").read_text().strip() != "postgres":
                 continue
             used = cpu_seconds(int(entry.name))
-            title = _cmdline(int(entry.name)).split()
-            # A backend's title is "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE"; a background
-            # process's is "postgres: [CLUSTER:] walwriter"; the postmaster shows its own command line.
-            if title[:1] == ["postgres:"]:
-                title = title[1:]
-                if title and title[0].endswith(":"):
-                    title = title[1:]
-                if len(title) >= 3 and _BACKEND_CLIENT.match(title[2]):
-                    if title[1] == database:
-                        out["backends"] += used
-                    continue
-            out["background"] += used
+            connected = backend_database(_cmdline(int(entry.name)))
+            if connected is None:
+                out["background"] += used
+            elif connected == database:
+                out["backends"] += used
     return out
 
 
