@@ -962,7 +962,7 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
     for spec in SCALE:
         breakdown = sc.get("scale", {}).get(spec.key, {}).get("cpu_breakdown_ms", {})
         roles = roles or list(breakdown)
-        if breakdown:
+        if breakdown and all("cpu_breakdown_ms" in r for r in sc["scale"][spec.key]["runs"]):
             total = spread([sum(r["cpu_breakdown_ms"].values()) for r in sc["scale"][spec.key]["runs"]])
             rows.append([spec.label, *(fmt(breakdown[role], 2) for role in roles), fmt(total, 2)])
     _section(
@@ -971,7 +971,8 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
         rows,
     )
     one, two = (sc.get("scale", {}).get(spec.key, {}).get("runs", []) for spec in SCALE)
-    if one and two:
+    # Results files from before the breakdown have none.
+    if one and two and all("cpu_breakdown_ms" in r for r in [*one, *two]):
         loop = spread([r["cpu_breakdown_ms"]["server loop"] for r in one])["median"]
         total = spread([sum(r["cpu_breakdown_ms"].values()) for r in two])["median"]
         if loop and total:
