@@ -55,8 +55,6 @@ from loadkit.peers import (  # noqa: E402
 SCENARIOS = ("cpu", "ttft", "held", "saturation", "local", "scale")
 # `scale` needs Redis and runs its own peers (one process, then two): only when asked for.
 DEFAULT_SCENARIOS = ("cpu", "ttft", "held", "saturation", "local")
-# The services the scale scenario's servers use, by command name: their CPU is reported beside the server's.
-SERVICES = ("postgres", "redis-server")
 GAP_LIMIT_MS = 250.0
 TARGETS = {
     "held_sqlite": 300,
@@ -122,6 +120,9 @@ class Plan:
     scale_tokens: int = 100
     scale_rate: float = 100.0
     scale_window_s: float = 20.0
+    # A client starts a new conversation after this many answers: a faster configuration must not be handed
+    # longer conversations (a longer history costs more per answer), and shop chats are short.
+    scale_turns: int = 4
     time_limit_s: float = 40 * 60.0
 
 
@@ -258,6 +259,7 @@ class Bench:
         answer_timeout_s: float,
         until_s: float | None = None,
         late_after_s: float | None = None,
+        turns: int | None = None,
     ) -> dict[str, Any]:
         """Run one measured conversation round over ``fleet``; the figures plus CPU use of every process."""
         await self.upstream_stats()
@@ -274,6 +276,7 @@ class Bench:
             stagger_s=self.plan.stagger_s,
             answer_timeout_s=answer_timeout_s,
             until=t0 + until_s if until_s is not None else None,
+            turns=turns,
         )
         wall = time.monotonic() - t0
         server.check()
@@ -622,6 +625,7 @@ class Bench:
                     f"{os.cpu_count()} cores  "
                     f"sockets per worker {sorted(s['sockets_per_worker'].values())}  load {s['loadavg']}"
                 )
+                self.log_breakdown(s)
         self.results.setdefault("scenarios", {})[name] = {
             key: {
                 "runs": reps,
@@ -629,10 +633,31 @@ class Bench:
                 "deltas_per_s": spread([r["tokens_per_s"] for r in reps]),
                 "machine_util": spread([r["machine_util"] for r in reps]),
                 "cpu_ms_per_answer": spread([r["cpu_ms_per_answer"] for r in reps]),
+                "cpu_breakdown_ms": {
+                    role: spread([r["cpu_breakdown_ms"].get(role) for r in reps])
+                    for role in (reps[0]["cpu_breakdown_ms"] if reps else {})
+                },
+                "ceiling": spread([r["ceiling"] for r in reps]),
             }
             for key, reps in runs.items()
         }
         self.scenario_end(name)
+
+    def cpu_snapshot(self, server: Server) -> dict[str, float]:
+        """Cumulative CPU seconds of every process taking part in a scale run, by role."""
+        roles = procs.server_cpu_by_role(server.child.pid, server.spec.workers)
+        database = self.ctx.pg_url.rpartition("/")[2].partition("?")[0]
+        postgres = procs.postgres_cpu_seconds(database)
+        return {
+            "server loop": roles["loop"],
+            "server encoder": roles["encoder"],
+            "server supervisor": roles["supervisor"] + roles["other"],
+            "upstream": procs.cpu_seconds(self.upstream.pid),
+            "load generator": procs.own_cpu_seconds(),
+            "postgres backends": postgres["backends"],
+            "postgres background": postgres["background"],
+            "redis": procs.service_cpu_seconds("redis-server"),
+        }
 
     async def scale_once(self, spec: PeerSpec) -> dict[str, Any]:
         """One configuration on a fresh database: warm up, then a closed-loop window of questions."""
@@ -644,7 +669,7 @@ class Bench:
                 spread_over = await sockets_per_worker(server.port, spec.workers)
                 await fleet.converse(chat_question, messages=1, stagger_s=plan.stagger_s, answer_timeout_s=60)
                 busy, total = procs.machine_cpu_seconds()
-                services = {name: procs.service_cpu_seconds(name) for name in SERVICES}
+                before = self.cpu_snapshot(server)
                 s = await self.measure(
                     server,
                     fleet,
@@ -653,27 +678,57 @@ class Bench:
                     messages=1_000_000,
                     answer_timeout_s=60,
                     until_s=plan.scale_window_s,
+                    turns=plan.scale_turns or None,
                 )
+                after = self.cpu_snapshot(server)
                 busy_after, total_after = procs.machine_cpu_seconds()
-                for name, before in services.items():
-                    services[name] = (procs.service_cpu_seconds(name) - before) / s["wall_s"]
             finally:
                 await fleet.close()
         cores = os.cpu_count() or 1
         machine = (busy_after - busy) / max(total_after - total, 1e-9) * cores
-        ours = s["server_util"] + s["upstream_util"] + s["loadgen_util"] + sum(services.values())
+        used = {role: after[role] - before[role] for role in before}
+        ours = sum(used.values())
+        done = s["done"]
+        per_answer = {role: cpu / done * 1000 for role, cpu in used.items()} if done else {}
+        loop_ms = per_answer.get("server loop")
         s.update(
             machine_util=machine,
             # What the machine spent on anything else (other users of a shared host): a busy one here means the
             # two processes had fewer cores than the machine has.
-            others_util=max(0.0, machine - ours),
+            others_util=max(0.0, machine - ours / s["wall_s"]),
             # Whatever the machine lets each configuration use, what one answer costs the server.
-            cpu_ms_per_answer=s["server_cpu_s"] / s["done"] * 1000 if s["done"] else None,
+            cpu_ms_per_answer=s["server_cpu_s"] / done * 1000 if done else None,
+            # Every process's CPU per completed answer, and its share of a core over the window.
+            cpu_breakdown_ms=per_answer,
+            cpu_breakdown_util={role: cpu / s["wall_s"] for role, cpu in used.items()},
+            loop_util=used["server loop"] / s["wall_s"] / spec.workers,
+            # With its loop saturated, one process completes 1/loop answers per second, while N processes on C
+            # cores complete at most C/total: the ratio cannot pass C·loop/total (nor N).
+            ceiling=(
+                min(SCALE[-1].workers, cores * loop_ms / sum(per_answer.values()))
+                if loop_ms and per_answer
+                else None
+            ),
             sockets_per_worker=spread_over,
-            services_util=services,
+            services_util={
+                "postgres": (used["postgres backends"] + used["postgres background"]) / s["wall_s"],
+                "redis-server": used["redis"] / s["wall_s"],
+            },
             loadavg=loadavg(),
         )
         return s
+
+    def log_breakdown(self, s: dict[str, Any]) -> None:
+        """Print one run's CPU per completed answer, process by process."""
+        parts = ", ".join(f"{role} {ms:.2f}" for role, ms in s["cpu_breakdown_ms"].items())
+        total = sum(s["cpu_breakdown_ms"].values())
+        loop = s["cpu_breakdown_ms"].get("server loop") or 0.0
+        self.log(
+            f"      CPU ms per answer: {parts}; total {total:.2f} ({(total - loop) / loop if loop else 0:.0%} of "
+            f"the loops' outside them); loops busy {s['loop_util']:.0%} each; "
+            f"ceiling of N processes ÷ one on {os.cpu_count()} cores from these costs: "
+            f"{s['ceiling'] or 0:.2f}×"
+        )
 
 
 # ---- report ----------------------------------------------------------------------------------------
@@ -889,7 +944,8 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
     _section(
         f"Scale ({plan.get('scale_conversations')} conversations asking back to back, "
         f"{plan.get('scale_tokens')}-token answers at {plan.get('scale_rate', 0):g} tok/s, "
-        f"{plan.get('scale_window_s', 0):g} s window; PostgreSQL + Redis)",
+        f"{plan.get('scale_window_s', 0):g} s window, a new conversation every {plan.get('scale_turns') or '∞'} "
+        "answers; PostgreSQL + Redis)",
         [
             "configuration",
             "answers/s",
@@ -901,6 +957,29 @@ def print_table(results: dict[str, Any], peers: Sequence[PeerSpec]) -> None:
         ],
         rows,
     )
+    rows = []
+    roles: list[str] = []
+    for spec in SCALE:
+        breakdown = sc.get("scale", {}).get(spec.key, {}).get("cpu_breakdown_ms", {})
+        roles = roles or list(breakdown)
+        if breakdown and all("cpu_breakdown_ms" in r for r in sc["scale"][spec.key]["runs"]):
+            total = spread([sum(r["cpu_breakdown_ms"].values()) for r in sc["scale"][spec.key]["runs"]])
+            rows.append([spec.label, *(fmt(breakdown[role], 2) for role in roles), fmt(total, 2)])
+    _section(
+        "Scale: CPU ms per completed answer, process by process",
+        ["configuration", *roles, "total"],
+        rows,
+    )
+    one, two = (sc.get("scale", {}).get(spec.key, {}).get("runs", []) for spec in SCALE)
+    # Results files from before the breakdown have none.
+    if one and two and all("cpu_breakdown_ms" in r for r in [*one, *two]):
+        loop = spread([r["cpu_breakdown_ms"]["server loop"] for r in one])["median"]
+        total = spread([sum(r["cpu_breakdown_ms"].values()) for r in two])["median"]
+        if loop and total:
+            print(
+                f"  ceiling on {machine['cpus']} cores: one process's loop {loop:.2f} ms per answer, everything "
+                f"two processes' runs spend {total:.2f} ms → at most {machine['cpus'] * loop / total:.2f}×"
+            )
     print()
     for spec in [*peers, *SCALE]:
         logged: dict[str, int] = {}
@@ -1027,6 +1106,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scale-conversations", type=int, default=None)
     parser.add_argument("--scale-window-s", type=float, default=None)
     parser.add_argument(
+        "--scale-turns",
+        type=int,
+        default=None,
+        help="answers per conversation in the scale scenario (0: unbounded)",
+    )
+    parser.add_argument(
         "--time-limit-min", type=float, default=None, help="skip remaining steps after this long"
     )
     parser.add_argument(
@@ -1069,6 +1154,8 @@ def build_plan(args: argparse.Namespace) -> Plan:
         plan = replace(plan, scale_conversations=args.scale_conversations)
     if args.scale_window_s:
         plan = replace(plan, scale_window_s=args.scale_window_s)
+    if args.scale_turns is not None:
+        plan = replace(plan, scale_turns=args.scale_turns)
     if args.time_limit_min:
         plan = replace(plan, time_limit_s=args.time_limit_min * 60)
     return plan

@@ -54,3 +54,39 @@ async def test_a_holder_whose_lease_was_taken_is_told_and_stops_renewing(redis: 
     assert await redis.get("shopchat:lease:c5/m1") == b"another process"
     await lease.release()
     assert await redis.get("shopchat:lease:c5/m1") == b"another process"
+
+
+async def test_every_lease_a_process_holds_is_kept_alive(redis: Redis) -> None:
+    a = RedisLeases(redis, ttl_s=0.3)
+    leases = [await a.acquire(f"c6/m{i}") for i in range(5)]
+    await asyncio.sleep(0.7)  # more than twice their lifetime
+    assert all([await redis.exists(f"shopchat:lease:c6/m{i}") for i in range(5)])
+    for lease in leases:
+        assert lease is not None
+        await lease.release()
+    assert not await redis.exists(*[f"shopchat:lease:c6/m{i}" for i in range(5)])
+
+
+async def test_a_lease_taken_after_all_were_released_is_renewed_too(redis: Redis) -> None:
+    a = RedisLeases(redis, ttl_s=0.3)
+    first = await a.acquire("c7/m1")
+    assert first is not None
+    await first.release()
+    await asyncio.sleep(0.25)  # nothing held for longer than a renewal period
+    second = await a.acquire("c7/m2")
+    assert second is not None
+    await asyncio.sleep(0.7)
+    assert await redis.exists("shopchat:lease:c7/m2")
+    await second.release()
+
+
+async def test_a_lease_whose_key_went_missing_is_taken_again_not_lost(redis: Redis) -> None:
+    lost = asyncio.Event()
+    a = RedisLeases(redis, ttl_s=0.3)
+    lease = await a.acquire("c8/m1", on_lost=lost.set)
+    assert lease is not None
+    await redis.delete("shopchat:lease:c8/m1")  # as if granted while Redis could not be reached
+    await asyncio.sleep(0.25)
+    assert await redis.get("shopchat:lease:c8/m1") == a.owner.encode()
+    assert not lost.is_set()
+    await lease.release()

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -180,7 +180,12 @@ def warn_about_customer_ids(settings: Settings, shop_dir: Path) -> None:
 
 async def connect_redis(url: str) -> Redis:
     """A Redis client for ``SHOPCHAT_REDIS_URL``, checked now: a wrong URL stops start-up with one line."""
-    redis = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
+    # A blocking pool: past 100 commands in flight (hundreds of sockets sending at once) a command waits for a
+    # connection instead of failing with MaxConnectionsError (limits failing open, leases taken without Redis).
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=100, timeout=5, health_check_interval=30, socket_connect_timeout=5
+    )
+    redis = Redis.from_pool(pool)
     try:
         await redis.ping()
     except Exception as exc:

@@ -260,6 +260,10 @@ class Fleet:
 
     conns: list[ChatConnection]
     connect_failures: dict[str, int]
+    host: str = "127.0.0.1"
+    port: int = 0
+    path: str = "/ws/chat"
+    timeout_s: float = 30.0
 
     @classmethod
     async def open(
@@ -286,7 +290,20 @@ class Fleet:
                     return None
 
         opened = await asyncio.gather(*(one() for _ in range(n)))
-        return cls([c for c in opened if c is not None], failures)
+        return cls([c for c in opened if c is not None], failures, host, port, path, timeout_s)
+
+    async def renew(self, index: int) -> ChatConnection | None:
+        """Close connection ``index`` and open a new one (a new conversation) in its place; None if it failed."""
+        old = self.conns[index]
+        old.close()
+        try:
+            conn = await connect(self.host, self.port, self.path, self.timeout_s)
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            key = type(exc).__name__
+            self.connect_failures[key] = self.connect_failures.get(key, 0) + 1
+            return None
+        self.conns[index] = conn
+        return conn
 
     async def converse(
         self,
@@ -296,12 +313,14 @@ class Fleet:
         stagger_s: float,
         answer_timeout_s: float,
         until: float | None = None,
+        turns: int | None = None,
     ) -> list[Answer]:
         """Each client sends up to ``messages`` questions, the next one as soon as the previous is answered.
 
         Client ``i`` starts after ``i/n`` of ``stagger_s`` so load ramps in instead of arriving as one burst;
         no client starts a new question after ``until`` (monotonic). ``question(client, k)`` gives the text
-        and its reference tag.
+        and its reference tag. With ``turns``, a client starts a new conversation (a new socket) after every
+        ``turns`` answers, so conversations stay as short whatever the server's speed.
         """
         n = len(self.conns)
         answers: list[Answer] = []
@@ -311,6 +330,11 @@ class Fleet:
             for k in range(messages):
                 if until is not None and time.monotonic() >= until:
                     return
+                if turns is not None and conn.counter >= turns:
+                    renewed = await self.renew(index)
+                    if renewed is None:
+                        return
+                    conn = renewed
                 text, ref = question(index, k)
                 answer = await conn.ask(text, ref, answer_timeout_s)
                 answers.append(answer)

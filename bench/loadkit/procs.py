@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import re
 import resource
 import shutil
 import signal
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The client part of a PostgreSQL backend's process title: "127.0.0.1(51234)" or "[local]".
+_BACKEND_CLIENT = re.compile(r"^(?:\S+\(\d+\)|\[local\])$")
 _children: list[Child] = []
 _tempdirs: list[Path] = []
 
@@ -49,6 +52,86 @@ def tree_cpu_seconds(pid: int) -> float:
                 with contextlib.suppress(OSError):
                     pending.extend(int(child) for child in (task / "children").read_text().split())
     return total
+
+
+def _child_pids(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
+def server_cpu_by_role(pid: int, workers: int) -> dict[str, float]:
+    """CPU seconds of a shopchat server's processes by role: event loops, encoders, supervisor, the rest.
+
+    With one worker the server process runs the event loop itself; with ``--workers N`` it supervises N
+    worker processes, each running an event loop. A child a loop process spawned by ``multiprocessing``
+    (other than its resource tracker) is that worker's sentence encoder.
+    """
+    roles = {"loop": 0.0, "encoder": 0.0, "supervisor": 0.0, "other": 0.0}
+    loop_depth = 0 if workers <= 1 else 1
+    pending = [(pid, 0)]
+    while pending:
+        current, depth = pending.pop()
+        with contextlib.suppress(OSError, ValueError):
+            used = cpu_seconds(current)
+            if depth == loop_depth:
+                role = "loop"
+            elif depth < loop_depth:
+                role = "supervisor"
+            elif depth == loop_depth + 1 and "spawn_main" in (command := _cmdline(current)):
+                role = "encoder" if "resource_tracker" not in command else "other"
+            else:
+                role = "other"
+            roles[role] += used
+        pending.extend((child, depth + 1) for child in _child_pids(current))
+    return roles
+
+
+def backend_database(title: str) -> str | None:
+    """The database a PostgreSQL backend is connected to, from its process title; None for other processes.
+
+    A backend's title is "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE"; a background process's is
+    "postgres: [CLUSTER:] walwriter"; the postmaster shows its own command line.
+    """
+    words = title.split()
+    if words[:1] != ["postgres:"]:
+        return None
+    words = words[1:]
+    if words and words[0].endswith(":"):
+        words = words[1:]
+    if len(words) >= 3 and _BACKEND_CLIENT.match(words[2]):
+        return words[1]
+    return None
+
+
+def postgres_cpu_seconds(database: str) -> dict[str, float]:
+    """CPU seconds of PostgreSQL: the backends connected to ``database``, and its shared background processes.
+
+    Backends of other databases (other users of a shared server) are left out.
+    """
+    out = {"backends": 0.0, "background": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            used = cpu_seconds(int(entry.name))
+            connected = backend_database(_cmdline(int(entry.name)))
+            if connected is None:
+                out["background"] += used
+            elif connected == database:
+                out["backends"] += used
+    return out
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
