@@ -10,7 +10,6 @@ than one commit plus ``linger_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -168,6 +167,11 @@ class Journal:
         return writes, staged
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 # How often a commit is numbered again after another process stored events of the same conversation first.
 RESYNC_ATTEMPTS = 3
 
@@ -208,6 +212,8 @@ class EventLog:
         self._dirty: dict[Journal, float] = {}
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
+        # What the writer awaits while text lingers: resolved by the timer or by an urgent event.
+        self._lingering: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._commits: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -230,13 +236,13 @@ class EventLog:
         self._wake.set()
         if urgent:
             journal._urgent = True
-            self._urgent.set()
+            self._signal_urgent()
 
     async def close(self) -> None:
         """Write everything still waiting, then stop the writer."""
         self._closing = True
         self._wake.set()
-        self._urgent.set()
+        self._signal_urgent()
         if self._task is not None:
             await self._task
             self._task = None
@@ -262,8 +268,7 @@ class EventLog:
             if self.coalescing and not self._urgent.is_set() and oldest is not None and not self._closing:
                 remaining = oldest + self.linger_s / 2 - loop.time()
                 if remaining > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._urgent.wait(), remaining)
+                    await self._linger(remaining)
             self._wake.clear()
             if len(self._commits) >= self.lanes:
                 continue  # every lane is busy: the next commit to finish wakes the writer
@@ -299,7 +304,30 @@ class EventLog:
         # An urgent event of a conversation that was in flight was skipped while the signal was cleared: with
         # one lane nothing is in flight when a batch is staged, so only lanes need this scan.
         if any(j._urgent for j in self._dirty):
-            self._urgent.set()
+            self._signal_urgent()
+
+    def _signal_urgent(self) -> None:
+        self._urgent.set()
+        lingering = self._lingering
+        if lingering is not None and not lingering.done():
+            lingering.set_result(None)
+
+    async def _linger(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if an urgent event comes.
+
+        A future resolved straight from ``mark`` wakes the writer in one turn of the loop; ``wait_for`` on the
+        event took three (a task for the wait, its callback, then the writer), each of which can queue behind a
+        burst of every stream's tokens: an acknowledgement and an answer's first text each waited for them.
+        """
+        loop = asyncio.get_running_loop()
+        lingering: asyncio.Future[None] = loop.create_future()
+        self._lingering = lingering
+        timer = loop.call_later(seconds, _resolve, lingering)
+        try:
+            await lingering
+        finally:
+            timer.cancel()
+            self._lingering = None
 
     def _committed(self) -> None:
         self._measure(asyncio.get_running_loop().time())
