@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.conversation.eventlog import EventLog
-from app.events import Accepted, StoredEvent
+from app.events import Accepted, Delta, StoredEvent
 from app.store.records import NewEvent, Write
 from tests.fakes import RecordingBroadcaster
 
@@ -140,3 +140,18 @@ async def test_lingering_text_goes_out_when_its_linger_is_over() -> None:
     await asyncio.sleep(0.15)
     assert store.committed == [("streaming", 1)]
     await log.close()
+
+
+async def test_a_delta_is_stored_and_sent_as_the_delta_event_would_encode_it() -> None:
+    store = GatedStore(write_lanes=1)
+    broadcaster = RecordingBroadcaster()
+    log = EventLog(store, broadcaster)  # type: ignore[arg-type]
+    log.start()
+    text = 'Say "hi" — naïve café 😀\n\ttab </script> \\ \u2028 end'
+    journal = log.journal("c", 4)
+    journal.text("m1", text)
+    await journal.flushed()
+    await log.close()
+    assert [payload for _, _, payload in broadcaster.published] == [
+        Delta(seq=5, message_id="m1", text=text).model_dump_json()
+    ]
