@@ -348,7 +348,10 @@ def _spec(name: str, description: str) -> ToolSpec:
     return ToolSpec(
         name=name,
         description=description,
-        parameters={"type": "object", "properties": {"order_id": {"type": "string", "description": "The order."}}},
+        parameters={
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "description": "The order."}},
+        },
     )
 
 
