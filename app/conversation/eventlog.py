@@ -137,6 +137,7 @@ class Journal:
                 continue
             seq = self.last_seq + 1
             event: StoredEvent | None = None
+            message_id: str | None
             try:
                 if isinstance(entry, _Text):
                     # Deltas are most of what is written: their JSON is made directly (a quarter of the CPU of
