@@ -342,3 +342,31 @@ def test_fitting_counts_the_tools_and_the_tail_and_drops_history_for_them() -> N
         [ORDER_TOOL]
     )
     assert with_tools.dropped_history > plain.dropped_history
+
+
+def _spec(name: str, description: str) -> ToolSpec:
+    return ToolSpec(
+        name=name,
+        description=description,
+        parameters={
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "description": "The order."}},
+        },
+    )
+
+
+def test_a_tool_set_counted_again_gives_the_same_count() -> None:
+    counter = TokenCounter("gpt-4o")
+    tools = [_spec("get_order", "Look an order up."), _spec("cancel_order", "Cancel a pending order.")]
+    first = counter.count_tools(tools)
+    assert first > 0
+    assert counter.count_tools(list(tools)) == first  # a new list of the same specs
+    assert TokenCounter("gpt-4o").count_tools(tools) == first
+
+
+def test_another_tool_set_is_counted_afresh_not_taken_from_the_cache() -> None:
+    counter = TokenCounter("gpt-4o")
+    short = [_spec("get_order", "Look an order up.")]
+    longer = [_spec("get_order", "Look an order up by its number, with every item, price and parcel in it.")]
+    assert counter.count_tools(longer) > counter.count_tools(short)
+    assert counter.count_tools(longer) == TokenCounter("gpt-4o").count_tools(longer)

@@ -10,15 +10,16 @@ than one commit plus ``linger_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from app.conversation.broadcaster import Broadcaster
 from app.conversation.metrics import Metrics, NoMetrics
-from app.events import Delta, StoredEvent, event_message_id
+from app.events import StoredEvent, event_message_id
 from app.store.records import NewEvent, Write
 from app.store.store import Store
 
@@ -45,7 +46,7 @@ class _Staged:
     journal: Journal
     seq: int
     payload: str
-    event: StoredEvent
+    event: StoredEvent | None  # None for a delta: nobody awaits one
     done: asyncio.Future[StoredEvent] | None
 
 
@@ -135,16 +136,20 @@ class Journal:
                 writes.extend(entry.writes)
                 continue
             seq = self.last_seq + 1
+            event: StoredEvent | None = None
+            message_id: str | None
             try:
                 if isinstance(entry, _Text):
-                    event: StoredEvent = Delta(
-                        seq=seq, message_id=entry.message_id, text="".join(entry.parts)
-                    )
+                    # Deltas are most of what is written: their JSON is made directly (a quarter of the CPU of
+                    # building a ``Delta`` to dump it), byte for byte what ``Delta.model_dump_json`` makes.
+                    kind, message_id = "delta", entry.message_id
+                    payload = _delta_json(seq, message_id, "".join(entry.parts))
                 else:
                     done, build = entry.done, entry.build
                     assert build is not None
                     event = build(seq)
-                payload = event.model_dump_json()
+                    kind, message_id = event.type, event_message_id(event)
+                    payload = event.model_dump_json()
             except Exception as exc:
                 # An event that cannot be built or encoded fails alone (with its rows): the conversation's
                 # other events, and every other conversation's, are still stored.
@@ -159,13 +164,23 @@ class Journal:
                 NewEvent(
                     conversation_id=self.conversation_id,
                     seq=self.last_seq,
-                    type=event.type,
-                    message_id=event_message_id(event),
+                    type=kind,
+                    message_id=message_id,
                     payload=payload,
                 )
             )
             staged.append(_Staged(self, self.last_seq, payload, event, done))
         return writes, staged
+
+
+def _delta_json(seq: int, message_id: str, text: str) -> str:
+    """``Delta(seq=…, message_id=…, text=…).model_dump_json()``, made directly."""
+    return orjson.dumps({"type": "delta", "seq": seq, "message_id": message_id, "text": text}).decode()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 # How often a commit is numbered again after another process stored events of the same conversation first.
@@ -208,6 +223,8 @@ class EventLog:
         self._dirty: dict[Journal, float] = {}
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
+        # What the writer awaits while text lingers: resolved by the timer or by an urgent event.
+        self._lingering: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._commits: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -230,13 +247,13 @@ class EventLog:
         self._wake.set()
         if urgent:
             journal._urgent = True
-            self._urgent.set()
+            self._signal_urgent()
 
     async def close(self) -> None:
         """Write everything still waiting, then stop the writer."""
         self._closing = True
         self._wake.set()
-        self._urgent.set()
+        self._signal_urgent()
         if self._task is not None:
             await self._task
             self._task = None
@@ -262,8 +279,7 @@ class EventLog:
             if self.coalescing and not self._urgent.is_set() and oldest is not None and not self._closing:
                 remaining = oldest + self.linger_s / 2 - loop.time()
                 if remaining > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._urgent.wait(), remaining)
+                    await self._linger(remaining)
             self._wake.clear()
             if len(self._commits) >= self.lanes:
                 continue  # every lane is busy: the next commit to finish wakes the writer
@@ -299,7 +315,30 @@ class EventLog:
         # An urgent event of a conversation that was in flight was skipped while the signal was cleared: with
         # one lane nothing is in flight when a batch is staged, so only lanes need this scan.
         if any(j._urgent for j in self._dirty):
-            self._urgent.set()
+            self._signal_urgent()
+
+    def _signal_urgent(self) -> None:
+        self._urgent.set()
+        lingering = self._lingering
+        if lingering is not None and not lingering.done():
+            lingering.set_result(None)
+
+    async def _linger(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if an urgent event comes.
+
+        A future resolved straight from ``mark`` wakes the writer in one turn of the loop; ``wait_for`` on the
+        event took three (a task for the wait, its callback, then the writer), each of which can queue behind a
+        burst of every stream's tokens: an acknowledgement and an answer's first text each waited for them.
+        """
+        loop = asyncio.get_running_loop()
+        lingering: asyncio.Future[None] = loop.create_future()
+        self._lingering = lingering
+        timer = loop.call_later(seconds, _resolve, lingering)
+        try:
+            await lingering
+        finally:
+            timer.cancel()
+            self._lingering = None
 
     def _committed(self) -> None:
         self._measure(asyncio.get_running_loop().time())
@@ -383,7 +422,7 @@ class EventLog:
         for s in staged:
             s.journal.published_seq = s.seq
             self.broadcaster.publish(s.journal.conversation_id, s.seq, s.payload)
-            if s.done is not None and not s.done.done():
+            if s.done is not None and s.event is not None and not s.done.done():
                 s.done.set_result(s.event)
 
     def _settle(self, journal: Journal) -> None:

@@ -289,7 +289,10 @@ class ChatService:
         route = self.pipeline.classify(text)
         prefetch = self.pipeline.start_early(hub, message_id, text) if idle else None
         try:
-            accepted = await asyncio.shield(future)
+            # Awaited directly, not through shield(): shield's extra callback is one more turn of a busy loop
+            # between the commit and the answer. Only this call awaits ``future``; cancelling it leaves the
+            # commit and the event untouched (the event log skips a future that is already done).
+            accepted = await future
         except BaseException as exc:
             stored.set_exception(exc)
             stored.exception()

@@ -34,6 +34,8 @@ PROPERTY_KEY = 3
 ENUM_INIT = -3
 ENUM_ITEM = 3
 FUNCTIONS_END = 12
+# Tool sets whose counts are kept (a server offers one set, or one per kind of conversation).
+TOOL_SETS_KEPT = 16
 # A call the model made, as it reads it back: the call's wrapper, like a message's.
 TOKENS_PER_TOOL_CALL = 3
 
@@ -276,6 +278,9 @@ class TokenCounter:
         # Every prompt repeats the system prompt and the conversation so far: count each text once.
         self._cache: dict[str, int] = {}
         self._cache_size = cache_size
+        # Every request offers the same few tool sets: each set's count, kept with the specs it counted (so
+        # their ids, the key, stay theirs).
+        self._tool_counts: dict[tuple[int, ...], tuple[Sequence[ToolDefinition], int]] = {}
 
     def count_text(self, text: str) -> int:
         """Tokens in plain text."""
@@ -311,6 +316,17 @@ class TokenCounter:
         """
         if not tools:
             return 0
+        key = tuple(map(id, tools))
+        known = self._tool_counts.get(key)
+        if known is not None:
+            return known[1]
+        total = self._count_tools(tools)
+        if len(self._tool_counts) >= TOOL_SETS_KEPT:
+            self._tool_counts.pop(next(iter(self._tool_counts)))
+        self._tool_counts[key] = (tuple(tools), total)
+        return total
+
+    def _count_tools(self, tools: Sequence[ToolDefinition]) -> int:
         total = FUNCTIONS_END
         for tool in tools:
             total += FUNCTION_INIT

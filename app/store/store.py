@@ -57,6 +57,7 @@ _FINISH = (
         completed_at=bindparam("completed_at"),
     )
 )
+_OWNER_COLUMNS = ("state", "operator_id", "reason", "source", "since", "ticket_email", "updated_at")
 _LAST_SEQ = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("c_id"))
@@ -95,6 +96,18 @@ class Store:
             self._writer_thread = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="shopchat-sqlite-writer"
             )
+        # Built once: a fresh INSERT … ON CONFLICT per batch costs the event loop about half a millisecond (its
+        # ``excluded`` alias copies every column) and the writer a new compile-cache key.
+        self._new_conversations = self._insert(CONVERSATIONS).on_conflict_do_nothing()
+        started = self._insert(MESSAGES)
+        self._answers_started = started.on_conflict_do_update(
+            index_elements=["conversation_id", "role", "client_id"],
+            set_={"text": "", "status": "streaming", "route": started.excluded.route},
+        )
+        owners = self._insert(OWNERS)
+        self._owners_changed = owners.on_conflict_do_update(
+            index_elements=["conversation_id"], set_={c: owners.excluded[c] for c in _OWNER_COLUMNS}
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -340,33 +353,15 @@ class Store:
                 )
         statements: list[tuple[Executable, list[dict[str, Any]]]] = []
         if conversations:
-            statements.append((self._insert(CONVERSATIONS).on_conflict_do_nothing(), conversations))
+            statements.append((self._new_conversations, conversations))
         if owners:
-            upsert = self._insert(OWNERS)
-            columns = ("state", "operator_id", "reason", "source", "since", "ticket_email", "updated_at")
-            statements.append(
-                (
-                    upsert.on_conflict_do_update(
-                        index_elements=["conversation_id"], set_={c: upsert.excluded[c] for c in columns}
-                    ),
-                    list(owners.values()),
-                )
-            )
+            statements.append((self._owners_changed, list(owners.values())))
         for row in users:
             row.setdefault("operator_id", None)  # executemany wants the same keys in every row
         if users:
             statements.append((MESSAGES.insert(), users))
         if started:
-            upsert = self._insert(MESSAGES)
-            statements.append(
-                (
-                    upsert.on_conflict_do_update(
-                        index_elements=["conversation_id", "role", "client_id"],
-                        set_={"text": "", "status": "streaming", "route": upsert.excluded.route},
-                    ),
-                    started,
-                )
-            )
+            statements.append((self._answers_started, started))
         if events:
             statements.append((EVENTS.insert(), events))
         if finished:

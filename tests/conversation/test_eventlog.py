@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from app.conversation.eventlog import EventLog
-from app.events import Accepted, StoredEvent
+from app.events import Accepted, Delta, StoredEvent
 from app.store.records import NewEvent, Write
 from tests.fakes import RecordingBroadcaster
 
@@ -112,3 +112,46 @@ async def test_an_event_that_cannot_be_encoded_fails_alone() -> None:
     assert (await asyncio.wait_for(other, 1)).seq == 1
     await log.close()
     assert sorted(store.committed) == [("c", 1), ("d", 1)]
+
+
+async def test_an_urgent_event_ends_the_linger_of_a_busy_server_at_once() -> None:
+    store = GatedStore(write_lanes=1)
+    log = EventLog(store, RecordingBroadcaster(), linger_s=60.0)  # type: ignore[arg-type]
+    log.coalescing = True  # many answers streaming: text waits for the linger
+    log.start()
+    log.journal("streaming", 0).text("m1", "some text")
+    await asyncio.sleep(0.02)
+    assert store.committed == []  # lingering
+    ack = log.journal("new", 0).event(accepted("a"))  # type: ignore[arg-type]
+    event = await asyncio.wait_for(ack, 1)  # not 30 s: the urgent event woke the writer
+    assert event.seq == 1
+    await log.close()
+
+
+async def test_lingering_text_goes_out_when_its_linger_is_over() -> None:
+    store = GatedStore(write_lanes=1)
+    broadcaster = RecordingBroadcaster()
+    log = EventLog(store, broadcaster, linger_s=0.1)  # type: ignore[arg-type]
+    log.coalescing = True
+    log.start()
+    log.journal("streaming", 0).text("m1", "some text")
+    await asyncio.sleep(0.01)
+    assert store.committed == []
+    await asyncio.sleep(0.15)
+    assert store.committed == [("streaming", 1)]
+    await log.close()
+
+
+async def test_a_delta_is_stored_and_sent_as_the_delta_event_would_encode_it() -> None:
+    store = GatedStore(write_lanes=1)
+    broadcaster = RecordingBroadcaster()
+    log = EventLog(store, broadcaster)  # type: ignore[arg-type]
+    log.start()
+    text = 'Say "hi" — naïve café 😀\n\ttab </script> \\ \u2028 end'
+    journal = log.journal("c", 4)
+    journal.text("m1", text)
+    await journal.flushed()
+    await log.close()
+    assert [payload for _, _, payload in broadcaster.published] == [
+        Delta(seq=5, message_id="m1", text=text).model_dump_json()
+    ]
