@@ -298,6 +298,7 @@ def responder_report(name: str, r: dict[str, Any], dialogues: dict[str, Any], sh
     print(
         f"German questions answered right that got the German text: {r['german_in_german']:.0%} of {r['german_n']}"
     )
+    print(f"replies giving more than one entry's answer (never counted right): {r['several_answers']}")
     print(
         f"multi-turn carry-over (bench/data/responder_dialogues.tsv): {dialogues['passed']}/{dialogues['n']}"
     )
@@ -354,6 +355,7 @@ def main() -> int:
         "set": args.responder_set,
         "rates": answered["rates"],
         "german_in_german": answered["german_in_german"],
+        "several_answers": answered["several_answers"],
         "dialogues": f"{dialogues['passed']}/{dialogues['n']}",
     }
     (RESULTS / "quality.json").write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")

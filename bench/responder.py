@@ -18,9 +18,11 @@ from app.llm.tokens import ChatMessage
 DATA = Path(__file__).resolve().parent / "data"
 RESPONDER_SETS = {
     "heldout": DATA / "responder_heldout.tsv",
+    "heldout2": DATA / "responder_heldout2.tsv",
     "dev": DATA / "responder_dev.tsv",
     "dev2": DATA / "responder_dev2.tsv",
     "dev3": DATA / "responder_dev3.tsv",
+    "dev4": DATA / "responder_dev4.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
@@ -69,13 +71,16 @@ def ask(model: LocalChatModel, text: str, history: Sequence[ChatMessage] = ()) -
 
 
 def outcome(model: LocalChatModel, row: Row, reply: str) -> str:
-    """``right``, ``wrong`` or ``asked`` (a clarifying question or the way to a person)."""
+    """``right``, ``wrong`` or ``asked`` (a clarifying question or the way to a person).
+
+    Right is the expected entry's answer and no other: a reply that gives two entries' answers has guessed.
+    """
     got = answered(model, reply)
     if row.expected == "smalltalk":
         return "right" if model.is_small_talk(reply) else ("wrong" if got else "asked")
     if row.expected == "uncovered":
         return "wrong" if got else "right"
-    if row.expected in got:
+    if got == {row.expected}:
         return "right"
     return "wrong" if got else "asked"
 
@@ -84,10 +89,11 @@ def evaluate_responder(model: LocalChatModel, rows: Sequence[Row]) -> dict[str, 
     """Right/wrong/asked-back rates per kind, uncovered wrong rate, small talk, and German answered in German."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "wrong": 0, "asked": 0})
     errors = []
-    german = german_right = 0
+    german = german_right = several = 0
     for row in rows:
         reply = ask(model, row.text)
         result = outcome(model, row, row_reply := reply)
+        several += len(answered(model, reply)) > 1
         groups = [row.kind]
         if row.expected not in ("uncovered", "smalltalk"):
             groups.append("covered")
@@ -116,6 +122,7 @@ def evaluate_responder(model: LocalChatModel, rows: Sequence[Row]) -> dict[str, 
         "rates": rates,
         "german_in_german": german_right / max(1, german),
         "german_n": german,
+        "several_answers": several,
         "errors": errors,
     }
 
@@ -139,7 +146,8 @@ def dialogue_outcome(model: LocalChatModel, reply: str, expected: str) -> bool:
         return not got and model.knowledge.shop.support_email in reply and "?" not in reply[-3:]
     if expected == "ask":
         return not got and "?" in reply
-    return bool(got & set(expected.split("|")))
+    # One of the accepted entries' answers, and only one answer.
+    return len(got) == 1 and got <= set(expected.split("|"))
 
 
 def evaluate_dialogues(model: LocalChatModel, dialogues: Sequence[tuple[list[str], str]]) -> dict[str, Any]:
