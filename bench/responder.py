@@ -48,12 +48,28 @@ def read_rows(path: Path) -> list[Row]:
 
 
 def answered(model: LocalChatModel, reply: str) -> set[str]:
-    """The FAQ entries whose curated answer (in any of its languages) the reply gives."""
-    return {
-        e.faq_id
+    """The FAQ entries whose curated answer (in any of its languages) the reply gives.
+
+    An answer is known by its last 60 characters (a complaint reply drops an answer's opening apology). Those
+    may also close another entry's answer (a gift card's "enter the code at checkout" is in the discount-code
+    answer too): an entry counts only when its ending occurs more often than the other found answers explain.
+    """
+    found = {
+        e.faq_id: [
+            t.strip() for t in (e.answer, *getattr(e, "answers", {}).values()) if t.strip()[-60:] in reply
+        ]
         for e in model.knowledge.shop.faq
-        if any(text.strip()[-60:] in reply for text in (e.answer, *getattr(e, "answers", {}).values()))
     }
+    found = {faq_id: texts for faq_id, texts in found.items() if texts}
+    out = set()
+    for faq_id, texts in found.items():
+        for text in texts:
+            ending = text[-60:]
+            inside = sum(t.count(ending) for other, ts in found.items() if other != faq_id for t in ts)
+            if reply.count(ending) > inside:
+                out.add(faq_id)
+                break
+    return out
 
 
 def in_language(model: LocalChatModel, reply: str, lang: str) -> bool:

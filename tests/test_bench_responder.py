@@ -9,7 +9,7 @@ from app.llm.prompts import PromptLibrary
 from app.shop.catalog import load_shop
 from app.shop.embedding import Encoder
 from app.shop.knowledge import KnowledgeBase
-from bench.responder import RESPONDER_SETS, Row, dialogue_outcome, outcome, read_rows
+from bench.responder import RESPONDER_SETS, Row, answered, dialogue_outcome, outcome, read_rows
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,13 @@ def test_a_reply_with_two_entries_answers_is_not_right(model: LocalChatModel) ->
     row = Row("how long do refunds take", "refund_status", "en", "single")
     both = _answer(model, "returns") + "\n\n" + _answer(model, "refund_status")
     assert outcome(model, row, both) == "wrong"
+
+
+def test_an_answer_ending_like_another_entrys_answer_is_one_answer(model: LocalChatModel) -> None:
+    # The discount-code answer contains the sentence that ends the gift-card answer.
+    assert answered(model, _answer(model, "discount_code")) == {"discount_code"}
+    both = _answer(model, "discount_code") + "\n\n" + _answer(model, "gift_cards")
+    assert answered(model, both) == {"discount_code", "gift_cards"}
 
 
 def test_a_dialogue_reply_with_two_accepted_answers_is_not_right(model: LocalChatModel) -> None:

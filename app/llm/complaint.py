@@ -57,7 +57,7 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\bonly (got|received) (half|part|some)\b"
     ),
     "refund": re.compile(
-        r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|no money|(a|one) penny)\b|\bowe (me|us)\b"
+        r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
     ),
     "late": re.compile(
         r"(?<!too )\blate\b(?! to\b)|\b(delayed|overdue)\b"

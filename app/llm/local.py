@@ -32,6 +32,7 @@ from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.phrases import OFFERS, PHRASES, phrase
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.smalltalk import Kind, small_talk
+from app.llm.topics import SupportTopic, named_topics, serves
 from app.shop.knowledge import FaqHit, KnowledgeBase, ProductHit, faq_terms
 from app.shop.profile import FaqEntry
 
@@ -93,6 +94,9 @@ _REFERS_BACK: Final = re.compile(r"\b(it|they|them|that|this|those|these|es|sie|
 
 
 _NOT_A_COMPLAINT: Final = frozenset({"cancel_order", "change_address", "account", "payment_problem", "faq"})
+# What a message resembling a known complaint may still be about for its complaint's answer to fit: a confident
+# guess of anything else ("do I earn points?" is a question, however close it sits to "wrong item") is not one.
+_COMPLAINT_INTENTS: Final = frozenset({"complaint", "return_refund", "order_status", "human"})
 
 
 def _yes_or_no(text: str) -> bool | None:
@@ -200,6 +204,8 @@ class LocalChatModel:
             e.faq_id: {self._intents.classify(q).intent for q in e.questions} for e in shop.faq
         }
         self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
+        # Everything each entry says, in every language: what decides whether it explains a support topic.
+        self._texts = {e.faq_id: (*e.questions, e.answer, *e.answers.values()) for e in shop.faq}
         # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
         self._real_words = _chat_words()
         self.complaints = ComplaintReader(
@@ -228,16 +234,31 @@ class LocalChatModel:
         reply = self._reply_to_question(query, before, lang)
         if reply is not None:
             return reply
-        if ruled(query) == "payment_problem":
+        topics = named_topics(query)
+        if self._payment_trouble(query, topics):
             # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
             return self._say("payment_problem", lang)
         complaint = self.complaints.read(query)
         if complaint is not None and not self._asks_for_something_else(query):
-            return self._answer_complaint(complaint, query)
+            return self._answer_complaint(complaint, query, topics)
         kind = small_talk(query)
         if kind is not None:
             return self._small_talk(kind, lang)
-        return self._from_knowledge(query, lang, before)
+        return self._from_knowledge(query, lang, before, topics)
+
+    def _payment_trouble(self, query: str, topics: list[SupportTopic]) -> bool:
+        """Whether the message reports a failed payment that no FAQ entry explains."""
+        if any(t.name == "payment_failure" for t in topics):
+            return not self._served_by_any(topics)
+        return ruled(query) == "payment_problem"
+
+    def _serves(self, entry: FaqEntry, topics: list[SupportTopic]) -> bool:
+        """Whether ``entry``'s own text explains every support topic the message names."""
+        texts = self._texts[entry.faq_id]
+        return all(serves(topic, texts) for topic in topics)
+
+    def _served_by_any(self, topics: list[SupportTopic]) -> bool:
+        return all(any(serves(t, texts) for texts in self._texts.values()) for t in topics)
 
     def _asks_for_something_else(self, query: str) -> bool:
         """Whether the intent model is sure a message with complaint words asks for a change, not about a
@@ -285,9 +306,12 @@ class LocalChatModel:
                 picked = entries[overlap.index(max(overlap))]
         return self._entry_answer(picked, lang) if picked is not None else None
 
-    def _from_knowledge(self, query: str, lang: Language, before: Exchange) -> str:
+    def _from_knowledge(
+        self, query: str, lang: Language, before: Exchange, topics: list[SupportTopic] | None = None
+    ) -> str:
         """The FAQ's answer, products, a clarifying question, or the offer of a person."""
         text = self._fold(query) if lang == ENGLISH else query
+        topics = named_topics(text) if topics is None else topics
         faq = self._best_hits(text)
         earlier = self._answered_entry(before.reply)
         if earlier is not None and before.question and _follows_on(query):
@@ -301,7 +325,7 @@ class LocalChatModel:
                 and faq[0].score >= self.follow_on_below
                 and self._decisive(faq, text)
             )
-            if same_topic and not _REFERS_BACK.search(query):
+            if same_topic and not _REFERS_BACK.search(query) and self._serves(faq[0].entry, topics):
                 return self._entry_answer(faq[0].entry, lang)
             if not own_sure or _REFERS_BACK.search(query):
                 asked = self._fold(before.question) if lang == ENGLISH else before.question
@@ -316,7 +340,12 @@ class LocalChatModel:
         needed = self.confidence
         if lang == ENGLISH and faq and self._unexplained(text, faq[0].entry):
             needed += self.unfamiliar_margin
-        chosen = self._choose(faq, text, needed)
+        # A support topic none of the shop's entries explains ("loyalty points", "Sunday delivery"): a neighbour's
+        # answer would be a guess, and so would a question offering neighbours.
+        unexplained_topic = not self._served_by_any(topics)
+        chosen = None if unexplained_topic else self._choose(faq, text, needed)
+        if chosen is not None and not self._serves(chosen, topics):
+            chosen = None
         if chosen is not None:
             answer = self._entry_answer(chosen, lang)
             if len(_SENTENCE.split(text)) > 1:
@@ -324,18 +353,24 @@ class LocalChatModel:
             if products and chosen.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
-        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint.
-        complaint = self.complaints.resembles(query)
-        if complaint is not None:
-            return self._answer_complaint(complaint, query)
+        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint, unless
+        # the intent model is sure the message is about something else.
+        complaint = None if unexplained_topic else self.complaints.resembles(query)
+        if complaint is not None and self._may_be_a_complaint(query):
+            return self._answer_complaint(complaint, query, topics)
         if products:
             return self._describe_products(products)
+        faq = [hit for hit in faq if self._serves(hit.entry, topics)]
         if faq and faq[0].score >= self.clarify_below:
             options = [hit.entry.questions[0] for hit in faq if hit.score >= self.clarify_below]
             if len(options) == 1:
                 return self._say("clarify_one", lang, a=options[0])
             return self._say("clarify_two", lang, a=options[0].rstrip("?"), b=options[1].rstrip("?"))
         return self._say("fallback", lang)
+
+    def _may_be_a_complaint(self, query: str) -> bool:
+        guess = self._intents.classify(query)
+        return guess.intent in _COMPLAINT_INTENTS or guess.confidence < 0.6
 
     def _choose(self, hits: list[FaqHit], text: str, needed: float) -> FaqEntry | None:
         """The leading entry when it scores ``needed`` and leads clearly."""
@@ -397,6 +432,8 @@ class LocalChatModel:
             hits = self.knowledge.faq.search(sentence, n=2)
             if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
                 continue
+            if not self._serves(hits[0].entry, named_topics(sentence)):
+                continue
             if hits[0].score >= self.confidence + self.unfamiliar_margin and self._decisive(hits, sentence):
                 return "\n\n" + self._entry_answer(hits[0].entry, lang)
             other = next((h.entry for h in hits if h.entry is not answered), hits[0].entry)
@@ -414,10 +451,14 @@ class LocalChatModel:
         """The FAQ entry whose answer (in any language) ``reply`` gave, if one."""
         if not reply:
             return None
-        for entry in self.knowledge.shop.faq:
-            if any(text[-60:] in reply for text in (entry.answer, *entry.answers.values())):
-                return entry
-        return None
+        ended = [
+            e
+            for e in self.knowledge.shop.faq
+            if any(t[-60:] in reply for t in (e.answer, *e.answers.values()))
+        ]
+        # One answer's ending can close another's too ("enter the code at checkout"): the longest one found is
+        # the answer given, the others are inside it.
+        return max(ended, key=lambda e: len(e.answer), default=None)
 
     def _fold(self, text: str) -> str:
         """``text`` with misspelt words replaced by the closest word the shop's texts use ("delivry")."""
@@ -447,7 +488,7 @@ class LocalChatModel:
         faq = self.knowledge.faq
         return any(entry.faq_id not in faq.nearest_entries(w) for w in unknown[:3])
 
-    def _answer_complaint(self, complaint: Complaint, query: str) -> str:
+    def _answer_complaint(self, complaint: Complaint, query: str, topics: list[SupportTopic]) -> str:
         """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person."""
         shop = self.knowledge.shop
         topic = complaint.topic
@@ -455,7 +496,7 @@ class LocalChatModel:
         if complaint.unanswered and topic != "no_reply":
             opening += " I'm sorry too that you haven't had a reply from us — that shouldn't happen."
         parts = [opening]
-        body = self._complaint_topic_answer(topic, query)
+        body = self._complaint_topic_answer(topic, query, topics)
         if body:
             parts.append(_OPENING_APOLOGY.sub("", body, count=1))
         contact = f"**{shop.support_email}**" if shop.support_email else "the shop's customer service"
@@ -466,19 +507,24 @@ class LocalChatModel:
         )
         return "\n\n".join(parts)
 
-    def _complaint_topic_answer(self, topic: Topic | None, query: str) -> str | None:
-        """The shop's curated answer for the complaint's topic, or None when its FAQ has none."""
+    def _complaint_topic_answer(
+        self, topic: Topic | None, query: str, topics: list[SupportTopic]
+    ) -> str | None:
+        """The shop's curated answer for the complaint's topic, or None when its FAQ has none (or the message
+        names a support topic the entry does not explain)."""
         if topic is None:
             # Upset without a nameable problem: answer the question in it, if it clearly has one.
             hits = self.knowledge.faq.search(query, n=2)
             decisive = len(hits) < 2 or hits[0].score - hits[1].score >= self.clarify_margin
-            return hits[0].entry.answer if hits and hits[0].score >= self.confidence and decisive else None
+            if hits and hits[0].score >= self.confidence and decisive and self._serves(hits[0].entry, topics):
+                return hits[0].entry.answer
+            return None
         probe = FAQ_PROBES.get(topic)
         if probe is None:
             return None
         for hit in self.knowledge.faq.search(probe.question, n=3):
             if hit.score >= self.confidence and probe.evidence.search(" ".join(hit.entry.questions)):
-                return hit.entry.answer
+                return hit.entry.answer if self._serves(hit.entry, topics) else None
         return None
 
     def _describe_products(self, hits: list[ProductHit]) -> str:
