@@ -19,7 +19,7 @@ def _set(words: str) -> frozenset[str]:
 _WHAT: Final = r"(a |an |just a |actually a |really a )?(real |actual |live )?(bot|robot|human|person|ai|machine|computer|chatbot)"
 _BOT: Final = re.compile(
     rf"^\W*((are|r) (you|u) ({_WHAT}( or {_WHAT})?|real)|(is|am) (this|that|it|i) (talking |speaking |chatting )?"
-    rf"((to|with) )?{_WHAT}|am i (talking|speaking|chatting) (to|with) {_WHAT}( or {_WHAT})?"
+    rf"((to|with) )?{_WHAT}( or {_WHAT})?|am i (talking|speaking|chatting) (to|with) {_WHAT}( or {_WHAT})?"
     r"|who am i (talking|speaking|chatting) (to|with)|you'?re (a |an |just a )?(bot|robot|ai|machine)( aren'?t you)?"
     r"|who are you|what are you|bist du (ein )?(bot|mensch|roboter)|wer bist du|êtes-vous un robot)\W*$",
     re.IGNORECASE,
