@@ -121,8 +121,10 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "delivery_instructions",
         r"\bneighbou?rs?\b|\bsafe place\b|\bleave (it|the parcel|the package|my parcel)\b|\bporch\b|\bparcel "
-        r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box\b|\bnachbar\w*|\bpackstation\b",
-        r"neighbou?r|safe place|locker|pick-?up point|packstation|delivery instructions",
+        r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box\b|\bnachbar\w*|\bpackstation\b"
+        r"|\bnot (at )?home\b|\bnobody (is )?(at )?home\b|\bmissed (the |my )?(delivery|courier|parcel)\b"
+        r"|\bnicht zu ?hause\b",
+        r"neighbou?r|safe place|locker|pick-?up point|packstation|delivery instructions|not (at )?home|redeliver",
     ),
     _topic(
         "personalisation",
@@ -135,6 +137,8 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"\bdishwasher\b|\bmicrowave\b|\boven[- ]?(safe|proof)\b|\bfood[- ]safe\b|\bvegan\b|\ballergen\w*|\bgluten\b"
         r"|\bnut[- ]free\b|\bsafe (for|around|with) (pets?|cats?|dogs?|kids|children|babies|toddlers)\b|\bbatter(y|ies)\b"
         r"|\bbpa\b|\bnon-?toxic\b|\bingredients?\b|\bwashable\b|\bmachine wash\w*|\bspülmaschine\w*|\bmikrowelle\w*"
+        r"|\bhand-?made\b|\bmade in (china|the uk|britain|england|india|europe|germany)\b|\bfair ?trade\b|\bethical\w*"
+        r"|\bwhere\b[^.!?]{0,25}\b(made|sourced|come from)\b"
         r"|\bwhat (is|are) (it|they|the \w+) made (of|from)\b|\bsize guide\b|\bdimensions?\b",
         r"dishwasher|microwave|allergen|batter|material|dimension|size guide|vegan|ingredient|care instructions",
     ),
@@ -210,6 +214,37 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"\b(when|what date)\b[^.!?]{0,30}\b(launch\w*|sale (start|begin)s?|new (range|collection)|christmas range)\b"
         r"|\bblack friday\b|\b(january|summer|winter|boxing day) sale\b",
         r"launch|black friday|sale (start|begin|date)|new collection",
+    ),
+    _topic(
+        "group_discount",
+        r"\b(students?|nhs|military|armed forces|veterans?|pensioners?|seniors?|teachers?|key ?workers?|blue light)\b"
+        r"[^.!?]{0,20}\b(discounts?|deals?|offers?|money off|rabatt)\b|\b(discounts?|rabatt)\b[^.!?]{0,15}\bfor "
+        r"(students|nhs|teachers|key workers|pensioners|seniors|the military|veterans)\b|\bstudentenrabatt\b",
+        r"student|nhs|military|key worker|blue light|pensioner|veteran",
+    ),
+    _topic(
+        "company_details",
+        r"\bcompany (number|registration|reg)\b|\bregistered (office|address|company)\b|\bvat (number|registration)\b"
+        r"|\bhandelsregister\b|\bust-?id\b",
+        r"registered|company number|vat number|registration",
+    ),
+    _topic(
+        "warranty",
+        r"\bwarrant(y|ies)\b|\bgarantie\b",
+        r"warrant|garantie",
+    ),
+    _topic(
+        "order_confirmation",
+        r"\b(no|never (got|had|received)|didn'?t (get|receive)|haven'?t (got|had|received)|not (got|received)) (an? |my "
+        r"|the |any )?(order )?confirmation\b|\bconfirmation (email|e-mail|mail)\b[^.!?]{0,20}\b(never|not|didn'?t|"
+        r"hasn'?t|has not)\b|\b(keine|nie eine) bestellbestätigung\b|\bbestellbestätigung\b[^.!?]{0,20}\b(nicht|nie)\b",
+        r"confirmation (email )?(didn'?t|does ?n'?t|not|never)|(no|missing) (order )?confirmation|bestellbestätigung",
+    ),
+    _topic(
+        "cancelled_by_shop",
+        r"\b(why|how come)\b[^.!?]{0,25}\b(order|it)\b[^.!?]{0,15}\b(been |got |was )?cancel+ed\b|\byou cancel+ed my "
+        r"order\b|\bmy order (was|has been|got) cancel+ed\b",
+        r"we (may )?cancel|cancelled by us|why (an |your )?order (was|is|gets) cancel",
     ),
     _topic(
         "phone_order",

@@ -21,6 +21,9 @@ def _names(text: str) -> set[str]:
         ("can I collect it myself from your warehouse", "collection_or_shop"),
         ("Habt ihr eine Filiale in Hamburg?", "collection_or_shop"),
         ("will you match a cheaper price I found", "price_match"),
+        ("do you do a student discount", "group_discount"),
+        ("what happens if I'm not home when the courier comes", "delivery_instructions"),
+        ("I never got an order confirmation", "order_confirmation"),
     ],
 )
 def test_a_support_topic_is_named_by_its_words(text: str, topic: str) -> None:
