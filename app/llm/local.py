@@ -96,7 +96,8 @@ _REFERS_BACK: Final = re.compile(r"\b(it|they|them|that|this|those|these|es|sie|
 _NOT_A_COMPLAINT: Final = frozenset({"cancel_order", "change_address", "account", "payment_problem", "faq"})
 # What a message resembling a known complaint may still be about for its complaint's answer to fit: a confident
 # guess of anything else ("do I earn points?" is a question, however close it sits to "wrong item") is not one.
-_COMPLAINT_INTENTS: Final = frozenset({"complaint", "return_refund", "order_status", "human"})
+# A question about returns ("how long have I got to return it?") sits close to refund complaints: it is not one.
+_COMPLAINT_INTENTS: Final = frozenset({"complaint", "order_status", "human"})
 
 
 def _yes_or_no(text: str) -> bool | None:
@@ -353,10 +354,13 @@ class LocalChatModel:
             if products and chosen.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
-        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint, unless
-        # the intent model is sure the message is about something else.
+        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint when the
+        # customer is upset or its words name a problem, or unless the intent model is sure the message is about
+        # something else.
         complaint = None if unexplained_topic else self.complaints.resembles(query)
-        if complaint is not None and self._may_be_a_complaint(query):
+        if complaint is not None and (
+            complaint.upset or self.complaints.read(query) is not None or self._may_be_a_complaint(query)
+        ):
             return self._answer_complaint(complaint, query, topics)
         if products:
             return self._describe_products(products)

@@ -376,3 +376,14 @@ def test_the_answer_given_is_the_longest_whose_ending_the_reply_has(model: Local
     answered = model._answered_entry(entry(model, "discount_code").answer)
     assert answered is not None
     assert answered.faq_id == "discount_code"
+
+
+def test_a_question_about_returns_close_to_refund_complaints_gets_no_apology(model: LocalChatModel) -> None:
+    reply = ask(model, "hi, how long do I get to send back an unwanted gift")
+    assert not reply.startswith("I'm sorry your refund")
+
+
+def test_a_complaint_by_its_words_is_one_when_the_faq_has_no_answer(model: LocalChatModel) -> None:
+    # The intent model reads a cancellation; the words say the refund never came.
+    reply = ask(model, "I cancelled my order before it shipped and I've not been refunded.")
+    assert reply.startswith("I'm sorry your refund")
