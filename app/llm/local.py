@@ -23,10 +23,13 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.exchange import Exchange
-from app.llm.intents import TRAIN_PATH, default_classifier, ruled
+from app.llm.intents import TRAIN_PATH, IntentGuess, default_classifier, ruled
 from app.llm.language import ENGLISH, Language, detect_language
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.phrases import OFFERS, PHRASES, phrase
@@ -264,8 +267,25 @@ class LocalChatModel:
     def _asks_for_something_else(self, query: str) -> bool:
         """Whether the intent model is sure a message with complaint words asks for a change, not about a
         problem ("how late can I cancel?" is no late parcel)."""
-        guess = self._intents.classify(query)
+        guess = self._classify(query)
         return guess.confidence >= self.intent_veto and guess.intent in _NOT_A_COMPLAINT
+
+    def _ready(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The text's embedding if routing has made it already (a ``SharedEmbeddings`` encoder), else None."""
+        ready = getattr(self.knowledge.encoder, "ready", None)
+        vector: npt.NDArray[np.float32] | None = ready(text) if ready is not None else None
+        return vector
+
+    def _classify(self, text: str) -> IntentGuess:
+        """The intent of ``text``, from routing's embedding of it when there is one (no second embedding)."""
+        vector = self._ready(text)
+        return self._intents.classify(text) if vector is None else self._intents.decide(text, vector)
+
+    def _faq_search(self, text: str) -> list[FaqHit]:
+        """The two best FAQ hits for ``text``, from routing's embedding of it when there is one."""
+        vector = self._ready(text)
+        faq = self.knowledge.faq
+        return faq.search(text, n=2) if vector is None else faq.search_vector(vector, text, n=2)
 
     def _say(self, key: str, lang: Language, **values: str) -> str:
         shop = self.knowledge.shop
@@ -330,7 +350,7 @@ class LocalChatModel:
                 return self._entry_answer(faq[0].entry, lang)
             if not own_sure or _REFERS_BACK.search(query):
                 asked = self._fold(before.question) if lang == ENGLISH else before.question
-                faq = self.knowledge.faq.search(asked + " " + text, n=2)
+                faq = self._faq_search(asked + " " + text)
         products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
         # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
         # it is a near-verbatim FAQ question.
@@ -373,7 +393,7 @@ class LocalChatModel:
         return self._say("fallback", lang)
 
     def _may_be_a_complaint(self, query: str) -> bool:
-        guess = self._intents.classify(query)
+        guess = self._classify(query)
         return guess.intent in _COMPLAINT_INTENTS or guess.confidence < 0.6
 
     def _choose(self, hits: list[FaqHit], text: str, needed: float) -> FaqEntry | None:
@@ -388,7 +408,7 @@ class LocalChatModel:
             return None
         # Likewise when the intent model is sure the message is about something none of the entry's own
         # questions are ("I was charged but never got a confirmation" is a payment, not a missing item).
-        guess = self._intents.classify(text)
+        guess = self._classify(text)
         if (
             guess.confidence >= self.intent_veto
             and guess.intent not in self._entry_intents[hits[0].entry.faq_id]
@@ -416,7 +436,7 @@ class LocalChatModel:
 
     def _best_hits(self, text: str) -> list[FaqHit]:
         """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
-        whole = self.knowledge.faq.search(text, n=2)
+        whole = self._faq_search(text)
         sentences = [s for s in _sentences(text) if small_talk(s) is None]
         if len(sentences) < 2 or not whole:
             return whole
@@ -425,7 +445,7 @@ class LocalChatModel:
         asking = [s for s in sentences if _asks(s)] or sentences
         best = whole
         for sentence in asking:
-            hits = self.knowledge.faq.search(sentence, n=2)
+            hits = self._faq_search(sentence)
             if hits and hits[0].score > best[0].score:
                 best = hits
         return best
@@ -433,7 +453,7 @@ class LocalChatModel:
     def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
         """For a second question in the message: its answer when clear, else a question back about it."""
         for sentence in (s for s in _sentences(text) if _asks(s)):
-            hits = self.knowledge.faq.search(sentence, n=2)
+            hits = self._faq_search(sentence)
             if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
                 continue
             if not self._serves(hits[0].entry, named_topics(sentence)):
@@ -518,7 +538,7 @@ class LocalChatModel:
         names a support topic the entry does not explain)."""
         if topic is None:
             # Upset without a nameable problem: answer the question in it, if it clearly has one.
-            hits = self.knowledge.faq.search(query, n=2)
+            hits = self._faq_search(query)
             decisive = len(hits) < 2 or hits[0].score - hits[1].score >= self.clarify_margin
             if hits and hits[0].score >= self.confidence and decisive and self._serves(hits[0].entry, topics):
                 return hits[0].entry.answer

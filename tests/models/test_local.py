@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from app.llm.actions import Act
@@ -387,3 +390,30 @@ def test_a_complaint_by_its_words_is_one_when_the_faq_has_no_answer(model: Local
     # The intent model reads a cancellation; the words say the refund never came.
     reply = ask(model, "I cancelled my order before it shipped and I've not been refunded.")
     assert reply.startswith("I'm sorry your refund")
+
+
+class RoutedEncoder:
+    """The real encoder, plus routing's vectors already made (as ``SharedEmbeddings.ready`` gives them); counts
+    the texts embedded after start-up."""
+
+    def __init__(self, inner: Encoder, routed: list[str]) -> None:
+        self.inner = inner
+        self.model_id = getattr(inner, "model_id", None)
+        self._routed = dict(zip(routed, inner.encode(routed), strict=True))
+        self.embedded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.embedded.extend(texts)
+        return self.inner.encode(texts)
+
+    def ready(self, text: str) -> npt.NDArray[np.float32] | None:
+        return self._routed.get(text)
+
+
+def test_a_message_routing_has_embedded_is_not_embedded_again(encoder: Encoder) -> None:
+    text = "what is your return policy?"
+    routed = RoutedEncoder(encoder, [text])
+    model = LocalChatModel(KnowledgeBase(load_shop(), routed), PromptLibrary(), delay_s=0)
+    routed.embedded.clear()
+    assert ask(model, text) == entry(model, "returns").answer
+    assert routed.embedded == []
