@@ -4,8 +4,8 @@ Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It pri
 and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
 threshold allows, the recommendation checks, and what the built-in responder answers (right, wrong or asked back
 per kind of message, topics the FAQ lacks, small talk, German answered in German, multi-turn carry-over) on
-``bench/data/responder_heldout.tsv``; it writes ``bench/results/quality.json`` and
-``bench/results/quality.png``. The figures in the README come from this script's output on
+``bench/data/responder_heldout.tsv`` (``--responder-set heldout2`` for the second final slice); it writes
+``bench/results/quality.json`` and ``bench/results/quality.png``. The figures in the README come from this script's output on
 ``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` and ``intents_tuning.tsv`` are
 slices whose errors were read). How they were written: ``bench/data/README.md``.
 """
@@ -298,6 +298,7 @@ def responder_report(name: str, r: dict[str, Any], dialogues: dict[str, Any], sh
     print(
         f"German questions answered right that got the German text: {r['german_in_german']:.0%} of {r['german_n']}"
     )
+    print(f"replies giving more than one entry's answer (never counted right): {r['several_answers']}")
     print(
         f"multi-turn carry-over (bench/data/responder_dialogues.tsv): {dialogues['passed']}/{dialogues['n']}"
     )
@@ -354,6 +355,7 @@ def main() -> int:
         "set": args.responder_set,
         "rates": answered["rates"],
         "german_in_german": answered["german_in_german"],
+        "several_answers": answered["several_answers"],
         "dialogues": f"{dialogues['passed']}/{dialogues['n']}",
     }
     (RESULTS / "quality.json").write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")

@@ -4,7 +4,7 @@ import pytest
 
 from app.shop.catalog import Product, load_shop
 from app.shop.embedding import Encoder
-from app.shop.knowledge import CatalogIndex, KnowledgeBase, terms
+from app.shop.knowledge import CatalogIndex, KnowledgeBase, faq_terms, terms
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,12 @@ def test_the_faq_searched_by_words_alone_finds_keyword_questions_and_nothing_for
     assert knowledge.faq.search_words("can I pay with paypal?")[0].entry.faq_id == "payment_methods"
     assert knowledge.faq.search_words("what is your return policy?")[0].score == 1.0
     assert knowledge.faq.search_words("hi") == []
+
+
+def test_faq_terms_keep_words_with_accents_whole() -> None:
+    assert faq_terms("Rücksendung nach Großbritannien") == ["rücksendung", "nach", "großbritannien"]
+
+
+def test_the_faq_is_found_by_the_words_of_its_answers_in_other_languages(knowledge: KnowledgeBase) -> None:
+    # "Geschenkverpackung" is only in the gift-wrap entry's German answer.
+    assert knowledge.faq.search_words("Geschenkverpackung")[0].entry.faq_id == "gift_wrap"

@@ -46,6 +46,7 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\b(sent|got|received|delivered|gave)\b[^.!?]{0,30}\bwrong\b(?! (delivery |shipping )?address)"
         r"|\bnot (what|the (one|item|size|colou?r|product|model|thing)s?) (i|we) (ordered|paid for|asked for|bought|chose)"
         r"|\b(is|was|are|were)(n'?t| not) (the (one|item|size|colou?r|product)s?|what) (i|we) (ordered|paid for|asked for)"
+        r"|\bnot the (one|item|thing|product)s? (on|in|from) (my|our|the) order\b"
         r"|\bsomeone else'?s (order|parcel|package|items?|stuff)"
         r"|\bdifferent (item|product|colou?r|size|model|thing)s?\b|\bdifferent (to|from|than) what (i|we)\b"
         r"|\bmix-?up\b|\bmixed up\b|\b(is|was)(n'?t| not) (my|our) order\b|\b(intended|meant) for (someone|somebody|another)"
@@ -53,18 +54,18 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\bordered\b[^.!?]{1,60}\b(and|but)\b[^.!?]{0,12}\b(got|received|was sent|you sent)\b"
     ),
     "missing": re.compile(
-        r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in the (box|parcel|package)"
+        r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag))\b"
         r"|\bonly (got|received) (half|part|some)\b"
     ),
     "refund": re.compile(
-        r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|no money|(a|one) penny)\b|\bowe (me|us)\b"
+        r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
     ),
     "late": re.compile(
         r"(?<!too )\blate\b(?! to\b)|\b(delayed|overdue)\b"
         r"|\bstill (waiting|nothing|not (here|arrived|received|delivered|come)|has ?n'?t|have ?n'?t|hasnt|havent)\b"
         r"|\bnever (arrived|came|turned up|showed up|got here|been delivered|was delivered)\b"
         r"|\b(has ?n'?t|hasnt|has not|have ?n'?t|havent|have not|did ?n'?t|didnt|did not) (yet )?"
-        r"(arrived|come|turned up|shown up|been delivered|got here|received (it|my|the|anything))\b"
+        r"(arrived|come|turned up|shown up|been delivered|got here|(got|received) (it|my|the|anything))\b"
         rf"|\b(taken|been|took|waited|waiting)( for)? (almost |nearly |over |more than )?{_NUMBER} (\w+ )?"
         r"(days|weeks|months|fortnights?)\b"
         r"|\b(been|taken|took) (ages|forever)\b|\b(days|weeks|months|fortnight) ago and (still|nothing)\b"

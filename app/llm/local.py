@@ -23,15 +23,19 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.exchange import Exchange
-from app.llm.intents import TRAIN_PATH, default_classifier, ruled
+from app.llm.intents import TRAIN_PATH, IntentGuess, default_classifier, ruled
 from app.llm.language import ENGLISH, Language, detect_language
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.phrases import OFFERS, PHRASES, phrase
 from app.llm.prompts import PromptLibrary, customer_view
 from app.llm.smalltalk import Kind, small_talk
+from app.llm.topics import SupportTopic, named_topics, serves
 from app.shop.knowledge import FaqHit, KnowledgeBase, ProductHit, faq_terms
 from app.shop.profile import FaqEntry
 
@@ -93,6 +97,10 @@ _REFERS_BACK: Final = re.compile(r"\b(it|they|them|that|this|those|these|es|sie|
 
 
 _NOT_A_COMPLAINT: Final = frozenset({"cancel_order", "change_address", "account", "payment_problem", "faq"})
+# What a message resembling a known complaint may still be about for its complaint's answer to fit: a confident
+# guess of anything else ("do I earn points?" is a question, however close it sits to "wrong item") is not one.
+# A question about returns ("how long have I got to return it?") sits close to refund complaints: it is not one.
+_COMPLAINT_INTENTS: Final = frozenset({"complaint", "order_status", "human"})
 
 
 def _yes_or_no(text: str) -> bool | None:
@@ -200,6 +208,8 @@ class LocalChatModel:
             e.faq_id: {self._intents.classify(q).intent for q in e.questions} for e in shop.faq
         }
         self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
+        # Everything each entry says, in every language: what decides whether it explains a support topic.
+        self._texts = {e.faq_id: (*e.questions, e.answer, *e.answers.values()) for e in shop.faq}
         # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
         self._real_words = _chat_words()
         self.complaints = ComplaintReader(
@@ -228,22 +238,54 @@ class LocalChatModel:
         reply = self._reply_to_question(query, before, lang)
         if reply is not None:
             return reply
-        if ruled(query) == "payment_problem":
+        topics = named_topics(query)
+        if self._payment_trouble(query, topics):
             # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
             return self._say("payment_problem", lang)
         complaint = self.complaints.read(query)
         if complaint is not None and not self._asks_for_something_else(query):
-            return self._answer_complaint(complaint, query)
+            return self._answer_complaint(complaint, query, topics)
         kind = small_talk(query)
         if kind is not None:
             return self._small_talk(kind, lang)
-        return self._from_knowledge(query, lang, before)
+        return self._from_knowledge(query, lang, before, topics)
+
+    def _payment_trouble(self, query: str, topics: list[SupportTopic]) -> bool:
+        """Whether the message reports a failed payment that no FAQ entry explains."""
+        if any(t.name == "payment_failure" for t in topics):
+            return not self._served_by_any(topics)
+        return ruled(query) == "payment_problem"
+
+    def _serves(self, entry: FaqEntry, topics: list[SupportTopic]) -> bool:
+        """Whether ``entry``'s own text explains every support topic the message names."""
+        texts = self._texts[entry.faq_id]
+        return all(serves(topic, texts) for topic in topics)
+
+    def _served_by_any(self, topics: list[SupportTopic]) -> bool:
+        return all(any(serves(t, texts) for texts in self._texts.values()) for t in topics)
 
     def _asks_for_something_else(self, query: str) -> bool:
         """Whether the intent model is sure a message with complaint words asks for a change, not about a
         problem ("how late can I cancel?" is no late parcel)."""
-        guess = self._intents.classify(query)
+        guess = self._classify(query)
         return guess.confidence >= self.intent_veto and guess.intent in _NOT_A_COMPLAINT
+
+    def _ready(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The text's embedding if routing has made it already (a ``SharedEmbeddings`` encoder), else None."""
+        ready = getattr(self.knowledge.encoder, "ready", None)
+        vector: npt.NDArray[np.float32] | None = ready(text) if ready is not None else None
+        return vector
+
+    def _classify(self, text: str) -> IntentGuess:
+        """The intent of ``text``, from routing's embedding of it when there is one (no second embedding)."""
+        vector = self._ready(text)
+        return self._intents.classify(text) if vector is None else self._intents.decide(text, vector)
+
+    def _faq_search(self, text: str) -> list[FaqHit]:
+        """The two best FAQ hits for ``text``, from routing's embedding of it when there is one."""
+        vector = self._ready(text)
+        faq = self.knowledge.faq
+        return faq.search(text, n=2) if vector is None else faq.search_vector(vector, text, n=2)
 
     def _say(self, key: str, lang: Language, **values: str) -> str:
         shop = self.knowledge.shop
@@ -285,9 +327,12 @@ class LocalChatModel:
                 picked = entries[overlap.index(max(overlap))]
         return self._entry_answer(picked, lang) if picked is not None else None
 
-    def _from_knowledge(self, query: str, lang: Language, before: Exchange) -> str:
+    def _from_knowledge(
+        self, query: str, lang: Language, before: Exchange, topics: list[SupportTopic] | None = None
+    ) -> str:
         """The FAQ's answer, products, a clarifying question, or the offer of a person."""
         text = self._fold(query) if lang == ENGLISH else query
+        topics = named_topics(text) if topics is None else topics
         faq = self._best_hits(text)
         earlier = self._answered_entry(before.reply)
         if earlier is not None and before.question and _follows_on(query):
@@ -301,11 +346,11 @@ class LocalChatModel:
                 and faq[0].score >= self.follow_on_below
                 and self._decisive(faq, text)
             )
-            if same_topic and not _REFERS_BACK.search(query):
+            if same_topic and not _REFERS_BACK.search(query) and self._serves(faq[0].entry, topics):
                 return self._entry_answer(faq[0].entry, lang)
             if not own_sure or _REFERS_BACK.search(query):
                 asked = self._fold(before.question) if lang == ENGLISH else before.question
-                faq = self.knowledge.faq.search(asked + " " + text, n=2)
+                faq = self._faq_search(asked + " " + text)
         products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
         # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
         # it is a near-verbatim FAQ question.
@@ -316,7 +361,12 @@ class LocalChatModel:
         needed = self.confidence
         if lang == ENGLISH and faq and self._unexplained(text, faq[0].entry):
             needed += self.unfamiliar_margin
-        chosen = self._choose(faq, text, needed)
+        # A support topic none of the shop's entries explains ("loyalty points", "Sunday delivery"): a neighbour's
+        # answer would be a guess, and so would a question offering neighbours.
+        unexplained_topic = not self._served_by_any(topics)
+        chosen = None if unexplained_topic else self._choose(faq, text, needed)
+        if chosen is not None and not self._serves(chosen, topics):
+            chosen = None
         if chosen is not None:
             answer = self._entry_answer(chosen, lang)
             if len(_SENTENCE.split(text)) > 1:
@@ -324,18 +374,27 @@ class LocalChatModel:
             if products and chosen.topic == "products":
                 answer = self._describe_products(products) + "\n\n" + answer
             return answer
-        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint.
-        complaint = self.complaints.resembles(query)
-        if complaint is not None:
-            return self._answer_complaint(complaint, query)
+        # The FAQ has no confident answer: a complaint in words the cues do not know is still a complaint when the
+        # customer is upset or its words name a problem, or unless the intent model is sure the message is about
+        # something else.
+        complaint = None if unexplained_topic else self.complaints.resembles(query)
+        if complaint is not None and (
+            complaint.upset or self.complaints.read(query) is not None or self._may_be_a_complaint(query)
+        ):
+            return self._answer_complaint(complaint, query, topics)
         if products:
             return self._describe_products(products)
+        faq = [hit for hit in faq if self._serves(hit.entry, topics)]
         if faq and faq[0].score >= self.clarify_below:
             options = [hit.entry.questions[0] for hit in faq if hit.score >= self.clarify_below]
             if len(options) == 1:
                 return self._say("clarify_one", lang, a=options[0])
             return self._say("clarify_two", lang, a=options[0].rstrip("?"), b=options[1].rstrip("?"))
         return self._say("fallback", lang)
+
+    def _may_be_a_complaint(self, query: str) -> bool:
+        guess = self._classify(query)
+        return guess.intent in _COMPLAINT_INTENTS or guess.confidence < 0.6
 
     def _choose(self, hits: list[FaqHit], text: str, needed: float) -> FaqEntry | None:
         """The leading entry when it scores ``needed`` and leads clearly."""
@@ -349,7 +408,7 @@ class LocalChatModel:
             return None
         # Likewise when the intent model is sure the message is about something none of the entry's own
         # questions are ("I was charged but never got a confirmation" is a payment, not a missing item).
-        guess = self._intents.classify(text)
+        guess = self._classify(text)
         if (
             guess.confidence >= self.intent_veto
             and guess.intent not in self._entry_intents[hits[0].entry.faq_id]
@@ -377,7 +436,7 @@ class LocalChatModel:
 
     def _best_hits(self, text: str) -> list[FaqHit]:
         """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
-        whole = self.knowledge.faq.search(text, n=2)
+        whole = self._faq_search(text)
         sentences = [s for s in _sentences(text) if small_talk(s) is None]
         if len(sentences) < 2 or not whole:
             return whole
@@ -386,7 +445,7 @@ class LocalChatModel:
         asking = [s for s in sentences if _asks(s)] or sentences
         best = whole
         for sentence in asking:
-            hits = self.knowledge.faq.search(sentence, n=2)
+            hits = self._faq_search(sentence)
             if hits and hits[0].score > best[0].score:
                 best = hits
         return best
@@ -394,8 +453,10 @@ class LocalChatModel:
     def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
         """For a second question in the message: its answer when clear, else a question back about it."""
         for sentence in (s for s in _sentences(text) if _asks(s)):
-            hits = self.knowledge.faq.search(sentence, n=2)
+            hits = self._faq_search(sentence)
             if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
+                continue
+            if not self._serves(hits[0].entry, named_topics(sentence)):
                 continue
             if hits[0].score >= self.confidence + self.unfamiliar_margin and self._decisive(hits, sentence):
                 return "\n\n" + self._entry_answer(hits[0].entry, lang)
@@ -414,10 +475,14 @@ class LocalChatModel:
         """The FAQ entry whose answer (in any language) ``reply`` gave, if one."""
         if not reply:
             return None
-        for entry in self.knowledge.shop.faq:
-            if any(text[-60:] in reply for text in (entry.answer, *entry.answers.values())):
-                return entry
-        return None
+        ended = [
+            e
+            for e in self.knowledge.shop.faq
+            if any(t[-60:] in reply for t in (e.answer, *e.answers.values()))
+        ]
+        # One answer's ending can close another's too ("enter the code at checkout"): the longest one found is
+        # the answer given, the others are inside it.
+        return max(ended, key=lambda e: len(e.answer), default=None)
 
     def _fold(self, text: str) -> str:
         """``text`` with misspelt words replaced by the closest word the shop's texts use ("delivry")."""
@@ -447,7 +512,7 @@ class LocalChatModel:
         faq = self.knowledge.faq
         return any(entry.faq_id not in faq.nearest_entries(w) for w in unknown[:3])
 
-    def _answer_complaint(self, complaint: Complaint, query: str) -> str:
+    def _answer_complaint(self, complaint: Complaint, query: str, topics: list[SupportTopic]) -> str:
         """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person."""
         shop = self.knowledge.shop
         topic = complaint.topic
@@ -455,7 +520,7 @@ class LocalChatModel:
         if complaint.unanswered and topic != "no_reply":
             opening += " I'm sorry too that you haven't had a reply from us — that shouldn't happen."
         parts = [opening]
-        body = self._complaint_topic_answer(topic, query)
+        body = self._complaint_topic_answer(topic, query, topics)
         if body:
             parts.append(_OPENING_APOLOGY.sub("", body, count=1))
         contact = f"**{shop.support_email}**" if shop.support_email else "the shop's customer service"
@@ -466,19 +531,24 @@ class LocalChatModel:
         )
         return "\n\n".join(parts)
 
-    def _complaint_topic_answer(self, topic: Topic | None, query: str) -> str | None:
-        """The shop's curated answer for the complaint's topic, or None when its FAQ has none."""
+    def _complaint_topic_answer(
+        self, topic: Topic | None, query: str, topics: list[SupportTopic]
+    ) -> str | None:
+        """The shop's curated answer for the complaint's topic, or None when its FAQ has none (or the message
+        names a support topic the entry does not explain)."""
         if topic is None:
             # Upset without a nameable problem: answer the question in it, if it clearly has one.
-            hits = self.knowledge.faq.search(query, n=2)
+            hits = self._faq_search(query)
             decisive = len(hits) < 2 or hits[0].score - hits[1].score >= self.clarify_margin
-            return hits[0].entry.answer if hits and hits[0].score >= self.confidence and decisive else None
+            if hits and hits[0].score >= self.confidence and decisive and self._serves(hits[0].entry, topics):
+                return hits[0].entry.answer
+            return None
         probe = FAQ_PROBES.get(topic)
         if probe is None:
             return None
         for hit in self.knowledge.faq.search(probe.question, n=3):
             if hit.score >= self.confidence and probe.evidence.search(" ".join(hit.entry.questions)):
-                return hit.entry.answer
+                return hit.entry.answer if self._serves(hit.entry, topics) else None
         return None
 
     def _describe_products(self, hits: list[ProductHit]) -> str:

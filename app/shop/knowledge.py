@@ -17,6 +17,8 @@ from app.shop.embedding import Encoder, encode_corpus
 from app.shop.text import singular
 
 _WORD = re.compile(r"[a-z0-9]+")
+# FAQ texts come in the shop's languages: "rücksendung" is one word, not "r" and "cksendung".
+_FAQ_WORD = re.compile(r"[^\W_]+")
 _COMMON = frozenset(
     [
         "a",
@@ -123,7 +125,7 @@ def terms(text: str) -> list[str]:
 
 def faq_terms(text: str) -> list[str]:
     """FAQ search terms: lower-case, plurals and -ing/-ed folded, function words dropped."""
-    return [_stem_more(w) for w in _WORD.findall(text.lower()) if w not in _COMMON]
+    return [_stem_more(w) for w in _FAQ_WORD.findall(text.lower()) if w not in _COMMON]
 
 
 class BM25:
@@ -205,7 +207,8 @@ class FaqIndex:
         self._vectors = _encode_cached(encoder, tuple(texts))
         # Words carry what paraphrase embeddings blur ("damaged" vs "late"): each entry's phrasings and answer.
         self._lexical = BM25(
-            faq_terms(" ".join(entry.questions) + " " + entry.answer) for entry in self._entries
+            faq_terms(" ".join([*entry.questions, entry.answer, *entry.answers.values()]))
+            for entry in self._entries
         )
 
     def search(self, text: str, n: int = 3) -> list[FaqHit]:

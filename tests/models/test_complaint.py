@@ -39,6 +39,10 @@ def test_common_typos_are_folded_back() -> None:
         ("ur support guy was so rude and condescending", "service"),
         ("I emailed three times and nobody ever replied.", "no_reply"),
         ("Part of my order is missing", "missing"),
+        ("sent it back a month ago and still waiting for the money", "refund"),
+        ("the parcel came but the teapot is not in it", "missing"),
+        ("the item in the box is not the one on my order", "wrong_item"),
+        ("a week on and I haven't got my parcel", "late"),
     ],
 )
 def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:

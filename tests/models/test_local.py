@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from app.llm.actions import Act
+from app.llm.complaint import Complaint
 from app.llm.local import LocalChatModel
 from app.llm.model import ChatRequest, Finished, TextDelta, ToolCall, ToolSpec
 from app.llm.prompts import PromptLibrary
@@ -322,3 +326,94 @@ async def test_the_german_fallback_is_also_a_helpless_answer(model: LocalChatMod
     text = "was ist der Sinn des Lebens?"
     events = [event async for event in model.stream(ChatRequest(messages=[], route="chat", query=text))]
     assert events[-1] == Finished(finish_reason="stop", helpless=True)
+
+
+def test_a_support_topic_no_entry_explains_gets_no_neighbours_answer(model: LocalChatModel) -> None:
+    # Nearest by meaning is the delivery-time entry, which says nothing about Sundays.
+    reply = ask(model, "can the courier bring it on a sunday")
+    assert answered_entries(model, reply) == set()
+    assert model.knowledge.shop.support_email in reply
+
+
+def test_a_support_topic_is_answered_by_the_entry_that_explains_it(encoder: Encoder) -> None:
+    shop = load_shop()
+    loyalty = FaqEntry(
+        faq_id="loyalty",
+        questions=("Do you have a loyalty scheme?", "How do reward points work?"),
+        answer="Every £1 you spend earns one loyalty point; 100 points are worth £5 off.",
+    )
+    with_loyalty = dataclasses.replace(shop, faq=[*shop.faq, loyalty])
+    model = LocalChatModel(KnowledgeBase(with_loyalty, encoder), PromptLibrary(), delay_s=0)
+    assert ask(model, "do I collect points when I shop with you") == loyalty.answer
+
+
+def test_a_failed_payment_in_other_words_gets_the_payment_reply(model: LocalChatModel) -> None:
+    reply = ask(model, "my visa got rejected at the last step")
+    assert reply.startswith("I'm sorry your payment didn't go through")
+
+
+def test_a_complaint_naming_a_topic_its_entry_lacks_gets_no_entrys_answer(model: LocalChatModel) -> None:
+    reply = ask(model, "Ridiculous. Weeks later my loyalty points have still not arrived!")
+    assert reply.startswith("I'm sorry")
+    assert answered_entries(model, reply) == set()
+
+
+class AlwaysAComplaint:
+    """A complaint reader that takes every message for a late parcel by likeness (never by words)."""
+
+    def read(self, text: str) -> Complaint | None:
+        return None
+
+    def resembles(self, text: str) -> Complaint | None:
+        return Complaint(topic="late", upset=False, unanswered=False)
+
+
+def test_a_message_the_intent_model_reads_as_something_else_is_no_complaint(model: LocalChatModel) -> None:
+    fake = LocalChatModel(model.knowledge, model.prompts, delay_s=0)
+    fake.complaints = AlwaysAComplaint()  # type: ignore[assignment]
+    assert not ask(fake, "what is the capital of france").startswith("I'm sorry your order")
+
+
+def test_the_answer_given_is_the_longest_whose_ending_the_reply_has(model: LocalChatModel) -> None:
+    # The discount-code answer contains the sentence that ends the gift-card answer.
+    answered = model._answered_entry(entry(model, "discount_code").answer)
+    assert answered is not None
+    assert answered.faq_id == "discount_code"
+
+
+def test_a_question_about_returns_close_to_refund_complaints_gets_no_apology(model: LocalChatModel) -> None:
+    reply = ask(model, "hi, how long do I get to send back an unwanted gift")
+    assert not reply.startswith("I'm sorry your refund")
+
+
+def test_a_complaint_by_its_words_is_one_when_the_faq_has_no_answer(model: LocalChatModel) -> None:
+    # The intent model reads a cancellation; the words say the refund never came.
+    reply = ask(model, "I cancelled my order before it shipped and I've not been refunded.")
+    assert reply.startswith("I'm sorry your refund")
+
+
+class RoutedEncoder:
+    """The real encoder, plus routing's vectors already made (as ``SharedEmbeddings.ready`` gives them); counts
+    the texts embedded after start-up."""
+
+    def __init__(self, inner: Encoder, routed: list[str]) -> None:
+        self.inner = inner
+        self.model_id = getattr(inner, "model_id", None)
+        self._routed = dict(zip(routed, inner.encode(routed), strict=True))
+        self.embedded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.embedded.extend(texts)
+        return self.inner.encode(texts)
+
+    def ready(self, text: str) -> npt.NDArray[np.float32] | None:
+        return self._routed.get(text)
+
+
+def test_a_message_routing_has_embedded_is_not_embedded_again(encoder: Encoder) -> None:
+    text = "what is your return policy?"
+    routed = RoutedEncoder(encoder, [text])
+    model = LocalChatModel(KnowledgeBase(load_shop(), routed), PromptLibrary(), delay_s=0)
+    routed.embedded.clear()
+    assert ask(model, text) == entry(model, "returns").answer
+    assert routed.embedded == []

@@ -1,0 +1,288 @@
+"""Support topics a shop's FAQ needs an entry of its own for: which one a message names, and which entries serve it.
+
+Retrieval by meaning puts "do you have a loyalty scheme?" next to the wholesale discount and "can the courier
+come on a Sunday?" next to delivery times: the nearest entry shares the words around the topic, not the topic.
+A message that names one of these topics is only answered by an entry whose own text (questions and answers, in
+any language) speaks of it; any other entry's answer would be a guess. Nothing here names the demo shop's entries:
+a shop whose FAQ has a loyalty entry gets that entry for loyalty questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class SupportTopic:
+    """A topic by the words that ask about it (``asked``) and the words an entry that explains it uses."""
+
+    name: str
+    asked: re.Pattern[str]
+    explained: re.Pattern[str]
+
+
+def _topic(name: str, asked: str, explained: str) -> SupportTopic:
+    return SupportTopic(name, re.compile(asked, re.IGNORECASE), re.compile(explained, re.IGNORECASE))
+
+
+_PAY = r"(card|visa|mastercard|amex|payment|paypal|transaction|checkout|bank|zahlung|karte|kreditkarte)"
+TOPICS: Final[tuple[SupportTopic, ...]] = (
+    _topic(
+        "payment_failure",
+        rf"\b{_PAY}\b[^.!?]{{0,30}}\b(declined|rejected|refused|failed|fails|failing|unsuccessful|bounced|pending|"
+        r"abgelehnt|fehlgeschlagen)\b|\b(declined|rejected|refused)\b[^.!?]{0,20}\b(my )?(card|payment)\b"
+        r"|\bcharged\b[^.!?]{0,15}\b(twice|double|two times)\b|\bdouble[- ]charged\b|\bpayment (error|problem|issue)s?\b"
+        r"|\bcharged\b[^.!?]{0,20}\b(but|and)\b[^.!?]{0,25}\b(no|never (got|had|received)|didn'?t (get|receive)|"
+        r"haven'?t (got|had|received)) (an? )?(order )?confirmation\b"
+        r"|\b(won'?t|doesn'?t|wouldn'?t|didn'?t|will not|does not) (take|accept) my (card|payment)\b"
+        r"|\bpayment\b[^.!?]{0,20}\b(didn'?t|did not|won'?t|isn'?t|not) go(ing)? through\b",
+        r"declin|rejected|payment (fail|error|problem)|charged twice|abgelehnt|fehlgeschlagen",
+    ),
+    _topic(
+        "loyalty",
+        r"\bloyalty\b|\breward(s)? ?(scheme|programme|program|points|card|club)\b|\b(earn|collect|get|gain)\w* "
+        r"(any |some )?(points|rewards|stamps)\b|\bpoints (card|balance|scheme)\b|\b(my|how many) points\b"
+        r"|\bstamps?\b|\btreue\w*|\bbonuspunkte\b|\bpunkte sammeln\b",
+        r"loyalty|reward|points|stamp|treue|punkte",
+    ),
+    _topic(
+        "price_match",
+        r"\bprice[- ]?(match\w*|promise|beat\w*|guarantee)\b|\bmatch\b[^.!?]{0,30}\b(price|cheaper|competitor)\b"
+        r"|\bcheaper\b[^.!?]{0,40}\bmatch\b|\bcheaper (elsewhere|somewhere else)\b|\bpreis\w*garantie\b",
+        r"price (match|promise|guarantee)|match (a|the|any) (lower )?price",
+    ),
+    _topic(
+        "referral",
+        r"\brefer(ral|-?a-?friend|ring a friend)?\b[^.!?]{0,12}\b(friend|code|scheme|programme|bonus)|\brefer a friend\b"
+        r"|\breferral\b|\bfreunde werben\b",
+        r"refer",
+    ),
+    _topic(
+        "collection_or_shop",
+        r"\bclick (and|&|n|'n'|n') collect\b|\bcollect\b[^.!?]{0,25}\b(myself|in person|from (your|the) (shop|store|"
+        r"warehouse|office|premises))\b|\bpick\b[^.!?]{0,20}\bup\b[^.!?]{0,10}\b(from|at) (your|the) (shop|store|"
+        r"warehouse|office)\b|\b(physical|real|bricks and mortar|high street) (shop|store)\b|\b(visit|come to|pop "
+        r"into|pop in to) (your|the) (shop|store|showroom|warehouse)\b|\b(shop|store|showroom) (i|we) can (visit|go"
+        r" to)\b|\b(where|whereabouts) (is|are) (your|the) (shop|store|showroom)s?\b|\bladengeschäft\b|\bfiliale\b"
+        r"|\b(shop|store|showroom)\b[^.!?]{0,25}\b(i|we) can (visit|walk in|go to|pop in)|\bin[- ]store\b"
+        r"|\bdo you have (a|any) (shop|store|showroom)s? in\b|\bwhere are you (based|located)\b"
+        r"|\babholen\b|\babholung\b",
+        r"collect|pick up|showroom|visit us|our (shop|store) in|abhol",
+    ),
+    _topic(
+        "jobs",
+        r"\b(hiring|vacanc\w+|jobs?|careers?|work for you|apprenticeships?|stellenangebot\w*|bewerb\w*)\b",
+        r"\b(job|career|hiring|vacanc)",
+    ),
+    _topic(
+        "currency",
+        r"\b(euros?|dollars?|usd|eur|currency|currencies|währung)\b",
+        r"currenc|euro|dollar|€|\$|währung",
+    ),
+    _topic(
+        "account_details",
+        r"\b(change|update|edit|correct|amend)\w*\b[^.!?]{0,25}\b(e-?mail|username|user name|name on|phone number)"
+        r"|\be-?mail-?adresse\b[^.!?]{0,25}\bändern\b|\bändern\b[^.!?]{0,25}\be-?mail",
+        r"(change|update|edit)\w* (your |the )?(e-?mail|name|phone|account details|details)|e-?mail-?adresse ändern",
+    ),
+    _topic(
+        "saved_card",
+        r"\b(update|change|remove|delete|edit|replace)\w*\b[^.!?]{0,25}\b(saved|stored|expired|old) (card|payment)"
+        r"|\bsaved (card|payment method)s?\b|\bcard\b[^.!?]{0,15}\b(saved|stored) (on|in) (my|the) account\b",
+        r"saved card|stored card|card details|payment details",
+    ),
+    _topic(
+        "security",
+        r"\bhack\w*|\bsomeone (else )?(has )?(logged|got|broke|broken) in(to)?\b|\bunauthori[sz]ed\b|\bfraud\w*"
+        r"|\b(site|website|checkout|payment page)\b[^.!?]{0,10}\bsecure\b|\bsafe to (pay|enter|use)\b|\bphishing\b|\b(is (this|that|it) a )scam\b|\bscam (text|email|call|message)\b|\bwasn'?t me\b"
+        r"|\b(didn'?t|did not|never) (make|place|order) (this|that|the|an?) (order|purchase)\b",
+        r"fraud|secur|scam|phish|hack|unauthori",
+    ),
+    _topic(
+        "delivery_day",
+        r"\b(deliver\w*|arrive|come|ship\w*|send|dispatch\w*|courier|post|lieferung|liefert|zustellung)\b[^.!?]{0,20}"
+        r"\b(on )?(a |the )?(saturdays?|sundays?|weekends?|samstag\w*|sonntag\w*)\b|\b(saturday|sunday|weekend)"
+        r" (delivery|deliveries|shipping|dispatch|post)\b|\b(specific|particular|certain|chosen|choose "
+        r"(a|the|my)|pick (a|the|my)|named|preferred)\b[^.!?]{0,15}\b(day|date|time|slot)\b|\b(delivery|time) slots?\b"
+        r"|\bdelivery date\b|\bwunschtermin\b",
+        r"saturday|sunday|weekend|named day|(choose|pick) (a|the|your) (delivery )?(day|date)|slot|samstag|sonntag",
+    ),
+    _topic(
+        "courier",
+        r"\b(which|what) (courier|carrier|delivery (company|firm|service))\b|\b(royal mail|dpd|dhl|ups|evri|hermes|"
+        r"parcelforce|fedex|yodel)\b[^.!?]{0,15}\bor\b[^.!?]{0,15}\b(royal mail|dpd|dhl|ups|evri|hermes|parcelforce|"
+        r"fedex|yodel)\b|\bdo you (use|ship with|send with) (royal mail|dpd|dhl|ups|evri|hermes|parcelforce|fedex)\b",
+        r"(we use|we ship with|sent with|sent by|delivered by|our courier (is|are)) (royal mail|dpd|dhl|ups|evri|"
+        r"hermes|parcelforce|fedex|yodel|\w+ courier)",
+    ),
+    _topic(
+        "delivery_instructions",
+        r"\bneighbou?rs?\b|\bsafe place\b|\bleave (it|the parcel|the package|my parcel)\b|\bporch\b|\bparcel "
+        r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box\b|\bnachbar\w*|\bpackstation\b"
+        r"|\bnot (at )?home\b|\bnobody (is )?(at )?home\b|\bmissed (the |my )?(delivery|courier|parcel)\b"
+        r"|\bnicht zu ?hause\b",
+        r"neighbou?r|safe place|locker|pick-?up point|packstation|delivery instructions|not (at )?home|redeliver",
+    ),
+    _topic(
+        "personalisation",
+        r"\bengrav\w*|\bpersonali[sz]e (it|them|this|that|the|a|an|my|with)\b|\bmonogram\w*|\bbespoke\b|\bcustom "
+        r"(print\w*|logo|design|made|message on)\b|\b(company|our|my|business) logos?\b|\bgravur\b|\bgravieren\b",
+        r"engrav|logo|monogram|bespoke|custom (print|design)|we personalise|personalisation (service|option)",
+    ),
+    _topic(
+        "product_care",
+        r"\bdishwasher\b|\bmicrowave\b|\boven[- ]?(safe|proof)\b|\bfood[- ]safe\b|\bvegan\b|\ballergen\w*|\bgluten\b"
+        r"|\bnut[- ]free\b|\bsafe (for|around|with) (pets?|cats?|dogs?|kids|children|babies|toddlers)\b|\bbatter(y|ies)\b"
+        r"|\bbpa\b|\bnon-?toxic\b|\bingredients?\b|\bwashable\b|\bmachine wash\w*|\bspülmaschine\w*|\bmikrowelle\w*"
+        r"|\bhand-?made\b|\bmade in (china|the uk|britain|england|india|europe|germany)\b|\bfair ?trade\b|\bethical\w*"
+        r"|\bwhere\b[^.!?]{0,25}\b(made|sourced|come from)\b"
+        r"|\bwhat (is|are) (it|they|the \w+) made (of|from)\b|\bsize guide\b|\bdimensions?\b",
+        r"dishwasher|microwave|allergen|batter|material|dimension|size guide|vegan|ingredient|care instructions",
+    ),
+    _topic(
+        "sustainability",
+        r"\bplastic[- ]free\b|\b(is|are) (it|they|the \w+|your \w+) plastic\b|\brecycl\w*|\beco[- ]?friendly\b"
+        r"|\bsustainab\w*|\bbiodegradable\b|\bcompostable\b|\bcarbon\b|\bnachhaltig\w*|\bumweltfreundlich\w*",
+        r"recycl|plastic|sustainab|eco|compost|carbon",
+    ),
+    _topic(
+        "reviews",
+        r"\b(leave|write|post|submit|add)\b[^.!?]{0,10}\breviews?\b|\btrustpilot\b|\bbewertung\w*",
+        r"review|trustpilot|bewertung",
+    ),
+    _topic(
+        "app_or_social",
+        r"\b(app|apps|iphone|android|instagram|insta|facebook|tiktok|twitter|pinterest|social media|youtube)\b",
+        r"\b(app|iphone|android|instagram|facebook|tiktok|twitter|pinterest|social media|youtube)\b",
+    ),
+    _topic(
+        "marketplaces",
+        r"\b(etsy|amazon|ebay|marketplaces?)\b",
+        r"etsy|amazon|ebay|marketplace",
+    ),
+    _topic(
+        "price_adjustment",
+        r"\b(price|cost)\b[^.!?]{0,15}\b(drop\w*|went down|gone down|reduced|adjust\w*)\b|\b(now|gone|went|is) (in|on)"
+        r" (the |your |a )?sale\b|\bsale price\b|\bthe difference( back)?\b|\bpreis\w* gesenkt\b",
+        r"price (adjustment|drop|protection)|the difference|sale price",
+    ),
+    _topic(
+        "pay_later",
+        r"\breserve\b|\bput\b[^.!?]{0,15}\b(aside|on hold)\b|\bhold\b[^.!?]{0,15}\b(for me|until)\b|\bpay (for it |for "
+        r"them )?later\b|\binstal?l?ments?\b|\bklarna\b|\bclearpay\b|\bafterpay\b|\blaybuy\b|\bbuy now,? pay later\b"
+        r"|\bfinanc(e|ing)\b|\bratenzahlung\b|\bin raten\b|\bsplit\b[^.!?]{0,15}\b(payment|cost|bill)\b"
+        r"|\b(two|2|several|multiple|more than one) (different )?(cards|payment methods)\b",
+        r"reserve|on hold|pay later|instal|klarna|clearpay|afterpay|laybuy|financ|raten|split|more than one card",
+    ),
+    _topic(
+        "corporate_gifts",
+        r"\bcorporate\b|\bhampers?\b|\b(staff|employee|client|customer) gifts?\b|\bbranded\b|\bfirmengeschenk\w*",
+        r"corporate|hamper|branded|business gifts",
+    ),
+    _topic(
+        "catalogue_or_samples",
+        r"\bcatalogue\b|\bbrochure\b|\b(printed|paper) catalog\b|\bfree samples?\b|\bsamples?\b|\bswatch\w*|\bkatalog\b",
+        r"catalogue|brochure|sample|swatch|katalog",
+    ),
+    _topic(
+        "donations",
+        r"\bdonat\w*|\bsponsor\w*|\braffle\b|\bfundrais\w*|\bspende\w*",
+        r"donat|sponsor|raffle|fundrais|spende",
+    ),
+    _topic(
+        "partnerships",
+        r"\baffiliate\w*|\binfluencer\w*|\bcollab\w*|\bpartnership\w*|\b(become|be) (a|your) (supplier|partner|"
+        r"vendor)\b|\bsupply (you|your shop)\b|\blieferant\w*",
+        r"affiliate|influencer|partner|supplier|collab|lieferant",
+    ),
+    _topic(
+        "gift_card_balance",
+        r"\bbalance\b|\b(how much|what'?s|what is) (is )?(left|remaining) on\b|\bguthaben\b|\brestbetrag\b"
+        r"|\bless (money|credit) than\b",
+        r"balance|guthaben|left on",
+    ),
+    _topic(
+        "registry",
+        r"\b(gift|wedding|baby) (list|registry)\b|\bwish ?lists?\b|\bmerkzettel\b|\bwunschliste\b",
+        r"gift list|registry|wish ?list|wunschliste|merkzettel",
+    ),
+    _topic(
+        "launches",
+        r"\b(when|what date)\b[^.!?]{0,30}\b(launch\w*|sale (start|begin)s?|new (range|collection)|christmas range)\b"
+        r"|\bblack friday\b|\b(january|summer|winter|boxing day) sale\b",
+        r"launch|black friday|sale (start|begin|date)|new collection",
+    ),
+    _topic(
+        "group_discount",
+        r"\b(students?|nhs|military|armed forces|veterans?|pensioners?|seniors?|teachers?|key ?workers?|blue light)\b"
+        r"[^.!?]{0,20}\b(discounts?|deals?|offers?|money off|rabatt)\b|\b(discounts?|rabatt)\b[^.!?]{0,15}\bfor "
+        r"(students|nhs|teachers|key workers|pensioners|seniors|the military|veterans)\b|\bstudentenrabatt\b",
+        r"student|nhs|military|key worker|blue light|pensioner|veteran",
+    ),
+    _topic(
+        "company_details",
+        r"\bcompany (number|registration|reg)\b|\bregistered (office|address|company)\b|\bvat (number|registration)\b"
+        r"|\bhandelsregister\b|\bust-?id\b",
+        r"registered|company number|vat number|registration",
+    ),
+    _topic(
+        "warranty",
+        r"\bwarrant(y|ies)\b|\bgarantie\b",
+        r"warrant|garantie",
+    ),
+    _topic(
+        "order_confirmation",
+        r"\b(no|never (got|had|received)|didn'?t (get|receive)|haven'?t (got|had|received)|not (got|received)) (an? |my "
+        r"|the |any )?(order )?confirmation\b|\bconfirmation (email|e-mail|mail)\b[^.!?]{0,20}\b(never|not|didn'?t|"
+        r"hasn'?t|has not)\b|\b(keine|nie eine) bestellbestätigung\b|\bbestellbestätigung\b[^.!?]{0,20}\b(nicht|nie)\b",
+        r"confirmation (email )?(didn'?t|does ?n'?t|not|never)|(no|missing) (order )?confirmation|bestellbestätigung",
+    ),
+    _topic(
+        "cancelled_by_shop",
+        r"\b(why|how come)\b[^.!?]{0,25}\b(order|it)\b[^.!?]{0,15}\b(been |got |was )?cancel+ed\b|\byou cancel+ed my "
+        r"order\b|\bmy order (was|has been|got) cancel+ed\b",
+        r"we (may )?cancel|cancelled by us|why (an |your )?order (was|is|gets) cancel",
+    ),
+    _topic(
+        "phone_order",
+        r"\b(order|buy|pay)\b[^.!?]{0,15}\b(by|over the|on the) (tele)?phone\b",
+        r"order by phone|over the phone|phone order|telefonisch",
+    ),
+    _topic(
+        "site_language",
+        r"\b(change|switch|set)\b[^.!?]{0,20}\blanguage\b|\bsprache\b[^.!?]{0,20}\bändern\b",
+        r"language|sprache",
+    ),
+    _topic(
+        "insurance",
+        r"\binsur\w*|\bversicher\w*",
+        r"insur|versicher",
+    ),
+    _topic(
+        "paper_documents",
+        r"\b(paper|printed|hard) (copy|copies|invoice|receipt)\b|\b(invoice|receipt)\b[^.!?]{0,15}\bby post\b",
+        r"by post|paper (copy|invoice)|printed (copy|invoice)",
+    ),
+    _topic(
+        "website_fault",
+        r"\berror ?(\d{3}|code|message)\b|\b(site|website|page|app|checkout|basket|cart)\b[^.!?]{0,25}\b(crash\w*|"
+        r"down|not loading|won'?t load|freez\w*|glitch\w*|broken)\b|\bkeeps? crashing\b|\bfehlermeldung\b"
+        r"|\bbutton\b[^.!?]{0,15}\b(does nothing|doesn'?t (do anything|work)|not working|broken)\b"
+        r"|\b(promo|offer|newsletter|email) link\b[^.!?]{0,15}\b(broken|dead|doesn'?t work|not working)\b"
+        r"|\bseite lädt nicht\b",
+        r"error|crash|not loading|technical|browser|cache|cookies",
+    ),
+)
+
+
+def named_topics(text: str) -> list[SupportTopic]:
+    """The support topics ``text`` asks about."""
+    return [topic for topic in TOPICS if topic.asked.search(text)]
+
+
+def serves(topic: SupportTopic, texts: Iterable[str]) -> bool:
+    """Whether an entry with these texts (its questions and answers) explains ``topic``."""
+    return any(topic.explained.search(text) for text in texts)

@@ -1,0 +1,49 @@
+"""Support topics a message names, and whether an FAQ entry's text explains them."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.llm.topics import named_topics, serves
+from app.shop.catalog import load_shop
+
+
+def _names(text: str) -> set[str]:
+    return {topic.name for topic in named_topics(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("do I earn points on my purchases", "loyalty"),
+        ("my mastercard keeps getting declined", "payment_failure"),
+        ("can the parcel come on a sunday", "delivery_day"),
+        ("can I collect it myself from your warehouse", "collection_or_shop"),
+        ("Habt ihr eine Filiale in Hamburg?", "collection_or_shop"),
+        ("will you match a cheaper price I found", "price_match"),
+        ("do you do a student discount", "group_discount"),
+        ("what happens if I'm not home when the courier comes", "delivery_instructions"),
+        ("I never got an order confirmation", "order_confirmation"),
+    ],
+)
+def test_a_support_topic_is_named_by_its_words(text: str, topic: str) -> None:
+    assert topic in _names(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how long does delivery take", "I ordered on Sunday, when will it arrive?", "my refund hasn't arrived"],
+)
+def test_ordinary_shop_questions_name_no_support_topic(text: str) -> None:
+    assert _names(text) == set()
+
+
+def test_an_entry_that_speaks_of_the_topic_serves_it() -> None:
+    (loyalty,) = named_topics("do you have a loyalty scheme")
+    assert serves(loyalty, ["Do you reward regulars?", "Every £1 earns one loyalty point."])
+
+
+def test_an_entry_about_something_else_does_not_serve_it() -> None:
+    (loyalty,) = named_topics("do you have a loyalty scheme")
+    returns = next(e for e in load_shop().faq if e.faq_id == "returns")
+    assert not serves(loyalty, [*returns.questions, returns.answer])
