@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 
-from app.conversation.asks import asks_for_human
 from app.conversation.broadcaster import Broadcaster, Control, InProcessBroadcaster, Peers
 from app.conversation.checks import MessageChecks
 from app.conversation.confirmations import frame_message, yes_or_no
@@ -27,6 +26,7 @@ from app.conversation.subscriber import Subscriber
 from app.conversation.transcript import Transcript
 from app.errors import ErrorCode, ShopchatError
 from app.events import Accepted, Done, Error, Usage
+from app.llm.asks import asks_for_human
 from app.llm.phrases import OFFERS
 from app.store.owners import OwnerStore
 from app.store.records import (

@@ -20,6 +20,7 @@ from typing import Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from app.llm.asks import asks_for_human
 from app.shop.embedding import Encoder, encode_corpus
 
 Intent = Literal[
@@ -76,17 +77,6 @@ _SERVICE_WORDS: Final = re.compile(
 
 # Service requests the words alone identify; first match in this order wins when several are present.
 _SERVICE_RULES: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
-    (
-        "human",
-        re.compile(
-            r"\b(talk|speak|chat|connect|transfer|put|pass|escalate)\b[^.!?]{0,25}\b(to|with|through)\b[^.!?]{0,15}"
-            r"\b(a |an |the |your )?(human|real person|real people|person|agent|representative|operator|"
-            r"someone|somebody|staff|manager|supervisor|customer (service|support|care)( team| rep)?)\b"
-            r"|\b(human|live agent|real person) (please|pls|now)\b|^\s*(agent|human|operator)\W*$"
-            r"|\b(mit )?(einem|einer) (menschen|mitarbeiter(in)?|echten person)\b",
-            re.IGNORECASE,
-        ),
-    ),
     (
         "cancel_order",
         re.compile(
@@ -198,6 +188,9 @@ def negated_recommend(text: str) -> bool:
 def ruled(text: str) -> Intent | None:
     """The intent the words alone decide (a service request, or an explicit ask for suggestions), else None."""
     rest = _NEGATED_SUGGESTIONS.sub(" ", text)
+    # One rule for "a person, please" everywhere: the server hands over on the same words (app.llm.asks).
+    if asks_for_human(rest):
+        return "human"
     for intent, pattern in _SERVICE_RULES:
         if pattern.search(rest):
             return intent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.conversation.asks import asks_for_human
+from app.llm.asks import asks_for_human
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,9 @@ from app.conversation.asks import asks_for_human
         "Ich möchte mit einem Menschen reden",
         "Mitarbeiter bitte",
         "Ich brauche einen Mitarbeiter",
+        "I would like to speak to a manager",
+        "can I have a human",
+        "I need to speak with customer care",
     ],
 )
 def test_a_request_for_a_person_is_recognised(text: str) -> None:
@@ -38,6 +41,10 @@ def test_a_request_for_a_person_is_recognised(text: str) -> None:
         "Ich möchte nicht mit einem Mitarbeiter sprechen",
         "where is my order?",
         "is this a person or a bot?",
+        "I want a gift for someone special",
+        "I need a present for somebody who likes tea",
+        "Ich brauche ein Geschenk für jemanden",
+        "can you write a card for my colleague?",
         "the person who delivered was rude",
         "I was promised a refund by your agent but want to know when",
         "do you have agent discounts",
