@@ -25,7 +25,7 @@ _CONTACT = (
 )
 # Wanting someone: only with the person right after it ("I want an agent", "ich brauche einen Mitarbeiter"), so
 # "I want a gift for someone special" is no request.
-_WANT = r"(?:get|have|need|want|like|prefer|give|möchte|moechte|will|brauche|hätte|haette)"
+_WANT = r"(?:(?:can|could|may) i (?:have|get)|get|need|want|like|prefer|give|möchte|moechte|will|brauche|hätte|haette)"
 _WANT_FILLER = (
     r"(?:me|to|a|an|the|one|some|with|mit|einen?|einem|einer|echten?|real|actual|live|bitte|please)"
 )
