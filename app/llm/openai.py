@@ -96,6 +96,22 @@ def _tool_choice(request: ChatRequest) -> Any:
     return request.tool_choice if request.tools else omit
 
 
+def _body(request: ChatRequest, **fields: Any) -> dict[str, Any]:
+    """The request's conversation and tools, as ``extra_body``: sent as they are.
+
+    Given as ``create``'s own arguments, the SDK walks every message and tool against its typed schema before
+    sending — about 6 ms of the event loop for 40 turns and 9 tools, on the first token's path, growing with the
+    history. Our messages and tools are already in the API's shape (``_messages``, ``_tools``); ``Omit`` values
+    are dropped by the SDK when it merges the body.
+    """
+    return {
+        "messages": _messages(request),
+        "tools": _tools(request),
+        "tool_choice": _tool_choice(request),
+        **fields,
+    }
+
+
 class _CallParts:
     """One streamed tool call being assembled: the id and name come once, the arguments in pieces."""
 
@@ -286,13 +302,12 @@ class OpenAIChatModel:
         try:
             async with self._client.chat.completions.with_streaming_response.create(
                 model=self.model,
-                messages=_messages(request),
+                messages=[],  # the real ones are in the body (see _body)
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
-                tools=_tools(request),
-                tool_choice=_tool_choice(request),
+                extra_body=_body(request),
             ) as response:
                 calls: dict[int, _CallParts] = {}
                 finish_reason: str | None = None
@@ -367,11 +382,10 @@ class OpenAIChatModel:
         try:
             completion = await self._client.chat.completions.create(
                 model=self.model,
-                messages=_messages(request),
+                messages=[],  # the real ones are in the body (see _body)
                 max_tokens=request.max_output_tokens,
                 temperature=self.temperature,
-                tools=_tools(request),
-                tool_choice=_tool_choice(request),
+                extra_body=_body(request),
             )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             raise map_error(exc, secrets=self._secrets) from exc

@@ -124,6 +124,25 @@ async def test_non_streaming_completion(mock: respx.MockRouter) -> None:
     assert events == [TextDelta("Whole answer."), Finished("stop", 9, 3)]
 
 
+async def test_non_streaming_request_carries_the_conversation(mock: respx.MockRouter) -> None:
+    route = mock.post(URL).respond(
+        200,
+        json={
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "test-model",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+            ],
+        },
+    )
+    await collect(model(streaming=False))
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["messages"][1] == {"role": "user", "content": "hi"}
+    assert "stream" not in sent and "tools" not in sent
+
+
 async def test_429_then_success_is_retried(mock: respx.MockRouter) -> None:
     route = mock.post(URL)
     route.side_effect = [
