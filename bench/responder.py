@@ -19,6 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 RESPONDER_SETS = {
     "heldout": DATA / "responder_heldout.tsv",
     "heldout2": DATA / "responder_heldout2.tsv",
+    "heldout3": DATA / "responder_heldout3.tsv",
     "dev": DATA / "responder_dev.tsv",
     "dev2": DATA / "responder_dev2.tsv",
     "dev3": DATA / "responder_dev3.tsv",
