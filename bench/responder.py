@@ -24,6 +24,7 @@ RESPONDER_SETS = {
     "dev2": DATA / "responder_dev2.tsv",
     "dev3": DATA / "responder_dev3.tsv",
     "dev4": DATA / "responder_dev4.tsv",
+    "dev5": DATA / "responder_dev5.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 

@@ -181,7 +181,7 @@ class LocalChatModel:
             + [
                 self._say(kind, lang)
                 for lang in PHRASES
-                for kind in ("hello", "bot", "thanks", "bye", "how_are_you", "ok")
+                for kind in ("hello", "bot", "thanks", "bye", "how_are_you", "ok", "compliment", "insult")
             ]
         )
         self._entry_by_question = {q.rstrip("?").strip(): e for e in shop.faq for q in e.questions}
@@ -242,12 +242,14 @@ class LocalChatModel:
         if self._payment_trouble(query, topics):
             # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
             return self._say("payment_problem", lang)
-        complaint = self.complaints.read(query)
-        if complaint is not None and not self._asks_for_something_else(query):
-            return self._answer_complaint(complaint, query, topics)
+        # Small talk is a message with no word about anything else: "worst bot ever" is about the chat, not a
+        # complaint about an order.
         kind = small_talk(query)
         if kind is not None:
             return self._small_talk(kind, lang)
+        complaint = self.complaints.read(query)
+        if complaint is not None and not self._asks_for_something_else(query):
+            return self._answer_complaint(complaint, query, topics)
         return self._from_knowledge(query, lang, before, topics)
 
     def _payment_trouble(self, query: str, topics: list[SupportTopic]) -> bool:
