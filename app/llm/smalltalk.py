@@ -103,7 +103,7 @@ _KINDS: Final[dict[Kind, frozenset[str]]] = {
         "dumm blöd doof bescheuert unnütz sinnlos"
     ),
 }
-_PRIORITY: Final[tuple[Kind, ...]] = ("insult", "compliment", "bye", "thanks", "how_are_you", "hello", "ok")
+_PRIORITY: Final[tuple[Kind, ...]] = ("insult", "bye", "thanks", "compliment", "how_are_you", "hello", "ok")
 # Words that may stand around a greeting or thanks without making it a question.
 _FILLER: Final = _set(
     "a an the so very much lot lots many for your you u all again there mate guys folks team dear sir madam "
