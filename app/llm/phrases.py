@@ -71,7 +71,9 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
 
 # The last sentence of each offer to pass the customer on: a "yes" right after one of them accepts it.
 OFFERS: Final = tuple(
-    PHRASES[lang][key].rsplit(". ", 1)[-1] for lang in PHRASES for key in ("fallback", "payment_problem", "insult")
+    PHRASES[lang][key].rsplit(". ", 1)[-1]
+    for lang in PHRASES
+    for key in ("fallback", "payment_problem", "insult")
 )
 
 

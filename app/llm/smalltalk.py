@@ -80,8 +80,10 @@ _PHRASES: Final = (
         " compliment ",
     ),
     (
-        re.compile(r"\b(worst|useless|stupid|dumbest|dumb|rubbish|pointless|crap|crappy|terrible|pathetic|hopeless|"
-                   r"awful) (bot|chat ?bot|assistant|robot|ai|thing|service)( ever)?\b"),
+        re.compile(
+            r"\b(worst|useless|stupid|dumbest|dumb|rubbish|pointless|crap|crappy|terrible|pathetic|hopeless|"
+            r"awful) (bot|chat ?bot|assistant|robot|ai|thing|service)( ever)?\b"
+        ),
         " insult ",
     ),
 )
@@ -97,7 +99,9 @@ _KINDS: Final[dict[Kind, frozenset[str]]] = {
         "awesome fab fantastic wonderful super nice noted understood gotcha np haha hahaha hahah ha hehe hihi lol lmao "
         "rofl xd hmm hm mhm aha ah oh oops wow klar okidoki jo joa gut prima"
     ),
-    "compliment": _set("compliment helpful amazing genius clever smart legend star hilfreich toll klasse spitze"),
+    "compliment": _set(
+        "compliment helpful amazing genius clever smart legend star hilfreich toll klasse spitze"
+    ),
     "insult": _set(
         "insult useless stupid dumb idiot idiotic rubbish pointless pathetic hopeless crap awful terrible nutzlos "
         "dumm blöd doof bescheuert unnütz sinnlos"
@@ -116,7 +120,7 @@ _FILLER: Final = _set(
 )
 # Laughter in any length ("hahahaha", "hehehe"); emoji and emoticons alone are an acknowledgement, or a frown.
 _LAUGH: Final = re.compile(r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$")
-_ANGRY: Final = re.compile("[\U0001F620\U0001F621\U0001F92C\U0001F44E\U0001F4A9\U0001F595]|>:\\(|:-?\\(")
+_ANGRY: Final = re.compile("[\U0001f620\U0001f621\U0001f92c\U0001f44e\U0001f4a9\U0001f595]|>:\\(|:-?\\(")
 _EMOTICON: Final = re.compile(r"[:;=8]-?[()dDpP*]|<3|\^\^|[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 _WORD: Final = re.compile(r"how_are_you|[^\W\d_]+(?:'[^\W\d_]+)?")
 
