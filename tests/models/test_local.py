@@ -445,4 +445,4 @@ def test_yes_after_the_apology_for_abuse_hands_over(model: LocalChatModel) -> No
 
 def test_a_german_complaint_gets_the_curated_german_answer(model: LocalChatModel) -> None:
     damaged = next(e for e in model.knowledge.shop.faq if e.faq_id == "damaged_item")
-    assert ask(model, "Die Tasse ist kaputt angekommen") == damaged.answers["de"]
+    assert ask(model, "Mein Teller ist zerbrochen angekommen") == damaged.answers["de"]
