@@ -4,7 +4,7 @@ Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It pri
 and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
 threshold allows, the recommendation checks, and what the built-in responder answers (right, wrong or asked back
 per kind of message, topics the FAQ lacks, small talk, German answered in German, multi-turn carry-over) on
-``bench/data/responder_heldout.tsv`` (``--responder-set heldout2`` for the second final slice); it writes
+``bench/data/responder_heldout.tsv`` (``--responder-set heldout2`` or ``heldout3`` for the second and third final slices); it writes
 ``bench/results/quality.json`` and ``bench/results/quality.png``. The figures in the README come from this script's output on
 ``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` and ``intents_tuning.tsv`` are
 slices whose errors were read). How they were written: ``bench/data/README.md``.

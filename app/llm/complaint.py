@@ -38,6 +38,8 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"scratched|torn|ripped|leaking|leaked|faulty|defective|in pieces|in bits|stopped working|falling apart|"
         r"fell apart)\b|\b(came|come|fell|fallen|broken|snapped) off\b|\b(is|was|are|were|arrived|came) (\w+ )?ruined\b"
         r"|\b(won'?t|wont|will not|doesn'?t|does not) (close|open|shut|turn on|switch on)\b"
+        # German: "kaputt angekommen", "zerbrochen", "hat einen Sprung".
+        r"|\b(kaputt|zerbrochen|beschädigt|gesprungen|zersplittert|defekt|einen sprung|angeschlagen)\b"
     ),
     "wrong_item": re.compile(
         # "I ordered the wrong size" is the customer's own slip, not ours.
@@ -56,9 +58,16 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
     "missing": re.compile(
         r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag))\b"
         r"|\bonly (got|received) (half|part|some)\b"
+        # "one item didn't come": part of the order, not the whole parcel late.
+        r"|\b(one|an|1|two|2|some) (of the )?(items?|things?|pieces?|parts?)\b[^.!?]{0,20}\b(didn'?t|didnt|did not|never"
+        r"|has ?n'?t|hasnt) (come|arrive|turn up)"
+        r"|\b(fehlt|fehlen)\b[^.!?]{0,30}\b(ein|eine|zwei|artikel|teile?|stück|sachen|etwas|was)\b"
+        r"|\b(artikel|teile?|etwas|stück)\b[^.!?]{0,20}\b(fehlt|fehlen)\b"
     ),
     "refund": re.compile(
         r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
+        # The shop has the return back: what is late is the money ("two weeks since you got my return").
+        r"|\b(you|your warehouse) (got|received|have had|signed for) (my|the|our) return\b"
     ),
     "late": re.compile(
         r"(?<!too )\blate\b(?! to\b)|\b(delayed|overdue)\b"

@@ -181,7 +181,7 @@ class LocalChatModel:
             + [
                 self._say(kind, lang)
                 for lang in PHRASES
-                for kind in ("hello", "bot", "thanks", "bye", "how_are_you", "ok")
+                for kind in ("hello", "bot", "thanks", "bye", "how_are_you", "ok", "compliment", "insult")
             ]
         )
         self._entry_by_question = {q.rstrip("?").strip(): e for e in shop.faq for q in e.questions}
@@ -242,12 +242,14 @@ class LocalChatModel:
         if self._payment_trouble(query, topics):
             # No FAQ entry is about a failed payment: the payment-methods or gift-card answer would be wrong.
             return self._say("payment_problem", lang)
-        complaint = self.complaints.read(query)
-        if complaint is not None and not self._asks_for_something_else(query):
-            return self._answer_complaint(complaint, query, topics)
+        # Small talk is a message with no word about anything else: "worst bot ever" is about the chat, not a
+        # complaint about an order.
         kind = small_talk(query)
         if kind is not None:
             return self._small_talk(kind, lang)
+        complaint = self.complaints.read(query)
+        if complaint is not None and not self._asks_for_something_else(query):
+            return self._answer_complaint(complaint, query, topics, lang)
         return self._from_knowledge(query, lang, before, topics)
 
     def _payment_trouble(self, query: str, topics: list[SupportTopic]) -> bool:
@@ -381,7 +383,7 @@ class LocalChatModel:
         if complaint is not None and (
             complaint.upset or self.complaints.read(query) is not None or self._may_be_a_complaint(query)
         ):
-            return self._answer_complaint(complaint, query, topics)
+            return self._answer_complaint(complaint, query, topics, lang)
         if products:
             return self._describe_products(products)
         faq = [hit for hit in faq if self._serves(hit.entry, topics)]
@@ -512,17 +514,28 @@ class LocalChatModel:
         faq = self.knowledge.faq
         return any(entry.faq_id not in faq.nearest_entries(w) for w in unknown[:3])
 
-    def _answer_complaint(self, complaint: Complaint, query: str, topics: list[SupportTopic]) -> str:
-        """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person."""
+    def _answer_complaint(
+        self, complaint: Complaint, query: str, topics: list[SupportTopic], lang: Language = ENGLISH
+    ) -> str:
+        """Acknowledge and apologise, answer the complaint's topic from the FAQ, and say how to reach a person.
+
+        In another language the shop wrote the topic's answer in, that answer is the reply: its own opening
+        apologises, and the sentences around it exist in English only.
+        """
         shop = self.knowledge.shop
         topic = complaint.topic
+        if lang != ENGLISH:
+            entry = self._complaint_topic_entry(topic, query, topics)
+            translated = entry.answer_in(lang) if entry is not None else None
+            if translated is not None:
+                return translated
         opening = _SORRY[topic] + (", and I understand how frustrating it is." if complaint.upset else ".")
         if complaint.unanswered and topic != "no_reply":
             opening += " I'm sorry too that you haven't had a reply from us — that shouldn't happen."
         parts = [opening]
-        body = self._complaint_topic_answer(topic, query, topics)
-        if body:
-            parts.append(_OPENING_APOLOGY.sub("", body, count=1))
+        entry = self._complaint_topic_entry(topic, query, topics)
+        if entry is not None:
+            parts.append(_OPENING_APOLOGY.sub("", entry.answer, count=1))
         contact = f"**{shop.support_email}**" if shop.support_email else "the shop's customer service"
         hours = f" ({shop.support_hours})" if shop.support_hours else ""
         parts.append(
@@ -531,24 +544,24 @@ class LocalChatModel:
         )
         return "\n\n".join(parts)
 
-    def _complaint_topic_answer(
+    def _complaint_topic_entry(
         self, topic: Topic | None, query: str, topics: list[SupportTopic]
-    ) -> str | None:
-        """The shop's curated answer for the complaint's topic, or None when its FAQ has none (or the message
+    ) -> FaqEntry | None:
+        """The shop's curated entry for the complaint's topic, or None when its FAQ has none (or the message
         names a support topic the entry does not explain)."""
         if topic is None:
             # Upset without a nameable problem: answer the question in it, if it clearly has one.
             hits = self._faq_search(query)
             decisive = len(hits) < 2 or hits[0].score - hits[1].score >= self.clarify_margin
             if hits and hits[0].score >= self.confidence and decisive and self._serves(hits[0].entry, topics):
-                return hits[0].entry.answer
+                return hits[0].entry
             return None
         probe = FAQ_PROBES.get(topic)
         if probe is None:
             return None
         for hit in self.knowledge.faq.search(probe.question, n=3):
             if hit.score >= self.confidence and probe.evidence.search(" ".join(hit.entry.questions)):
-                return hit.entry.answer if self._serves(hit.entry, topics) else None
+                return hit.entry if self._serves(hit.entry, topics) else None
         return None
 
     def _describe_products(self, hits: list[ProductHit]) -> str:

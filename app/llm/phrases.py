@@ -21,6 +21,9 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "bye": "Thanks for visiting {shop} — have a lovely day!",
         "how_are_you": "I'm very well, thank you! How can I help you today?",
         "ok": "Alright! What else can I help you with?",
+        "compliment": "Thank you, that's kind of you! Is there anything else I can help you with?",
+        "insult": "I'm sorry I haven't been more help. Tell me in a few words what you need, or I can pass you to "
+        "a colleague ({hours}, {email}). Would you like me to do that?",
         "fallback": "I'm sorry, I can't answer that one reliably. I can help with **orders, delivery, returns, "
         "payments** and **product suggestions** — or pass you to a colleague ({hours}, {email}). Would you like "
         "me to do that?",
@@ -46,6 +49,10 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "bye": "Danke für deinen Besuch bei {shop} — einen schönen Tag noch!",
         "how_are_you": "Mir geht es gut, danke! Wie kann ich dir helfen?",
         "ok": "Alles klar! Wobei kann ich dir sonst noch helfen?",
+        "compliment": "Danke, das ist nett von dir! Kann ich dir sonst noch helfen?",
+        "insult": "Das tut mir leid, dass ich dir nicht besser helfen konnte. Sag mir in wenigen Worten, was du "
+        "brauchst, oder ich leite dich an eine Kollegin oder einen Kollegen weiter ({hours}, {email}). Möchtest du "
+        "das?",
         "fallback": "Das kann ich leider nicht zuverlässig beantworten. Ich helfe bei **Bestellungen, Lieferung, "
         "Rückgaben, Zahlungen** und **Produktvorschlägen** — oder ich leite dich an eine Kollegin oder einen "
         "Kollegen weiter ({hours}, {email}). Möchtest du das?",
@@ -64,7 +71,9 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
 
 # The last sentence of each offer to pass the customer on: a "yes" right after one of them accepts it.
 OFFERS: Final = tuple(
-    PHRASES[lang][key].rsplit(". ", 1)[-1] for lang in PHRASES for key in ("fallback", "payment_problem")
+    PHRASES[lang][key].rsplit(". ", 1)[-1]
+    for lang in PHRASES
+    for key in ("fallback", "payment_problem", "insult")
 )
 
 

@@ -102,3 +102,27 @@ def test_training_examples_with_an_unknown_label_are_refused(tmp_path: Path) -> 
     path.write_text("# comment\ndamaged\tit broke\nangry\tgrr\n")
     with pytest.raises(ValueError, match=r"train\.tsv:3: expected '<label><TAB><message>'"):
         read_examples(path)
+
+
+def test_german_damage_words_are_a_damaged_complaint() -> None:
+    complaint = read_complaint("Die Vase ist kaputt angekommen")
+    assert complaint is not None
+    assert complaint.topic == "damaged"
+
+
+def test_one_item_that_did_not_come_is_missing_not_late() -> None:
+    complaint = read_complaint("one item didnt come")
+    assert complaint is not None
+    assert complaint.topic == "missing"
+
+
+def test_a_german_missing_part_is_missing() -> None:
+    complaint = read_complaint("In meinem Paket fehlt ein Teil")
+    assert complaint is not None
+    assert complaint.topic == "missing"
+
+
+def test_a_return_the_shop_has_makes_the_wait_about_the_refund() -> None:
+    complaint = read_complaint("its been two weeks since you got my return")
+    assert complaint is not None
+    assert complaint.topic == "refund"

@@ -417,3 +417,32 @@ def test_a_message_routing_has_embedded_is_not_embedded_again(encoder: Encoder) 
     routed.embedded.clear()
     assert ask(model, text) == entry(model, "returns").answer
     assert routed.embedded == []
+
+
+def test_praise_gets_thanked_as_small_talk(model: LocalChatModel) -> None:
+    reply = ask(model, "you're brilliant")
+    assert reply.startswith("Thank you, that's kind of you!")
+    assert model.is_small_talk(reply)
+
+
+def test_abuse_of_the_bot_is_small_talk_offering_a_person_not_a_complaint(model: LocalChatModel) -> None:
+    reply = ask(model, "worst bot ever")
+    assert model.is_small_talk(reply)
+    assert model.knowledge.shop.support_email in reply
+
+
+def test_yes_after_the_apology_for_abuse_hands_over(model: LocalChatModel) -> None:
+    first = ask(model, "worst bot ever")
+    history: list[ChatMessage] = [
+        {"role": "user", "content": "worst bot ever"},
+        {"role": "assistant", "content": first},
+    ]
+    reply = model.answer(
+        ChatRequest(messages=[*history, {"role": "user", "content": "yes"}], route="chat", query="yes")
+    )
+    assert reply.startswith("Of course — a colleague will take it from here.")
+
+
+def test_a_german_complaint_gets_the_curated_german_answer(model: LocalChatModel) -> None:
+    damaged = next(e for e in model.knowledge.shop.faq if e.faq_id == "damaged_item")
+    assert ask(model, "Mein Teller ist zerbrochen angekommen") == damaged.answers["de"]

@@ -36,3 +36,50 @@ def test_a_greeting_with_a_question_is_not_small_talk() -> None:
 
 def test_someone_there_with_a_question_is_not_small_talk() -> None:
     assert small_talk("is anyone there who can help with my refund") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("got it", "ok"), ("no worries", "ok"), ("alles klar", "ok"), ("okey dokey", "ok"), ("kk", "ok")],
+)
+def test_short_acknowledgements_are_ok(text: str, kind: str) -> None:
+    assert small_talk(text) == kind
+
+
+def test_laughter_of_any_length_is_an_acknowledgement() -> None:
+    assert [small_talk(t) for t in ("hahahaha", "hehe", "lol", "lmaooo")] == ["ok"] * 4
+
+
+def test_emoji_alone_is_an_acknowledgement_or_a_frown() -> None:
+    assert (small_talk("🙂👍"), small_talk(":-)"), small_talk("😡")) == ("ok", "ok", "insult")
+
+
+def test_punctuation_alone_is_not_small_talk() -> None:
+    assert small_talk("?") is None
+
+
+def test_praise_of_the_assistant_is_a_compliment() -> None:
+    assert [small_talk(t) for t in ("you're brilliant", "good bot", "du bist super")] == ["compliment"] * 3
+
+
+def test_thanks_with_praise_are_thanks() -> None:
+    assert small_talk("thanks, you've been a star") == "thanks"
+
+
+def test_abuse_of_the_assistant_is_an_insult() -> None:
+    assert [small_talk(t) for t in ("worst bot ever", "you are so dumb", "voll nutzlos")] == ["insult"] * 3
+
+
+def test_abuse_with_a_question_is_not_small_talk() -> None:
+    assert small_talk("useless bot, where is my order") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["are you a real human being", "bist du ein roboter oder echt", "is this automated"]
+)
+def test_are_you_human_variants_ask_about_the_bot(text: str) -> None:
+    assert small_talk(text) == "bot"
+
+
+def test_how_is_your_day_asks_how_we_are() -> None:
+    assert small_talk("how's your day going") == "how_are_you"
