@@ -140,7 +140,8 @@ async def test_non_streaming_request_carries_the_conversation(mock: respx.MockRo
     await collect(model(streaming=False))
     sent = json.loads(route.calls.last.request.content)
     assert sent["messages"][1] == {"role": "user", "content": "hi"}
-    assert "stream" not in sent and "tools" not in sent
+    assert "stream" not in sent
+    assert "tools" not in sent
 
 
 async def test_429_then_success_is_retried(mock: respx.MockRouter) -> None:

@@ -83,3 +83,16 @@ def test_are_you_human_variants_ask_about_the_bot(text: str) -> None:
 
 def test_how_is_your_day_asks_how_we_are() -> None:
     assert small_talk("how's your day going") == "how_are_you"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["what's your name?", "what can you do", "help", "can you help me?", "was kannst du?", "Wie heißt du"],
+)
+def test_asking_what_the_assistant_is_or_can_do_gets_its_introduction(text: str) -> None:
+    assert small_talk(text) == "bot"
+
+
+def test_help_with_something_named_is_a_question() -> None:
+    assert small_talk("help with my order") is None
+    assert small_talk("can you help me find a gift") is None
