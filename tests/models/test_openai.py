@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import httpx2
@@ -102,41 +103,29 @@ async def test_request_carries_model_messages_and_limits(mock: respx.MockRouter)
     assert route.calls.last.request.headers["authorization"] == "Bearer sk-test"
 
 
+def completion(content: str, **extra: Any) -> dict[str, Any]:
+    """A whole (non-streamed) chat completion answering ``content``."""
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "test-model",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        **extra,
+    }
+
+
 async def test_non_streaming_completion(mock: respx.MockRouter) -> None:
-    mock.post(URL).respond(
-        200,
-        json={
-            "id": "c1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "test-model",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": "Whole answer."},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
-        },
-    )
+    usage = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+    mock.post(URL).respond(200, json=completion("Whole answer.", usage=usage))
     events = await collect(model(streaming=False))
     assert events == [TextDelta("Whole answer."), Finished("stop", 9, 3)]
 
 
 async def test_non_streaming_request_carries_the_conversation(mock: respx.MockRouter) -> None:
-    route = mock.post(URL).respond(
-        200,
-        json={
-            "id": "c1",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "test-model",
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
-            ],
-        },
-    )
+    route = mock.post(URL).respond(200, json=completion("ok"))
     await collect(model(streaming=False))
     sent = json.loads(route.calls.last.request.content)
     assert sent["messages"][1] == {"role": "user", "content": "hi"}
