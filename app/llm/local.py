@@ -524,8 +524,8 @@ class LocalChatModel:
         """
         shop = self.knowledge.shop
         topic = complaint.topic
+        entry = self._complaint_topic_entry(topic, query, topics)
         if lang != ENGLISH:
-            entry = self._complaint_topic_entry(topic, query, topics)
             translated = entry.answer_in(lang) if entry is not None else None
             if translated is not None:
                 return translated
@@ -533,7 +533,6 @@ class LocalChatModel:
         if complaint.unanswered and topic != "no_reply":
             opening += " I'm sorry too that you haven't had a reply from us — that shouldn't happen."
         parts = [opening]
-        entry = self._complaint_topic_entry(topic, query, topics)
         if entry is not None:
             parts.append(_OPENING_APOLOGY.sub("", entry.answer, count=1))
         contact = f"**{shop.support_email}**" if shop.support_email else "the shop's customer service"
