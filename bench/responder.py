@@ -20,11 +20,13 @@ RESPONDER_SETS = {
     "heldout": DATA / "responder_heldout.tsv",
     "heldout2": DATA / "responder_heldout2.tsv",
     "heldout3": DATA / "responder_heldout3.tsv",
+    "heldout4": DATA / "responder_heldout4.tsv",
     "dev": DATA / "responder_dev.tsv",
     "dev2": DATA / "responder_dev2.tsv",
     "dev3": DATA / "responder_dev3.tsv",
     "dev4": DATA / "responder_dev4.tsv",
     "dev5": DATA / "responder_dev5.tsv",
+    "dev6": DATA / "responder_dev6.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 

@@ -54,10 +54,13 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\bmix-?up\b|\bmixed up\b|\b(is|was)(n'?t| not) (my|our) order\b|\b(intended|meant) for (someone|somebody|another)"
         r"|\b(never|didn'?t|did not) (asked|ask|ordered|order) for\b|\b(got|received|sent|delivered|have)\b[^.!?]{0,40}\binstead of\b"
         r"|\bordered\b[^.!?]{1,60}\b(and|but)\b[^.!?]{0,12}\b(got|received|was sent|you sent)\b"
+        r"|\b(got|received|contains|came with|sent me|there'?s|there is)\b[^.!?]{1,40}\bbut (i|we) (had )?(ordered|asked "
+        r"for|paid for|chose|wanted)\b"
     ),
     "missing": re.compile(
         r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag))\b"
         r"|\bonly (got|received) (half|part|some)\b"
+        r"|\b(was|were|came|arrived|is|are) short (by|of)\b|\bshort[- ]?(delivered|shipped)\b"
         # "one item didn't come": part of the order, not the whole parcel late.
         r"|\b(one|an|1|two|2|some) (of the )?(items?|things?|pieces?|parts?)\b[^.!?]{0,20}\b(didn'?t|didnt|did not|never"
         r"|has ?n'?t|hasnt) (come|arrive|turn up)"
@@ -105,6 +108,11 @@ _NOT_YET: Final = re.compile(
     r"\b(no|not|never|still|yet|nothing|waiting|promised|owe|ages|been|weeks|months|(have|has|did|was|is)n'?t)\b"
     r"|\bwhere('s| is|s)? my (refund|money)\b"
 )
+# "The reset email never came through": an email that did not arrive is no late parcel.
+_NOT_A_PARCEL: Final = re.compile(
+    r"\b(e-?mails?|reset|link|code|confirmation|password|text|sms|newsletter)\b"
+)
+_A_PARCEL: Final = re.compile(r"\b(order|parcel|package|delivery|items?|goods|box|courier|it|they|them)\b")
 # Where-is-my-order is a question, unless it comes with anger.
 _WHERE: Final = re.compile(
     r"\bwhere('s| is|s| are)? (my (order|parcel|package|stuff|delivery|things|items?)|it)\b"
@@ -233,6 +241,8 @@ def _topic(text: str) -> Topic | None:
         if _CUES[topic].search(text) is None:
             continue
         if topic == "refund" and _NOT_YET.search(text) is None:
+            continue
+        if topic == "late" and _NOT_A_PARCEL.search(text) and not _A_PARCEL.search(text):
             continue
         return topic
     return None

@@ -24,6 +24,11 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "compliment": "Thank you, that's kind of you! Is there anything else I can help you with?",
         "insult": "I'm sorry I haven't been more help. Tell me in a few words what you need, or I can pass you to "
         "a colleague ({hours}, {email}). Would you like me to do that?",
+        "wait": "No rush — I'll be here when you're ready.",
+        "browsing": "Have a good look around! If you'd like suggestions or have a question, just ask.",
+        "never_mind": "No problem! If there's anything else, just ask.",
+        "chitchat": "I'm only really good at {shop} things, I'm afraid — orders, delivery, returns, payments and "
+        "product suggestions. What can I do for you?",
         "fallback": "I'm sorry, I can't answer that one reliably. I can help with **orders, delivery, returns, "
         "payments** and **product suggestions** — or pass you to a colleague ({hours}, {email}). Would you like "
         "me to do that?",
@@ -53,6 +58,11 @@ PHRASES: Final[dict[Language, dict[str, str]]] = {
         "insult": "Das tut mir leid, dass ich dir nicht besser helfen konnte. Sag mir in wenigen Worten, was du "
         "brauchst, oder ich leite dich an eine Kollegin oder einen Kollegen weiter ({hours}, {email}). Möchtest du "
         "das?",
+        "wait": "Kein Problem — ich bin da, wenn du so weit bist.",
+        "browsing": "Schau dich in Ruhe um! Wenn du Vorschläge möchtest oder eine Frage hast, frag einfach.",
+        "never_mind": "Kein Problem! Wenn noch etwas ist, frag einfach.",
+        "chitchat": "Da bin ich leider nicht der Richtige — ich kenne mich mit {shop} aus: Bestellungen, Lieferung, "
+        "Rückgaben, Zahlungen und Produktvorschläge. Was kann ich für dich tun?",
         "fallback": "Das kann ich leider nicht zuverlässig beantworten. Ich helfe bei **Bestellungen, Lieferung, "
         "Rückgaben, Zahlungen** und **Produktvorschlägen** — oder ich leite dich an eine Kollegin oder einen "
         "Kollegen weiter ({hours}, {email}). Möchtest du das?",

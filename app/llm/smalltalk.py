@@ -9,7 +9,20 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-Kind = Literal["bot", "bye", "thanks", "how_are_you", "hello", "ok", "compliment", "insult"]
+Kind = Literal[
+    "bot",
+    "bye",
+    "thanks",
+    "how_are_you",
+    "hello",
+    "ok",
+    "compliment",
+    "insult",
+    "wait",
+    "never_mind",
+    "chitchat",
+    "browsing",
+]
 
 
 def _set(words: str) -> frozenset[str]:
@@ -17,7 +30,8 @@ def _set(words: str) -> frozenset[str]:
 
 
 _WHAT: Final = (
-    r"(a |an |just a |actually a |really a )?(real |actual |live )?(bot|robot|human|person|ai|machine|computer|chatbot)"
+    r"(a |an |just a |actually a |really a )?(real |actual |live )?(bot|robot|human|person|ai|machine|computer|chatbot"
+    r"|chat ?gpt|gpt)( typing)?"
     r"( being)?"
 )
 _BOT: Final = re.compile(
@@ -28,7 +42,8 @@ _BOT: Final = re.compile(
     r"|what('?s| is) (your|ur) name|what (can|do) (you|u) do( for me)?|what can (you|u) help( me)?( with)?"
     r"|how can (you|u) help( me)?|(can (you|u) )?help( me)?( please| pls)?|wie hei(ß|ss)t du|was kannst du( alles)?"
     r"|(kannst du mir )?helfen( bitte)?"
-    r"|bist du (ein )?(echter |richtiger )?(bot|mensch|roboter|ki|computer)( oder (echt|ein mensch|ein bot|ein roboter))?"
+    r"|bist du (ein )?(echter |richtiger )?(bot|mensch|roboter|ki|computer)( oder (echt|(ein )?(echter |richtiger )?"
+    r"(mensch|bot|roboter|ki|computer)))?"
     r"|bist du echt|(rede|schreibe|chatte|spreche) ich (mit|gerade mit) (einem |einer )?(echten |richtigen )?(bot|"
     r"menschen|roboter|maschine|ki|person)|ist das (ein )?(bot|mensch|roboter|ki|automatisch)|wer bist du"
     r"|êtes-vous un robot)\W*$",
@@ -48,6 +63,63 @@ _PHRASES: Final = (
         " bye ",
     ),
     (re.compile(r"\b(is )?(any ?one|any ?body|someone|somebody) (there|around|here|home)\b"), " hello "),
+    (re.compile(r"^\W*(are |r )?(you|u|ya) (still )?there\b|\bhello\?+|\bbist du (noch )?da\b"), " hello "),
+    # "I have a question", "can I ask something": the question is still to come.
+    (
+        re.compile(
+            r"\b(i('?ve| have)( got)?|got) a (quick |small |little )?(question|query)\b|\bquick question\b"
+            r"|\b(can|could|may) i ask (you )?(something|a (quick )?question)\b|\bi need (some )?help\b"
+            r"|\bich habe (da )?(mal )?eine frage\b|\bkurze frage\b"
+        ),
+        " hello ",
+    ),
+    # "one sec", "hang on", "brb": the customer is coming back.
+    (
+        re.compile(
+            r"\b(one|a|1) (sec|second|moment|min|minute)\b|\b(hang|hold) on\b|\bjust a (sec|second|moment|min"
+            r"|minute)\b|\bgive me a (sec|second|moment|min|minute)\b|\bbrb\b|\bbe right back\b"
+            r"|\b(einen|ein|1) (moment|augenblick|sekunde)\b|\bmoment mal\b|\bwarte kurz\b"
+        ),
+        " wait ",
+    ),
+    # "nvm", "forget it", "wrong chat", "sorry": nothing to answer.
+    (
+        re.compile(
+            r"\bnever ?mind\b|\bforget (it|that)\b|\bignore (that|this|me|my last message)\b|\bmy bad\b"
+            r"|\bwrong (chat|window|tab|person)\b|\bsent (that|this) by mistake\b|\bvergiss es\b|\bschon gut\b"
+            r"|\bfalsches fenster\b"
+        ),
+        " never_mind ",
+    ),
+    # Good news said with thanks ("thanks, the refund came through!", "parcel arrived, all good, cheers"): nothing
+    # to answer. Only the thanks make it small talk; "my parcel arrived broken" stays a complaint.
+    (
+        re.compile(
+            r"\b((the|my|our|your) )?(refund|parcel|package|order|items?|money|delivery|code|stuff|paket|bestellung"
+            r"|geld|it|they|everything)? ?((has|have|just|finally|now|already|ist|sind|hat) )*(came through|come "
+            r"through|arrived|turned up|(is|are|all) sorted|all good|all fine|all ok|worked|works now|angekommen"
+            r"|geklappt|alles gut)\b"
+        ),
+        " settled ",
+    ),
+    (
+        re.compile(
+            r"\bjust (browsing|looking|having a (look|browse|nosey?))\b|\bnur (am )?(stöbern|schauen|gucken)\b"
+        ),
+        " browsing ",
+    ),
+    # Chat that is not about the shop ("tell me a joke", "what's the weather like"): said what the assistant does.
+    (
+        re.compile(
+            r"\b(tell|know) (me )?(a |any )?(joke|jokes|story)\b|\bwhat'?s the weather\b|\bhow'?s the weather\b"
+            r"|\bthe weather (like|today)\b|\bmeaning of life\b|\b(do|can) (you|u) (sing|dance|dream|sleep|eat"
+            r"|feel)\b|\bhow old are (you|u)\b|\bwhere (are|r) (you|u) (from|based)\b|\b(are|r) (you|u) "
+            r"(married|single|happy|bored|tired|sad|alive)\b|\bwhat'?s (your|ur) fav(ou?rite)?\b|\bdo (you|u) like "
+            r"(me|music|football|cats|dogs)\b|\berzähl (mir )?(einen )?witz\b|\bwie ist das wetter\b"
+            r"|\b(tell|say) (me )?something (funny|interesting)\b|\b(do|can) (you|u) ever (sleep|eat|rest|get tired)\b"
+        ),
+        " chitchat ",
+    ),
     (
         re.compile(
             r"\b(auf wiedersehen|bis (bald|später|dann)|schönen tag( noch)?|au revoir|bonne journée)\b"
@@ -56,7 +128,9 @@ _PHRASES: Final = (
     ),
     (
         re.compile(
-            r"\bhow are (you|u)\b|\bhow'?s it going\b|\bhow'?s (your|ur) day( going| been)?\b|\bwie geht'?s( dir)?\b"
+            r"\bhow are (you|u)\b|\bhow'?s it going\b|\bhow'?s (your|ur) day( going| been)?( so far)?\b"
+            r"|\bwie geht'?s( dir| euch)?\b|\b(i )?hope (you'?re|you are|ur|u r|all is|everything'?s|everything is) "
+            r"(well|ok|good|great|fine)\b"
             r"|\bwie geht es dir\b|\bça va\b"
         ),
         " how_are_you ",
@@ -74,7 +148,9 @@ _PHRASES: Final = (
     # Praise ("you've been a star", "good bot", "love this") and abuse ("worst bot ever"): said to the assistant.
     (
         re.compile(
-            r"\b(you'?ve been|you are|you'?re|ur|u r) (a )?(star|legend|gem|life ?saver|hero|the best|a great help)\b"
+            r"\b(love|like|adore) (this|the|your) (shop|store|site|website|web ?shop|products|stuff)\b"
+            r"|\b(great|lovely|nice|fab|brilliant|amazing) (shop|store|site|website|products)\b"
+            r"|\b(you'?ve been|you are|you'?re|ur|u r) (a )?(star|legend|gem|life ?saver|hero|the best|a great help)\b"
             r"|\b(good|great|clever|smart|nice) (bot|job|work|assistant)\b|\blove (this|it|you|this chat)\b"
             r"|\b(you are|you'?re|u r|ur) (so |really |very |such )?(brilliant|great|amazing|awesome|fantastic|wonderful"
             r"|lovely|helpful|clever|smart|the best|a star)\b"
@@ -89,28 +165,59 @@ _PHRASES: Final = (
         ),
         " insult ",
     ),
+    (
+        re.compile(
+            r"\b(you'?ve been|you are|you'?re|ur|u r|this is|that'?s|that was|this was) (no|not (any|much|a lot of)|"
+            r"zero) help\b|\b((you'?re|you are|that'?s|that was|this is) not|(you|that|this) (are|is|was)n'?t|not) (very |at all )?"
+            r"helpful\b|\bunhelpful\b"
+            r"|\b(waste|wasting) (of )?(my |your )?time\b|\bdoesn'?t help\b|\bnot helping\b|\bhilft (mir )?nicht\b"
+            r"|\bwhat an? (rubbish|useless|terrible|awful|crap|shocking|joke of an?) (website|site|shop|store|chat|bot"
+            r"|service)\b|\b(this|that|it|you)('s| is| are|'re) (a|an absolute|a complete|a total) joke\b"
+            r"|\b(ihr seid|du bist) (echt |so |total |völlig )?(unfähig|nutzlos|dumm|blöd|doof)\b"
+        ),
+        " insult ",
+    ),
 )
 _KINDS: Final[dict[Kind, frozenset[str]]] = {
     "bye": _set("bye byebye goodbye cya later tschüss tschüs ciao adios adiós doei arrivederci"),
     "thanks": _set(
-        "thanks thanx thx ty ta cheers danke dank merci gracias bedankt grazie thankyou tysm appreciated"
+        "thanks thanx thx ty ta cheers danke dank merci gracias bedankt grazie thankyou tysm appreciated appreciate"
     ),
     "how_are_you": frozenset(["how_are_you"]),
-    "hello": _set("hi hello hey heya hiya howdy greetings yo hallo moin servus bonjour salut hola hoi"),
+    "hello": _set(
+        "hi hello hey heya hiya howdy greetings yo hallo hallöchen moin servus bonjour salut hola hoi morning "
+        "afternoon evening test testing"
+    ),
     "ok": _set(
         "ok okay k kk okie yes yeah yep no nope sure fine cool alright great perfect lovely brilliant brill excellent "
         "awesome fab fantastic wonderful super nice noted understood gotcha np haha hahaha hahah ha hehe hihi lol lmao "
-        "rofl xd hmm hm mhm aha ah oh oops wow klar okidoki jo joa gut prima"
+        "rofl xd hmm hm mhm aha ah oh wow klar okidoki jo joa gut prima passt"
     ),
     "compliment": _set(
         "compliment helpful amazing genius clever smart legend star hilfreich toll klasse spitze"
     ),
     "insult": _set(
         "insult useless stupid dumb idiot idiotic rubbish pointless pathetic hopeless crap awful terrible nutzlos "
-        "dumm blöd doof bescheuert unnütz sinnlos"
+        "dumm blöd doof bescheuert unnütz sinnlos ugh argh urgh ffs grr grrr"
     ),
+    "wait": _set("wait moment sec secs mo warte"),
+    "never_mind": _set("never_mind nvm sorry soz sry oops entschuldigung egal"),
+    "chitchat": frozenset(["chitchat"]),
+    "browsing": frozenset(["browsing"]),
 }
-_PRIORITY: Final[tuple[Kind, ...]] = ("insult", "bye", "thanks", "compliment", "how_are_you", "hello", "ok")
+_PRIORITY: Final[tuple[Kind, ...]] = (
+    "insult",
+    "bye",
+    "thanks",
+    "compliment",
+    "how_are_you",
+    "chitchat",
+    "browsing",
+    "wait",
+    "never_mind",
+    "hello",
+    "ok",
+)
 # Words that may stand around a greeting or thanks without making it a question.
 _FILLER: Final = _set(
     "a an the so very much lot lots many for your you u all again there mate guys folks team dear sir madam "
@@ -119,13 +226,28 @@ _FILLER: Final = _set(
     "everyone bot assistant please pls schön sehr vielen dank beaucoup mille muchas und und auch gut super prima "
     "stuff one mate million kindly you've been you're have lieben du ihr leute zusammen again now then "
     "today doing this are be such what ever absolutely completely totally chat thing bist echt voll dieser der "
-    "das ist so ein eine dir euch miteinander allerseits"
+    "das ist so ein eine dir euch miteinander allerseits helps helped it me that i at like für die hilfe deine ihre "
+    "x xx xxx omg oh my god gosh go on then settled wochenende schönes schöne schönen bitte heute answers answered now all"
 )
 # Laughter in any length ("hahahaha", "hehehe"); emoji and emoticons alone are an acknowledgement, or a frown.
 _LAUGH: Final = re.compile(r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$")
 _ANGRY: Final = re.compile("[\U0001f620\U0001f621\U0001f92c\U0001f44e\U0001f4a9\U0001f595]|>:\\(|:-?\\(")
 _EMOTICON: Final = re.compile(r"[:;=8]-?[()dDpP*]|<3|\^\^|[\u2600-\u27bf\U0001F000-\U0001FAFF]")
-_WORD: Final = re.compile(r"how_are_you|[^\W\d_]+(?:'[^\W\d_]+)?")
+_WORD: Final = re.compile(r"how_are_you|never_mind|[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def _known(word: str) -> bool:
+    return word in _FILLER or any(word in words for words in _KINDS.values())
+
+
+def _unstretched(word: str) -> str:
+    """``word`` with letters typed over and over cut back ("hiyaaa", "heyy", "thxxx"), when that makes a word."""
+    if _known(word):
+        return word
+    for cut in (re.sub(r"(.)\1{2,}", r"\1", word), re.sub(r"(.)\1+", r"\1", word)):
+        if _known(cut):
+            return cut
+    return word
 
 
 def small_talk(text: str) -> Kind | None:
@@ -137,10 +259,10 @@ def small_talk(text: str) -> Kind | None:
     folded = text.lower()
     for pattern, word in _PHRASES:
         folded = pattern.sub(word, folded)
-    words = ["ok" if _LAUGH.match(w) else w for w in _WORD.findall(folded)]
+    words = ["ok" if _LAUGH.match(w) else _unstretched(w) for w in _WORD.findall(folded)]
     if not words or len(words) > 10:
         return None
     kinds = {kind for kind in _PRIORITY for word in words if word in _KINDS[kind]}
-    if not kinds or any(w not in _FILLER and not any(w in _KINDS[k] for k in _KINDS) for w in words):
+    if not kinds or not all(_known(w) for w in words):
         return None
     return next(kind for kind in _PRIORITY if kind in kinds)

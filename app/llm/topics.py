@@ -121,7 +121,10 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "delivery_instructions",
         r"\bneighbou?rs?\b|\bsafe place\b|\bleave (it|the parcel|the package|my parcel)\b|\bporch\b|\bparcel "
-        r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box\b|\bnachbar\w*|\bpackstation\b"
+        r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box(es)?\b|\bnachbar\w*|\bpackstation\b"
+        r"|\b(left|dumped|thrown)\b[^.!?]{0,25}\b(outside|on the (door ?step|porch|street|pavement)|in the (rain|bin|"
+        r"garden|bush|hedge)|by the (door|bins?|gate))\b|\bvor die tür gestellt\b"
+        r"|\b(hold|keep)\b[^.!?]{0,20}\b(parcel|package|order|delivery)\b[^.!?]{0,25}\b(holiday|away|vacation)\b"
         r"|\bnot (at )?home\b|\bnobody (is )?(at )?home\b|\bmissed (the |my )?(delivery|courier|parcel)\b"
         r"|\bnicht zu ?hause\b",
         r"neighbou?r|safe place|locker|pick-?up point|packstation|delivery instructions|not (at )?home|redeliver",
@@ -141,6 +144,19 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"|\bwhere\b[^.!?]{0,25}\b(made|sourced|come from)\b"
         r"|\bwhat (is|are) (it|they|the \w+) made (of|from)\b|\bsize guide\b|\bdimensions?\b",
         r"dishwasher|microwave|allergen|batter|material|dimension|size guide|vegan|ingredient|care instructions",
+    ),
+    _topic(
+        "assembly",
+        r"\bassembl\w*|\bput (it|them|this|that) together\b|\b(instruction|user) (manual|leaflet|booklet)s?\b"
+        r"|\binstructions (for|on how|to)\b|\bhow (do i|to) (set up|install|fit|mount|hang)\b|\baufbau\w*|\bmontage\w*"
+        r"|\baufbauanleitung\b",
+        r"assembl|instructions|manual|aufbau|montage",
+    ),
+    _topic(
+        "used_goods",
+        r"\brefurbish\w*|\bsecond[- ]hand\b|\bpre-?(owned|loved)\b|\bused (items?|goods|products|ones?)\b"
+        r"|\b(ex-display|display models?|seconds|b-?stock)\b|\bgebraucht\w*",
+        r"refurbish|second[- ]hand|pre-?owned|ex-display|gebraucht",
     ),
     _topic(
         "sustainability",
@@ -195,7 +211,9 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "partnerships",
         r"\baffiliate\w*|\binfluencer\w*|\bcollab\w*|\bpartnership\w*|\b(become|be) (a|your) (supplier|partner|"
-        r"vendor)\b|\bsupply (you|your shop)\b|\blieferant\w*",
+        r"vendor)\b|\bsupply (you|your shop)\b|\blieferant\w*"
+        r"|\bsell (my|our) (own )?(products|items|goods|work|art|crafts?)\b[^.!?]{0,20}\b(through|on|in|via|with) "
+        r"(your|the) (shop|store|site|website)\b|\b(stock|carry) (my|our) (products|items|goods|brand|range)\b",
         r"affiliate|influencer|partner|supplier|collab|lieferant",
     ),
     _topic(
@@ -243,7 +261,8 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "cancelled_by_shop",
         r"\b(why|how come)\b[^.!?]{0,25}\b(order|it)\b[^.!?]{0,15}\b(been |got |was )?cancel+ed\b|\byou cancel+ed my "
-        r"order\b|\bmy order (was|has been|got) cancel+ed\b",
+        r"order\b|\bmy order (was|has been|got) cancel+ed\b|\bwhy (did|have|has|would) (you|they|u) cancel+(ed)? (my|our|"
+        r"the) order\b",
         r"we (may )?cancel|cancelled by us|why (an |your )?order (was|is|gets) cancel",
     ),
     _topic(

@@ -43,6 +43,8 @@ def test_common_typos_are_folded_back() -> None:
         ("the parcel came but the teapot is not in it", "missing"),
         ("the item in the box is not the one on my order", "wrong_item"),
         ("a week on and I haven't got my parcel", "late"),
+        ("It contains a red tin but I ordered a blue one.", "wrong_item"),
+        ("Order 90114 for our café was short by two cases of napkins.", "missing"),
     ],
 )
 def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:
@@ -61,6 +63,7 @@ def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:
         "I ordered the wrong size, can I exchange it?",
         "Where is my order?",
         "tell me a joke",
+        "reset email never came through, checked spam too",
     ],
 )
 def test_questions_are_not_complaints(text: str) -> None:

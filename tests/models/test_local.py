@@ -446,3 +446,35 @@ def test_yes_after_the_apology_for_abuse_hands_over(model: LocalChatModel) -> No
 def test_a_german_complaint_gets_the_curated_german_answer(model: LocalChatModel) -> None:
     damaged = next(e for e in model.knowledge.shop.faq if e.faq_id == "damaged_item")
     assert ask(model, "Mein Teller ist zerbrochen angekommen") == damaged.answers["de"]
+
+
+@pytest.mark.parametrize(
+    ("text", "right"),
+    [
+        ("can stuff with a name printed on it be sent back", "returns"),
+        ("Would it be possible to have the parcel on Thursday if I order this afternoon?", "delivery_time"),
+        ("Need to swap 24 units of the mini bunting for 48 on order 88012 before it ships", "change_order"),
+    ],
+)
+def test_a_calm_question_near_known_complaints_gets_no_other_topics_answer(
+    model: LocalChatModel, text: str, right: str
+) -> None:
+    """Likeness to known complaints once gave these the late, refund or wrong-item answer."""
+    assert answered_entries(model, ask(model, text)) <= {right}
+
+
+def test_a_problem_told_in_words_the_cues_miss_is_still_answered_as_a_complaint(
+    model: LocalChatModel,
+) -> None:
+    reply = ask(model, "the fairy lights don't switch on at all, half the bulbs are dead")
+    assert answered_entries(model, reply) == {"damaged_item"}
+
+
+def test_a_question_leaning_on_its_story_gets_no_second_answer(model: LocalChatModel) -> None:
+    text = "Last time I ordered I made an account but I can't remember the password at all. How do I get back in?"
+    assert answered_entries(model, ask(model, text)) == {"account"}
+
+
+@pytest.mark.parametrize("text", ["one sec", "just browsing", "tell me a joke", "nvm"])
+def test_new_small_talk_gets_a_small_talk_reply(model: LocalChatModel, text: str) -> None:
+    assert model.is_small_talk(ask(model, text))

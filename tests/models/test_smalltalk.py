@@ -96,3 +96,65 @@ def test_asking_what_the_assistant_is_or_can_do_gets_its_introduction(text: str)
 def test_help_with_something_named_is_a_question() -> None:
     assert small_talk("help with my order") is None
     assert small_talk("can you help me find a gift") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("one sec", "wait"),
+        ("hang on", "wait"),
+        ("Moment bitte", "wait"),
+        ("nvm", "never_mind"),
+        ("oops wrong chat", "never_mind"),
+        ("vergiss es", "never_mind"),
+        ("tell me a joke", "chitchat"),
+        ("whats the weather like", "chitchat"),
+        ("do you ever sleep", "chitchat"),
+        ("just browsing", "browsing"),
+    ],
+)
+def test_waiting_taking_back_chatting_and_browsing_are_small_talk(text: str, kind: str) -> None:
+    assert small_talk(text) == kind
+
+
+def test_letters_typed_over_and_over_are_read_as_the_word() -> None:
+    assert (small_talk("hiyaaa"), small_talk("heyy"), small_talk("thxxx")) == ("hello", "hello", "thanks")
+
+
+def test_good_news_with_thanks_is_thanks() -> None:
+    assert small_talk("thanks, the refund came through!") == "thanks"
+    assert small_talk("parcel arrived, all good, cheers") == "thanks"
+
+
+def test_good_news_words_without_thanks_or_with_a_problem_are_not_small_talk() -> None:
+    assert small_talk("my parcel arrived broken") is None
+    assert small_talk("the refund came through?") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("you've been no help at all", "insult"),
+        ("what a rubbish website", "insult"),
+        ("this is a joke", "insult"),
+        ("Ihr seid echt unfähig", "insult"),
+        ("love this shop", "compliment"),
+        ("Morning, hope you are well", "how_are_you"),
+        ("Bist du ein Bot oder ein echter Mensch?", "bot"),
+        ("are you chatgpt", "bot"),
+        ("u there?", "hello"),
+        ("hi, I have a question", "hello"),
+    ],
+)
+def test_more_ways_of_saying_small_talk(text: str, kind: str) -> None:
+    assert small_talk(text) == kind
+
+
+def test_thanks_that_helps_is_not_an_insult() -> None:
+    assert small_talk("thank you so much, that's helpful") == "thanks"
+    assert small_talk("that wasn't helpful") == "insult"
+
+
+def test_waiting_or_taking_back_with_a_question_is_not_small_talk() -> None:
+    assert small_talk("hang on, where is my order") is None
+    assert small_talk("sorry, can I change my address") is None

@@ -47,3 +47,19 @@ def test_an_entry_about_something_else_does_not_serve_it() -> None:
     (loyalty,) = named_topics("do you have a loyalty scheme")
     returns = next(e for e in load_shop().faq if e.faq_id == "returns")
     assert not serves(loyalty, [*returns.questions, returns.answer])
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("does the lantern need assembling", "assembly"),
+        ("do you sell refurbished items", "used_goods"),
+        ("i want to sell my products through your shop", "partnerships"),
+        ("parcel was left outside in the rain", "delivery_instructions"),
+        ("can you hold my parcel while i'm on holiday", "delivery_instructions"),
+        ("do you ship to po boxes", "delivery_instructions"),
+        ("why did you cancel my order? I didn't ask for that", "cancelled_by_shop"),
+    ],
+)
+def test_more_topics_are_named_by_their_words(text: str, topic: str) -> None:
+    assert topic in _names(text)
