@@ -60,6 +60,8 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
     "missing": re.compile(
         r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag))\b"
         r"|\bonly (got|received) (half|part|some)\b"
+        r"|\bonly (\d+|one|two|three|four|five|six)\b[^.!?]{0,20}\b(in the (box|parcel|package|bag)|arrived|came|turned up)\b"
+        r"|\b(is|was|are|were)(n'?t| not) (in )?there\b"
         r"|\b(was|were|came|arrived|is|are) short (by|of)\b|\bshort[- ]?(delivered|shipped)\b"
         # "one item didn't come": part of the order, not the whole parcel late.
         r"|\b(one|an|1|two|2|some) (of the )?(items?|things?|pieces?|parts?)\b[^.!?]{0,20}\b(didn'?t|didnt|did not|never"
@@ -71,6 +73,9 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
         # The shop has the return back: what is late is the money ("two weeks since you got my return").
         r"|\b(you|your warehouse) (got|received|have had|signed for) (my|the|our) return\b"
+        # "Sent the candle set back nine days ago, nothing on PayPal yet": the money is what is late.
+        r"|\b(sent|posted|dropped off|shipped|returned)\b[^.!?]{0,30}\bback\b[^?]{0,120}\bnothing\b[^.!?]{0,20}\b(on"
+        r"|in|to|back)\b[^.!?]{0,10}\b(my )?(card|paypal|account|bank)\b"
     ),
     "late": re.compile(
         r"(?<!too )\blate\b(?! to\b)|\b(delayed|overdue)\b"

@@ -176,12 +176,12 @@ class LocalChatModel:
         knowledge: KnowledgeBase,
         prompts: PromptLibrary,
         *,
-        confidence: float = 0.55,
+        confidence: float = 0.5,
         clarify_below: float = 0.42,
         clarify_margin: float = 0.05,
         unfamiliar_margin: float = 0.1,
         follow_on_below: float = 0.35,
-        rare_word_gap: float = 0.25,
+        rare_word_gap: float = 0.1,
         intent_veto: float = 0.9,
         delay_s: float = 0.015,
         cpu: Executor | None = None,
@@ -458,6 +458,10 @@ class LocalChatModel:
             return True
         # "cancel my newsletter": "cancel" says one entry, "newsletter" only the runner-up's text has. A word
         # that few entries use and the leader's lacks makes the leader a guess.
+        # Only English: the shop's German lives in a few entries' phrasings, so any German word ("dauert",
+        # "bestelle") would look rare and owned by whichever entry has more of them.
+        if detect_language(text) != ENGLISH:
+            return True
         terms = set(faq_terms(text))
         first, second = (self._terms[h.entry.faq_id] for h in hits[:2])
         rare = {t for t in terms - first if len(t) >= 5 and t in second and self._entries_with[t] <= 2}
@@ -482,6 +486,9 @@ class LocalChatModel:
     def _other_question(self, text: str, answered: FaqEntry, lang: Language) -> str:
         """For a second question in the message: its answer when clear, else a question back about it."""
         for sentence in (s for s in _sentences(text) if _asks(s)):
+            # "I want a gift card. Do they expire?": a question about what was just asked about is answered by it.
+            if _REFERS_BACK.search(sentence):
+                continue
             hits = self._faq_search(sentence)
             if not hits or hits[0].entry is answered or hits[0].score < self.confidence:
                 continue

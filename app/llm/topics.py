@@ -69,7 +69,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r" to)\b|\b(where|whereabouts) (is|are) (your|the) (shop|store|showroom)s?\b|\bladengeschäft\b|\bfiliale\b"
         r"|\b(shop|store|showroom)\b[^.!?]{0,25}\b(i|we) can (visit|walk in|go to|pop in)|\bin[- ]store\b"
         r"|\bdo you have (a|any) (shop|store|showroom)s? in\b|\bwhere are you (based|located)\b"
-        r"|\babholen\b|\babholung\b",
+        r"|\babholen\b|\babholung\b|\bhabt ihr (auch )?(einen |ein )?laden\b|\bvorbeikommen\b",
         r"collect|pick up|showroom|visit us|our (shop|store) in|abhol",
     ),
     _topic(
@@ -84,9 +84,12 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     ),
     _topic(
         "account_details",
-        r"\b(change|update|edit|correct|amend)\w*\b[^.!?]{0,25}\b(e-?mail|username|user name|name on|phone number)"
+        r"\b(change|update|edit|correct|amend)\w*\b[^.!?]{0,25}\b(e-?mail|username|user name|name on (my|the|your) (account|profile)|phone "
+        r"number)"
         r"|\be-?mail-?adresse\b[^.!?]{0,25}\bändern\b|\bändern\b[^.!?]{0,25}\be-?mail",
-        r"(change|update|edit)\w* (your |the )?(e-?mail|name|phone|account details|details)|e-?mail-?adresse ändern",
+        # "change the name on my order" is the order's recipient, not the account.
+        r"(change|update|edit)\w* (your |the |my )?(e-?mail|phone|account details)|name on (your|the|my) account"
+        r"|e-?mail-?adresse ändern",
     ),
     _topic(
         "saved_card",
@@ -126,13 +129,16 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"garden|bush|hedge)|by the (door|bins?|gate))\b|\bvor die tür gestellt\b"
         r"|\b(hold|keep)\b[^.!?]{0,20}\b(parcel|package|order|delivery)\b[^.!?]{0,25}\b(holiday|away|vacation)\b"
         r"|\bnot (at )?home\b|\bnobody (is )?(at )?home\b|\bmissed (the |my )?(delivery|courier|parcel)\b"
-        r"|\bnicht zu ?hause\b",
+        r"|\bnicht zu ?hause\b|\bnote for the (driver|courier|postman|delivery (driver|man))\b|\b(in|behind) (the|my) "
+        r"(shed|garage|bin|porch)\b",
         r"neighbou?r|safe place|locker|pick-?up point|packstation|delivery instructions|not (at )?home|redeliver",
     ),
     _topic(
         "personalisation",
         r"\bengrav\w*|\bpersonali[sz]e (it|them|this|that|the|a|an|my|with)\b|\bmonogram\w*|\bbespoke\b|\bcustom "
-        r"(print\w*|logo|design|made|message on)\b|\b(company|our|my|business) logos?\b|\bgravur\b|\bgravieren\b",
+        r"(print\w*|logo|design|made|message on)\b|\b(company|our|my|business) logos?\b|\bgravur\b|\bgravieren\b"
+        r"|\b(names?|initials|text|messages?|photos?|pictures?)\b[^.!?]{0,15}\b(printed|put|added|engraved|embroidered) "
+        r"(on|onto)\b",
         r"engrav|logo|monogram|bespoke|custom (print|design)|we personalise|personalisation (service|option)",
     ),
     _topic(
@@ -159,6 +165,17 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"refurbish|second[- ]hand|pre-?owned|ex-display|gebraucht",
     ),
     _topic(
+        "payment_terms",
+        r"\bpayment terms\b|\b(30|60|90|thirty|sixty|ninety)[- ]days? (payment |credit )?(terms|credit|invoic\w*)\b"
+        r"|\bnet ?(30|60|90)\b|\btrade credit\b|\bcredit (account|terms|limit)\b|\bzahlungsziel\b",
+        r"payment terms|credit account|trade credit|days to pay|zahlungsziel",
+    ),
+    _topic(
+        "printer",
+        r"\bprinters?\b|\b(can'?t|cannot|unable to|no way to) print\b|\bdrucker\b",
+        r"printer|print (the|your) label|no printer|drucker",
+    ),
+    _topic(
         "sustainability",
         r"\bplastic[- ]free\b|\b(is|are) (it|they|the \w+|your \w+) plastic\b|\brecycl\w*|\beco[- ]?friendly\b"
         r"|\bsustainab\w*|\bbiodegradable\b|\bcompostable\b|\bcarbon\b|\bnachhaltig\w*|\bumweltfreundlich\w*",
@@ -171,7 +188,10 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     ),
     _topic(
         "app_or_social",
-        r"\b(app|apps|iphone|android|instagram|insta|facebook|tiktok|twitter|pinterest|social media|youtube)\b",
+        # "a code from instagram" is about the code.
+        r"(?<!from )(?<!via )(?<!on )\b(app|apps|iphone|android|instagram|insta|facebook|tiktok|twitter|pinterest"
+        r"|social media|youtube)\b(?! (code|post|ad|advert|offer|discount))|\b(are|r) (you|u) on (instagram|insta|"
+        r"facebook|tiktok|twitter|pinterest|youtube)\b",
         r"\b(app|iphone|android|instagram|facebook|tiktok|twitter|pinterest|social media|youtube)\b",
     ),
     _topic(
@@ -182,14 +202,16 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "price_adjustment",
         r"\b(price|cost)\b[^.!?]{0,15}\b(drop\w*|went down|gone down|reduced|adjust\w*)\b|\b(now|gone|went|is) (in|on)"
-        r" (the |your |a )?sale\b|\bsale price\b|\bthe difference( back)?\b|\bpreis\w* gesenkt\b",
+        r" (the |your |a )?sale\b|\bsale price\b|\bthe difference( back)?\b|\bpreis\w* gesenkt\b"
+        r"|\b(now|today)\b[^.!?]{0,30}\b(for|at) £?\d+([.,]\d\d)?\b[^.!?]{0,40}\b(paid|bought|ordered)\b"
+        r"|\b(paid|bought|ordered)\b[^.!?]{0,60}\b(now|today)\b[^.!?]{0,30}\b(cheaper|less|reduced|for £?\d)",
         r"price (adjustment|drop|protection)|the difference|sale price",
     ),
     _topic(
         "pay_later",
         r"\breserve\b|\bput\b[^.!?]{0,15}\b(aside|on hold)\b|\bhold\b[^.!?]{0,15}\b(for me|until)\b|\bpay (for it |for "
         r"them )?later\b|\binstal?l?ments?\b|\bklarna\b|\bclearpay\b|\bafterpay\b|\blaybuy\b|\bbuy now,? pay later\b"
-        r"|\bfinanc(e|ing)\b|\bratenzahlung\b|\bin raten\b|\bsplit\b[^.!?]{0,15}\b(payment|cost|bill)\b"
+        r"|\b(on|with) finance\b|\bfinanc(e|ing) (options?|plans?|deals?|available)\b|\bratenzahlung\b|\bin raten\b|\bsplit\b[^.!?]{0,15}\b(payment|cost|bill)\b"
         r"|\b(two|2|several|multiple|more than one) (different )?(cards|payment methods)\b",
         r"reserve|on hold|pay later|instal|klarna|clearpay|afterpay|laybuy|financ|raten|split|more than one card",
     ),

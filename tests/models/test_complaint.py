@@ -45,6 +45,11 @@ def test_common_typos_are_folded_back() -> None:
         ("a week on and I haven't got my parcel", "late"),
         ("It contains a red tin but I ordered a blue one.", "wrong_item"),
         ("Order 90114 for our café was short by two cases of napkins.", "missing"),
+        ("The order had 4 things on the invoice. Only 3 in the box, the cake stand isn't there.", "missing"),
+        (
+            "I sent the candle set back with the label. That was 9 days ago. Nothing back on PayPal yet",
+            "refund",
+        ),
     ],
 )
 def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:

@@ -265,7 +265,8 @@ def test_yes_without_an_offer_is_not_a_handoff(model: LocalChatModel) -> None:
 def test_the_first_picks_the_first_option_of_a_clarifying_question(model: LocalChatModel) -> None:
     strict = LocalChatModel(model.knowledge, model.prompts, confidence=0.99, clarify_below=0.3, delay_s=0)
     question = after(strict, "my order is wrong")
-    first = next(e for e in strict.knowledge.shop.faq if f"*{e.questions[0].rstrip('?')}*" in question)
+    offered = [e for e in strict.knowledge.shop.faq if f"*{e.questions[0].rstrip('?')}*" in question]
+    first = min(offered, key=lambda e: question.index(f"*{e.questions[0].rstrip('?')}*"))
     assert after(strict, "my order is wrong", "the first") == first.answer
 
 
@@ -478,3 +479,14 @@ def test_a_question_leaning_on_its_story_gets_no_second_answer(model: LocalChatM
 @pytest.mark.parametrize("text", ["one sec", "just browsing", "tell me a joke", "nvm"])
 def test_new_small_talk_gets_a_small_talk_reply(model: LocalChatModel, text: str) -> None:
     assert model.is_small_talk(ask(model, text))
+
+
+def test_a_german_question_is_not_held_back_by_german_words_other_entries_use(model: LocalChatModel) -> None:
+    assert ask(model, "Wie lange dauert die Erstattung?") == entry(model, "refund_status").answers["de"]
+
+
+def test_a_second_question_about_what_was_just_asked_gets_no_other_entrys_answer(
+    model: LocalChatModel,
+) -> None:
+    reply = ask(model, "I got a gift card for Christmas. Does it have an expiry date?")
+    assert answered_entries(model, reply) == {"gift_cards"}

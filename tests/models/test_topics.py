@@ -63,3 +63,36 @@ def test_an_entry_about_something_else_does_not_serve_it() -> None:
 )
 def test_more_topics_are_named_by_their_words(text: str, topic: str) -> None:
     assert topic in _names(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("I don't have a printer, can I still return something?", "printer"),
+        ("Do you offer 60-day payment terms for trade accounts?", "payment_terms"),
+        ("can i get my name printed on the mug", "personalisation"),
+        ("can I change my name on my account", "account_details"),
+        ("can I buy it on finance", "pay_later"),
+        ("are you on instagram", "app_or_social"),
+    ],
+)
+def test_topics_added_in_the_third_round_are_named(text: str, topic: str) -> None:
+    assert topic in _names(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i need to change the name on the delivery",
+        "Finance needs an invoice with VAT. Where can I download it?",
+        "I had two codes, one from instagram and one from the newsletter",
+        "Wir haben einen kleinen Laden in Köln und würden gern größere Mengen bestellen.",
+    ],
+)
+def test_words_near_a_topic_that_ask_something_else_name_none(text: str) -> None:
+    assert _names(text) == set()
+
+
+def test_the_name_on_an_order_is_not_the_account_detail() -> None:
+    topic = next(t for t in named_topics("can I change my name on my account"))
+    assert not serves(topic, ["Can I change the name on my order?"])
