@@ -27,6 +27,7 @@ RESPONDER_SETS = {
     "dev4": DATA / "responder_dev4.tsv",
     "dev5": DATA / "responder_dev5.tsv",
     "dev6": DATA / "responder_dev6.tsv",
+    "dev7": DATA / "responder_dev7.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 

@@ -40,7 +40,8 @@ _BOT: Final = re.compile(
     r"|who am i (talking|speaking|chatting) (to|with)|you'?re (a |an |just a )?(bot|robot|ai|machine)( aren'?t you)?"
     r"|who are you|what are you|is (this|it) (automated|automatic|a recording)|(are|r) (you|u) human"
     r"|what('?s| is) (your|ur) name|what (can|do) (you|u) do( for me)?|what can (you|u) help( me)?( with)?"
-    r"|how can (you|u) help( me)?|(can (you|u) )?help( me)?( please| pls)?|wie hei(ß|ss)t du|was kannst du( alles)?"
+    r"|how can (you|u) help( me)?|(can (you|u) )?help( me)?( please| pls)?"
+    r"|is (any ?one|any ?body|a (real )?(person|human)) (actually |even )?(reading|seeing) (this|these|my messages)|wie hei(ß|ss)t du|was kannst du( alles)?"
     r"|(kannst du mir )?helfen( bitte)?"
     r"|bist du (ein )?(echter |richtiger )?(bot|mensch|roboter|ki|computer)( oder (echt|(ein )?(echter |richtiger )?"
     r"(mensch|bot|roboter|ki|computer)))?"
@@ -76,7 +77,8 @@ _PHRASES: Final = (
     # "one sec", "hang on", "brb": the customer is coming back.
     (
         re.compile(
-            r"\b(one|a|1) (sec|second|moment|min|minute)\b|\b(hang|hold) on\b|\bjust a (sec|second|moment|min"
+            r"\b(one|a|1|two|2|three|3|five|5|a few|a couple of|few) (sec|secs|second|seconds|moment|moments|min|mins|minute"
+            r"|minutes)\b|\b(hang|hold) on\b|\bjust a (sec|second|moment|min"
             r"|minute)\b|\bgive me a (sec|second|moment|min|minute)\b|\bbrb\b|\bbe right back\b"
             r"|\b(einen|ein|1) (moment|augenblick|sekunde)\b|\bmoment mal\b|\bwarte kurz\b"
         ),
@@ -136,7 +138,15 @@ _PHRASES: Final = (
         " how_are_you ",
     ),
     (re.compile(r"\bthank (you|u)\b|\bvielen dank\b|\bdanke schön\b"), " thanks "),
-    (re.compile(r"\bgood (morning|afternoon|evening|day)\b|\bguten (tag|morgen|abend)\b"), " hello "),
+    (
+        re.compile(
+            r"\bgood (morning|afternoon|evening|day)\b|\bguten (tag|morgen|abend)\b|\bgrü(ß|ss) gott\b"
+            r"|\b(merry|happy) (christmas|xmas|new year|easter|holidays|friday|monday|weekend)\b|\bseason'?s greetings\b"
+            r"|\bfrohe (weihnachten|ostern|feiertage)\b|\bschöne feiertage\b|\bguten rutsch\b|\b(i'?m )?back again\b"
+        ),
+        " hello ",
+    ),
+    (re.compile(r"\bnight night\b|\bnighty night\b"), " bye "),
     # Acknowledgements that say nothing else: "got it", "no worries", "sounds good", "alles klar".
     (
         re.compile(
@@ -181,7 +191,8 @@ _PHRASES: Final = (
 _KINDS: Final[dict[Kind, frozenset[str]]] = {
     "bye": _set("bye byebye goodbye cya later tschüss tschüs ciao adios adiós doei arrivederci"),
     "thanks": _set(
-        "thanks thanx thx ty ta cheers danke dank merci gracias bedankt grazie thankyou tysm appreciated appreciate"
+        "thanks thanx thx ty ta cheers danke dank merci gracias bedankt grazie thankyou tysm appreciated appreciate "
+        "obliged dankeschön"
     ),
     "how_are_you": frozenset(["how_are_you"]),
     "hello": _set(
@@ -227,7 +238,7 @@ _FILLER: Final = _set(
     "stuff one mate million kindly you've been you're have lieben du ihr leute zusammen again now then "
     "today doing this are be such what ever absolutely completely totally chat thing bist echt voll dieser der "
     "das ist so ein eine dir euch miteinander allerseits helps helped it me that i at like für die hilfe deine ihre "
-    "x xx xxx omg oh my god gosh go on then settled wochenende schönes schöne schönen bitte heute answers answered now all"
+    "x xx xxx omg oh my god gosh go on then settled give me wochenende schönes schöne schönen bitte heute answers answered now all"
 )
 # Laughter in any length ("hahahaha", "hehehe"); emoji and emoticons alone are an acknowledgement, or a frown.
 _LAUGH: Final = re.compile(r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$")
@@ -266,3 +277,14 @@ def small_talk(text: str) -> Kind | None:
     if not kinds or not all(_known(w) for w in words):
         return None
     return next(kind for kind in _PRIORITY if kind in kinds)
+
+
+def kind_of(text: str) -> Kind | None:
+    """The small-talk kind a message's words point to, though not every word is small talk ("sweet, cheers
+    loads" is thanks): for a message already known to be small talk."""
+    folded = text.lower()
+    for pattern, word in _PHRASES:
+        folded = pattern.sub(word, folded)
+    words = ["ok" if _LAUGH.match(w) else _unstretched(w) for w in _WORD.findall(folded)]
+    kinds = {kind for kind in _PRIORITY for word in words if word in _KINDS[kind]}
+    return next((kind for kind in _PRIORITY if kind in kinds), None)

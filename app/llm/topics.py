@@ -201,7 +201,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     ),
     _topic(
         "price_adjustment",
-        r"\b(price|cost)\b[^.!?]{0,15}\b(drop\w*|went down|gone down|reduced|adjust\w*)\b|\b(now|gone|went|is) (in|on)"
+        r"\b(price|cost)\b[^.!?]{0,15}\b(drop\w*|went down|gone down|reduced|adjust\w*)\b|\bprice[- ]adjust\w*|\b(now|gone|went|is) (in|on)"
         r" (the |your |a )?sale\b|\bsale price\b|\bthe difference( back)?\b|\bpreis\w* gesenkt\b"
         r"|\b(now|today)\b[^.!?]{0,30}\b(for|at) £?\d+([.,]\d\d)?\b[^.!?]{0,40}\b(paid|bought|ordered)\b"
         r"|\b(paid|bought|ordered)\b[^.!?]{0,60}\b(now|today)\b[^.!?]{0,30}\b(cheaper|less|reduced|for £?\d)",

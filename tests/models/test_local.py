@@ -13,6 +13,7 @@ from app.llm.complaint import Complaint
 from app.llm.local import LocalChatModel
 from app.llm.model import ChatRequest, Finished, TextDelta, ToolCall, ToolSpec
 from app.llm.prompts import PromptLibrary
+from app.llm.smalltalk import small_talk
 from app.llm.tokens import ChatMessage
 from app.shop.catalog import load_shop
 from app.shop.embedding import Encoder
@@ -490,3 +491,18 @@ def test_a_second_question_about_what_was_just_asked_gets_no_other_entrys_answer
 ) -> None:
     reply = ask(model, "I got a gift card for Christmas. Does it have an expiry date?")
     assert answered_entries(model, reply) == {"gift_cards"}
+
+
+@pytest.mark.parametrize("text", ["sup", "good morrow", "neat", "ttyl"])
+def test_small_talk_the_vocabulary_lacks_is_found_by_the_intent_model(
+    model: LocalChatModel, text: str
+) -> None:
+    assert small_talk(text) is None
+    assert model.is_small_talk(ask(model, text))
+
+
+def test_small_talk_of_no_known_kind_opens_with_a_greeting_and_later_acknowledges(
+    model: LocalChatModel,
+) -> None:
+    assert ask(model, "sup").startswith(model.knowledge.shop.greeting or "Hello")
+    assert after(model, "how much is delivery?", "neat").startswith("Alright!")
