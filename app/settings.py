@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # The address customers and operators reach this server at (links in webhook payloads).
     public_url: str | None = None
     local_stream_delay_ms: float = Field(default=15.0, ge=0, le=5000)
-    local_confidence: float = Field(default=0.55, ge=0, le=1)
+    local_confidence: float = Field(default=0.5, ge=0, le=1)
     recommendations_n: int = Field(default=4, ge=1, le=20)
     encoder_process: bool = True
     freeze_heap: bool = True

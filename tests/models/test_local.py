@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from app.llm.model import ChatRequest, Finished, TextDelta, ToolCall, ToolSpec
 from app.llm.prompts import PromptLibrary
 from app.llm.smalltalk import small_talk
 from app.llm.tokens import ChatMessage
+from app.settings import Settings
 from app.shop.catalog import load_shop
 from app.shop.embedding import Encoder
 from app.shop.knowledge import KnowledgeBase
@@ -506,3 +508,9 @@ def test_small_talk_of_no_known_kind_opens_with_a_greeting_and_later_acknowledge
 ) -> None:
     assert ask(model, "sup").startswith(model.knowledge.shop.greeting or "Hello")
     assert after(model, "how much is delivery?", "neat").startswith("Alright!")
+
+
+def test_the_servers_default_confidence_is_the_one_measured() -> None:
+    """bench/quality.py measures the responder's own default; the server must run with the same one."""
+    default = inspect.signature(LocalChatModel.__init__).parameters["confidence"].default
+    assert Settings.model_fields["local_confidence"].default == default
