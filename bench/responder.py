@@ -28,6 +28,7 @@ RESPONDER_SETS = {
     "dev5": DATA / "responder_dev5.tsv",
     "dev6": DATA / "responder_dev6.tsv",
     "dev7": DATA / "responder_dev7.tsv",
+    "dev8": DATA / "responder_dev8.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
