@@ -54,11 +54,16 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\bmix-?up\b|\bmixed up\b|\b(is|was)(n'?t| not) (my|our) order\b|\b(intended|meant) for (someone|somebody|another)"
         r"|\b(never|didn'?t|did not) (asked|ask|ordered|order) for\b|\b(got|received|sent|delivered|have)\b[^.!?]{0,40}\binstead of\b"
         r"|\bordered\b[^.!?]{1,60}\b(and|but)\b[^.!?]{0,12}\b(got|received|was sent|you sent)\b"
+        r"|\b(sent|got|received|delivered)\b[^.!?]{1,40}\bwhen (i|we) (had )?(ordered|asked for|paid for|wanted)\b"
         r"|\b(got|received|contains|came with|sent me|there'?s|there is)\b[^.!?]{1,40}\bbut (i|we) (had )?(ordered|asked "
         r"for|paid for|chose|wanted)\b"
     ),
     "missing": re.compile(
-        r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag))\b"
+        r"\bmissing\b|\bincomplete\b|\b(was|were|is|are)(n'?t| not) in (it|there|the (box|parcel|package|bag|delivery"
+        r"|order|shipment))\b"
+        r"|\b(one|two|three|some|part|\d+) of (my|the|our) (\d+ |two |three |four |five |six )?\w+\b[^.!?]{0,25}\b(never"
+        r"|didn'?t|did not|haven'?t|hasn'?t|have not|has not|weren'?t|wasn'?t) (turned up|arrived|came|come|been "
+        r"delivered)\b|\bthe rest (arrived|came|turned up)\b"
         r"|\bonly (got|received) (half|part|some)\b"
         r"|\bonly (\d+|one|two|three|four|five|six)\b[^.!?]{0,20}\b(in the (box|parcel|package|bag)|arrived|came|turned up)\b"
         r"|\b(is|was|are|were)(n'?t| not) (in )?there\b"
@@ -71,6 +76,7 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
     ),
     "refund": re.compile(
         r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
+        r"|\bkein geld\b|\b(mein geld|erstattung|rückzahlung|gutschrift)\b"
         # The shop has the return back: what is late is the money ("two weeks since you got my return").
         r"|\b(you|your warehouse) (got|received|have had|signed for) (my|the|our) return\b"
         # "Sent the candle set back nine days ago, nothing on PayPal yet": the money is what is late.
@@ -110,7 +116,8 @@ _UNANSWERED: Final = re.compile(
 )
 # A refund is only a complaint when it has not come: "how long do refunds take?" is a question.
 _NOT_YET: Final = re.compile(
-    r"\b(no|not|never|still|yet|nothing|waiting|promised|owe|ages|been|weeks|months|(have|has|did|was|is)n'?t)\b"
+    r"\b(no|not|never|still|yet|nothing|waiting|promised|owe|ages|been|weeks|months|(have|has|did|was|is)n'?t"
+    r"|kein|keine|noch nicht|immer noch|bis jetzt|wo bleibt|warte)\b"
     r"|\bwhere('s| is|s)? my (refund|money)\b"
 )
 # "The reset email never came through": an email that did not arrive is no late parcel.
@@ -118,6 +125,11 @@ _NOT_A_PARCEL: Final = re.compile(
     r"\b(e-?mails?|reset|link|code|confirmation|password|text|sms|newsletter)\b"
 )
 _A_PARCEL: Final = re.compile(r"\b(order|parcel|package|delivery|items?|goods|box|courier|it|they|them)\b")
+# "I'd like my order delivered to my daughter's address instead": a change asked for, not a wrong item.
+_DELIVER_ELSEWHERE: Final = re.compile(
+    r"\b(would like|'d like|want|need|can (you|i|it)|could (you|i|it)|please)\b[^.!?]{0,40}\b(deliver\w*|sent|send"
+    r"|ship\w*|go(ing)?) to\b[^.!?]{0,40}\b(address|house|work|instead)\b"
+)
 # Where-is-my-order is a question, unless it comes with anger.
 _WHERE: Final = re.compile(
     r"\bwhere('s| is|s| are)? (my (order|parcel|package|stuff|delivery|things|items?)|it)\b"
@@ -248,6 +260,8 @@ def _topic(text: str) -> Topic | None:
         if topic == "refund" and _NOT_YET.search(text) is None:
             continue
         if topic == "late" and _NOT_A_PARCEL.search(text) and not _A_PARCEL.search(text):
+            continue
+        if topic == "wrong_item" and _DELIVER_ELSEWHERE.search(text):
             continue
         return topic
     return None

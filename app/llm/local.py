@@ -117,6 +117,9 @@ def _sentences(text: str) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in _SENTENCE.split(text) if s.strip()))[:_MAX_SENTENCES]
 
 
+_LONG_SENTENCE: Final = 14
+
+
 def _clauses(text: str) -> list[str]:
     """The message's sentences and comma-separated parts: "my return clock, does it run from …" asks."""
     return [c.strip() for c in re.split(r"[.!?;,]+\s*|\n+", text) if c.strip()] + (
@@ -140,7 +143,11 @@ _HELP_PLEASE: Final = re.compile(
 
 
 def _asks(sentence: str) -> bool:
-    return sentence.rstrip().endswith("?") or _QUESTION_WORD.match(sentence) is not None
+    return sentence.rstrip().endswith("?") or _QUESTION_WORD.match(_LEAD.sub("", sentence)) is not None
+
+
+# "so will the paperwork show the price", "and how long does it take": a question after a conjunction.
+_LEAD: Final = re.compile(r"^\W*((so|and|but|also|then|ok|okay|well|just|quick question)\W+)+", re.IGNORECASE)
 
 
 def _follows_on(text: str) -> bool:
@@ -204,6 +211,10 @@ class LocalChatModel:
             [shop.greeting] * bool(shop.greeting)
             + [self._say(kind, lang) for lang in PHRASES for kind in get_args(Kind)]
         )
+        name = shop.name.strip()
+        self._shop_name = re.compile(
+            rf"\b({re.escape(name)}|{re.escape(name.split()[0])})\b" if name else r"(?!)", re.IGNORECASE
+        )
         self._entry_by_question = {q.rstrip("?").strip(): e for e in shop.faq for q in e.questions}
         # The words the shop's own texts use: what a misspelling is folded to, and what a covered topic says.
         self._known = _words(
@@ -264,7 +275,8 @@ class LocalChatModel:
             return self._say("payment_problem", lang)
         # Small talk is a message with no word about anything else: "worst bot ever" is about the chat, not a
         # complaint about an order.
-        kind = small_talk(query) or self._small_talk_by_model(query, topics, before)
+        # "merry christmas to everyone at Hollybrook": the shop's own name says nothing else.
+        kind = small_talk(self._shop_name.sub(" ", query)) or self._small_talk_by_model(query, topics, before)
         if kind is not None:
             return self._small_talk(kind, lang)
         complaint = self.complaints.read(query)
@@ -487,6 +499,10 @@ class LocalChatModel:
         """FAQ hits for the message, or for its sentence that asks something ("Hi. I moved. Can I …?")."""
         whole = self._faq_search(text)
         sentences = [s for s in _sentences(text) if small_talk(s) is None]
+        if len(sentences) == 1 and len(text.split()) >= _LONG_SENTENCE:
+            # One long sentence with its story inside ("I bought a clock for my husband but he has one, how would
+            # I send it back"): its asking clause competes like an asking sentence.
+            sentences = [c for c in _clauses(text) if len(c.split()) >= 3] or sentences
         if len(sentences) < 2 or not whole:
             return whole
         # The preamble ("I'm about to place an order.") is context, not the question: only sentences that ask

@@ -35,7 +35,8 @@ _WHAT: Final = (
     r"( being)?"
 )
 _BOT: Final = re.compile(
-    rf"^\W*((are|r) (you|u) ({_WHAT}( or {_WHAT})?|real)|(is|am) (this|that|it|i) (talking |speaking |chatting )?"
+    r"^\W*((wait|so|hey|hi|hello|um+|uh+|ok|okay|and|btw|quick question|honestly|sorry)\W+)*"
+    rf"((are|r) (you|u) ({_WHAT}( or {_WHAT})?|real)|(is|am) (this|that|it|i) (talking |speaking |chatting )?"
     rf"((to|with) )?{_WHAT}( or {_WHAT})?|am i (talking|speaking|chatting) (to|with) {_WHAT}( or {_WHAT})?"
     r"|who am i (talking|speaking|chatting) (to|with)|you'?re (a |an |just a )?(bot|robot|ai|machine)( aren'?t you)?"
     r"|who are you|what are you|is (this|it) (automated|automatic|a recording)|(are|r) (you|u) human"
@@ -47,7 +48,8 @@ _BOT: Final = re.compile(
     r"(mensch|bot|roboter|ki|computer)))?"
     r"|bist du echt|(rede|schreibe|chatte|spreche) ich (mit|gerade mit) (einem |einer )?(echten |richtigen )?(bot|"
     r"menschen|roboter|maschine|ki|person)|ist das (ein )?(bot|mensch|roboter|ki|automatisch)|wer bist du"
-    r"|êtes-vous un robot)\W*$",
+    r"|êtes-vous un robot|(have|got) (you|u) (got )?a name( or [^.!?]{0,30})?|do (you|u) have a name( or [^.!?]{0,30})?)"
+    r"(\W+(rn|right now|lol|haha|then|or what|or not|actually|even|tho|though))*\W*$",
     re.IGNORECASE,
 )
 # Multi-word goodbyes and greetings, folded to one word before the words are read.
@@ -131,8 +133,8 @@ _PHRASES: Final = (
     (
         re.compile(
             r"\bhow are (you|u)\b|\bhow'?s it going\b|\bhow'?s (your|ur) day( going| been)?( so far)?\b"
-            r"|\bwie geht'?s( dir| euch)?\b|\b(i )?hope (you'?re|you are|ur|u r|all is|everything'?s|everything is) "
-            r"(well|ok|good|great|fine)\b"
+            r"|\bwie geht'?s( dir| euch)?\b|\b(i )?hope (you|your|u|ur|all|everything|things)\b[^.!?]{0,30}\b(well|ok"
+            r"|good|great|fine|treating you)( so far)?\b"
             r"|\bwie geht es dir\b|\bça va\b"
         ),
         " how_are_you ",
@@ -143,6 +145,7 @@ _PHRASES: Final = (
             r"\bgood (morning|afternoon|evening|day)\b|\bguten (tag|morgen|abend)\b|\bgrü(ß|ss) gott\b"
             r"|\b(merry|happy) (christmas|xmas|new year|easter|holidays|friday|monday|weekend)\b|\bseason'?s greetings\b"
             r"|\bfrohe (weihnachten|ostern|feiertage)\b|\bschöne feiertage\b|\bguten rutsch\b|\b(i'?m )?back again\b"
+            r"|\b(lovely|nice|horrible|awful|terrible|beautiful|glorious|miserable) (weather|day|morning)( today| out)?\b"
         ),
         " hello ",
     ),
@@ -184,6 +187,7 @@ _PHRASES: Final = (
             r"|\bwhat an? (rubbish|useless|terrible|awful|crap|shocking|joke of an?) (website|site|shop|store|chat|bot"
             r"|service)\b|\b(this|that|it|you)('s| is| are|'re) (a|an absolute|a complete|a total) joke\b"
             r"|\b(ihr seid|du bist) (echt |so |total |völlig )?(unfähig|nutzlos|dumm|blöd|doof)\b"
+            r"|\bas useful as\b|\b(so|really|very|pretty|bloody) (frustrating|annoying|infuriating)\b"
         ),
         " insult ",
     ),
@@ -196,20 +200,20 @@ _KINDS: Final[dict[Kind, frozenset[str]]] = {
     ),
     "how_are_you": frozenset(["how_are_you"]),
     "hello": _set(
-        "hi hello hey heya hiya howdy greetings yo hallo hallöchen moin servus bonjour salut hola hoi morning "
+        "hi hello hey heya hiya howdy greetings yo hallo hallöchen moin servus bonjour salut hola hoi morning g'day gday "
         "afternoon evening test testing"
     ),
     "ok": _set(
         "ok okay k kk okie yes yeah yep no nope sure fine cool alright great perfect lovely brilliant brill excellent "
         "awesome fab fantastic wonderful super nice noted understood gotcha np haha hahaha hahah ha hehe hihi lol lmao "
-        "rofl xd hmm hm mhm aha ah oh wow klar okidoki jo joa gut prima passt"
+        "rofl xd hmm hm mhm aha ah oh wow klar okidoki jo joa gut prima passt sound"
     ),
     "compliment": _set(
         "compliment helpful amazing genius clever smart legend star hilfreich toll klasse spitze"
     ),
     "insult": _set(
         "insult useless stupid dumb idiot idiotic rubbish pointless pathetic hopeless crap awful terrible nutzlos "
-        "dumm blöd doof bescheuert unnütz sinnlos ugh argh urgh ffs grr grrr"
+        "dumm blöd doof bescheuert unnütz sinnlos ugh argh urgh ffs grr grrr frustrating annoying infuriating"
     ),
     "wait": _set("wait moment sec secs mo warte"),
     "never_mind": _set("never_mind nvm sorry soz sry oops entschuldigung egal"),
@@ -238,7 +242,7 @@ _FILLER: Final = _set(
     "stuff one mate million kindly you've been you're have lieben du ihr leute zusammen again now then "
     "today doing this are be such what ever absolutely completely totally chat thing bist echt voll dieser der "
     "das ist so ein eine dir euch miteinander allerseits helps helped it me that i at like für die hilfe deine ihre "
-    "x xx xxx omg oh my god gosh go on then settled give me wochenende schönes schöne schönen bitte heute answers answered now all"
+    "x xx xxx omg oh my god gosh go on then settled give me to honestly ihnen allen wochenende schönes schöne schönen bitte heute answers answered now all"
 )
 # Laughter in any length ("hahahaha", "hehehe"); emoji and emoticons alone are an acknowledgement, or a frown.
 _LAUGH: Final = re.compile(r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$")

@@ -125,8 +125,9 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         "delivery_instructions",
         r"\bneighbou?rs?\b|\bsafe place\b|\bleave (it|the parcel|the package|my parcel)\b|\bporch\b|\bparcel "
         r"(locker|shop|point)s?\b|\blockers?\b|\bpick-?up points?\b|\bp\.?o\.? box(es)?\b|\bnachbar\w*|\bpackstation\b"
-        r"|\b(left|dumped|thrown)\b[^.!?]{0,25}\b(outside|on the (door ?step|porch|street|pavement)|in the (rain|bin|"
-        r"garden|bush|hedge)|by the (door|bins?|gate))\b|\bvor die tür gestellt\b"
+        r"|\b(left|dumped|thrown|threw|lobbed|chucked|tossed|flung)\b[^.!?]{0,25}\b(outside|on the (door ?step|porch|"
+        r"street|pavement)|in the (rain|bin|garden|bush|hedge)|by the (door|bins?|gate)|over the (gate|fence|wall|hedge)"
+        r")\b|\bvor die tür gestellt\b"
         r"|\b(hold|keep)\b[^.!?]{0,20}\b(parcel|package|order|delivery)\b[^.!?]{0,25}\b(holiday|away|vacation)\b"
         r"|\bnot (at )?home\b|\bnobody (is )?(at )?home\b|\bmissed (the |my )?(delivery|courier|parcel)\b"
         r"|\bnicht zu ?hause\b|\bnote for the (driver|courier|postman|delivery (driver|man))\b|\b(in|behind) (the|my) "
@@ -147,7 +148,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"|\bnut[- ]free\b|\bsafe (for|around|with) (pets?|cats?|dogs?|kids|children|babies|toddlers)\b|\bbatter(y|ies)\b"
         r"|\bbpa\b|\bnon-?toxic\b|\bingredients?\b|\bwashable\b|\bmachine wash\w*|\bspülmaschine\w*|\bmikrowelle\w*"
         r"|\bhand-?made\b|\bmade in (china|the uk|britain|england|india|europe|germany)\b|\bfair ?trade\b|\bethical\w*"
-        r"|\bwhere\b[^.!?]{0,25}\b(made|sourced|come from)\b"
+        r"|\bwhere\b[^.!?]{0,35}\b(made|sourced|come from|manufactured|produced)\b"
         r"|\bwhat (is|are) (it|they|the \w+) made (of|from)\b|\bsize guide\b|\bdimensions?\b",
         r"dishwasher|microwave|allergen|batter|material|dimension|size guide|vegan|ingredient|care instructions",
     ),

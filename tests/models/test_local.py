@@ -514,3 +514,16 @@ def test_the_servers_default_confidence_is_the_one_measured() -> None:
     """bench/quality.py measures the responder's own default; the server must run with the same one."""
     default = inspect.signature(LocalChatModel.__init__).parameters["confidence"].default
     assert Settings.model_fields["local_confidence"].default == default
+
+
+def test_merry_christmas_to_the_shop_by_name_is_small_talk(model: LocalChatModel) -> None:
+    name = model.knowledge.shop.name.split()[0]
+    assert model.is_small_talk(ask(model, f"merry christmas to everyone at {name} 🎄"))
+
+
+def test_the_asking_clause_of_one_long_sentence_is_what_is_answered(model: LocalChatModel) -> None:
+    text = (
+        "I bought a carriage clock as a present for my husband but he already has one, how would I go about "
+        "sending it back to you"
+    )
+    assert answered_entries(model, ask(model, text)) == {"returns"}

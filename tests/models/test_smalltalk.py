@@ -158,3 +158,19 @@ def test_thanks_that_helps_is_not_an_insult() -> None:
 def test_waiting_or_taking_back_with_a_question_is_not_small_talk() -> None:
     assert small_talk("hang on, where is my order") is None
     assert small_talk("sorry, can I change my address") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("wait am i talking to a bot rn", "bot"),
+        ("have you got a name or are you just 'assistant'", "bot"),
+        ("hope your day is treating you ok so far", "how_are_you"),
+        ("Good morning to you, lovely weather today", "hello"),
+        ("ugh this is so frustrating honestly", "insult"),
+        ("sound, cheers", "thanks"),
+        ("happy new year to you all 🥂", "hello"),
+    ],
+)
+def test_small_talk_of_the_third_round(text: str, kind: str) -> None:
+    assert small_talk(text) == kind
