@@ -502,7 +502,7 @@ class LocalChatModel:
         if len(sentences) == 1 and len(text.split()) >= _LONG_SENTENCE:
             # One long sentence with its story inside ("I bought a clock for my husband but he has one, how would
             # I send it back"): its asking clause competes like an asking sentence.
-            sentences = [c for c in _clauses(text) if len(c.split()) >= 3] or sentences
+            sentences = [c for c in _clauses(text) if len(c.split()) >= 3][:_MAX_SENTENCES] or sentences
         if len(sentences) < 2 or not whole:
             return whole
         # The preamble ("I'm about to place an order.") is context, not the question: only sentences that ask
