@@ -29,6 +29,7 @@ RESPONDER_SETS = {
     "dev6": DATA / "responder_dev6.tsv",
     "dev7": DATA / "responder_dev7.tsv",
     "dev8": DATA / "responder_dev8.tsv",
+    "dev9": DATA / "responder_dev9.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
