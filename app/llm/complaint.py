@@ -39,7 +39,8 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"fell apart)\b|\b(came|come|fell|fallen|broken|snapped) off\b|\b(is|was|are|were|arrived|came) (\w+ )?ruined\b"
         r"|\b(won'?t|wont|will not|doesn'?t|does not) (close|open|shut|turn on|switch on)\b"
         # German: "kaputt angekommen", "zerbrochen", "hat einen Sprung".
-        r"|\b(kaputt|zerbrochen|beschädigt|gesprungen|zersplittert|defekt|einen sprung|angeschlagen)\b"
+        r"|\b(kaputt|zerbrochen|beschädigt|gesprungen|zersplittert|defekt|einen sprung|angeschlagen|scherben"
+        r"|zersprungen|kaputtgegangen)\b"
     ),
     "wrong_item": re.compile(
         # "I ordered the wrong size" is the customer's own slip, not ours.
@@ -129,6 +130,10 @@ _A_PARCEL: Final = re.compile(r"\b(order|parcel|package|delivery|items?|goods|bo
 _DELIVER_ELSEWHERE: Final = re.compile(
     r"\b(would like|'d like|want|need|can (you|i|it)|could (you|i|it)|please)\b[^.!?]{0,40}\b(deliver\w*|sent|send"
     r"|ship\w*|go(ing)?) to\b[^.!?]{0,40}\b(address|house|work|instead)\b"
+)
+# "Can I swap the cushion for a different colour?": an exchange asked for, not a wrong item received.
+_SWAP_WANTED: Final = re.compile(
+    r"\b(swap|exchange|change)\b[^.!?]{0,30}\b(for|to|into) (a |an |another )?(different|other|bigger|smaller|larger)\b"
 )
 # Where-is-my-order is a question, unless it comes with anger.
 _WHERE: Final = re.compile(
@@ -261,7 +266,7 @@ def _topic(text: str) -> Topic | None:
             continue
         if topic == "late" and _NOT_A_PARCEL.search(text) and not _A_PARCEL.search(text):
             continue
-        if topic == "wrong_item" and _DELIVER_ELSEWHERE.search(text):
+        if topic == "wrong_item" and (_DELIVER_ELSEWHERE.search(text) or _SWAP_WANTED.search(text)):
             continue
         return topic
     return None

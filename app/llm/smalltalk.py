@@ -35,7 +35,8 @@ _WHAT: Final = (
     r"( being)?"
 )
 _BOT: Final = re.compile(
-    r"^\W*((wait|so|hey|hi|hello|um+|uh+|ok|okay|and|btw|quick question|honestly|sorry)\W+)*"
+    r"^\W*((wait|so|hey|hi|hello|um+|uh+|ok|okay|and|btw|quick question|honestly|sorry|hang on|hold on|one sec)"
+    r"\W+)*"
     rf"((are|r) (you|u) ({_WHAT}( or {_WHAT})?|real)|(is|am) (this|that|it|i) (talking |speaking |chatting )?"
     rf"((to|with) )?{_WHAT}( or {_WHAT})?|am i (talking|speaking|chatting) (to|with) {_WHAT}( or {_WHAT})?"
     r"|who am i (talking|speaking|chatting) (to|with)|you'?re (a |an |just a )?(bot|robot|ai|machine)( aren'?t you)?"
@@ -163,6 +164,7 @@ _PHRASES: Final = (
         re.compile(
             r"\b(love|like|adore) (this|the|your) (shop|store|site|website|web ?shop|products|stuff)\b"
             r"|\b(great|lovely|nice|fab|brilliant|amazing) (shop|store|site|website|products)\b"
+            r"|\b(that was|you'?re|you are|that'?s|wow) (so |very |super |really )?(quick|fast|speedy)\b"
             r"|\b(you'?ve been|you are|you'?re|ur|u r) (a )?(star|legend|gem|life ?saver|hero|the best|a great help)\b"
             r"|\b(good|great|clever|smart|nice) (bot|job|work|assistant)\b|\blove (this|it|you|this chat)\b"
             r"|\b(you are|you'?re|u r|ur) (so |really |very |such )?(brilliant|great|amazing|awesome|fantastic|wonderful"

@@ -177,6 +177,36 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"printer|print (the|your) label|no printer|drucker",
     ),
     _topic(
+        "returns_from_abroad",
+        r"\b(return\w*|send\w* (it |them )?back|rücksend\w*|zurückschick\w*)\b[^.!?]{0,80}\b(from|in|to) (ireland|abroad|"
+        r"overseas|outside (the )?uk|the eu|europe|germany|france|spain|italy|the netherlands|holland|belgium|austria"
+        r"|switzerland|the us|the usa|america|canada|australia|deutschland|österreich|der schweiz)\b"
+        r"|\b(live|living|based) (in|abroad) (ireland|germany|france|spain|italy|the netherlands|austria|switzerland"
+        r"|the us|the usa|america|canada|australia|the eu|europe|overseas|abroad)\b[^.!?]{0,60}\b(return\w*|label"
+        r"|send\w* (it |them )?back)\b",
+        r"return\w* from abroad|outside the uk|international returns|returns from (the eu|abroad)",
+    ),
+    _topic(
+        "exchange",
+        r"\b(swap|exchange|umtausch\w*|tausch\w*)\b[^.!?]{0,50}\b(instead of|rather than|statt|anstatt)\b[^.!?]{0,25}"
+        r"\b(refund|money|geld|erstattung)|\bexchange (it |this |them )?for (a|an|another|the) (different|other|bigger"
+        r"|smaller|larger)\b|\bumtausch\w* gegen\b|\bgegen (eine|einen|ein) (andere\w*|größere\w*|kleinere\w*)\b",
+        r"exchange (it|an item|for a different)|swap (it|for)|umtauschen gegen",
+    ),
+    _topic(
+        "code_not_received",
+        r"\bcode\b[^.!?]{0,30}\b(never (arrived|came|turned up)|didn'?t (arrive|come)|hasn'?t (arrived|come)|not "
+        r"(arrived|received))\b|\b(never|didn'?t|haven'?t) (got|get|gotten|receive\w*) (the|my|a|an|any) ?(\w+ )?"
+        r"(discount |welcome |promo )?code\b|\bcode (ist )?nie angekommen\b|\bkeinen code bekommen\b",
+        r"code (didn'?t|doesn'?t|never) (arrive|come)|check your spam|resend (the|your) code",
+    ),
+    _topic(
+        "wrapping_design",
+        r"\b(gift ?wrap\w*|wrapping|paper)\b[^.!?]{0,30}\b(look like|colou?rs?|designs?|patterns?|christmas paper|plain"
+        r"|ribbons?|bows?)\b",
+        r"wrapping (paper )?(design|pattern|colou?r)|ribbon|our wrapping (is|comes)",
+    ),
+    _topic(
         "sustainability",
         r"\bplastic[- ]free\b|\b(is|are) (it|they|the \w+|your \w+) plastic\b|\brecycl\w*|\beco[- ]?friendly\b"
         r"|\bsustainab\w*|\bbiodegradable\b|\bcompostable\b|\bcarbon\b|\bnachhaltig\w*|\bumweltfreundlich\w*",
@@ -242,6 +272,8 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
     _topic(
         "gift_card_balance",
         r"\bbalance\b|\b(how much|what'?s|what is) (is )?(left|remaining) on\b|\bguthaben\b|\brestbetrag\b"
+        r"|\bteilweise einl\w*|\bden rest (später )?(nutzen|verwenden|einlösen)\b|\b(spend|use) (only )?(part|some) of "
+        r"(a|my|the) (gift card|voucher)\b|\buse the rest (later|another time)\b"
         r"|\bless (money|credit) than\b",
         r"balance|guthaben|left on",
     ),

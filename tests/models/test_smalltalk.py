@@ -170,6 +170,8 @@ def test_waiting_or_taking_back_with_a_question_is_not_small_talk() -> None:
         ("ugh this is so frustrating honestly", "insult"),
         ("sound, cheers", "thanks"),
         ("happy new year to you all 🥂", "hello"),
+        ("hang on, is this an actual bot", "bot"),
+        ("wow that was quick", "compliment"),
     ],
 )
 def test_small_talk_of_the_third_round(text: str, kind: str) -> None:

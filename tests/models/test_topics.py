@@ -96,3 +96,28 @@ def test_words_near_a_topic_that_ask_something_else_name_none(text: str) -> None
 def test_the_name_on_an_order_is_not_the_account_detail() -> None:
     topic = next(t for t in named_topics("can I change my name on my account"))
     assert not serves(topic, ["Can I change the name on my order?"])
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        (
+            "I live in Ireland, is there a returns label for me or do I pay the post myself",
+            "returns_from_abroad",
+        ),
+        ("can i swap the cushion for a different colour instead of getting a refund", "exchange"),
+        ("Kann ich den Artikel gegen eine andere Größe umtauschen statt Geld zurück?", "exchange"),
+        ("my newsletter 10% code never arrived in my inbox", "code_not_received"),
+        ("what does the gift wrap look like, is it christmas paper or plain", "wrapping_design"),
+        ("Kann ich den Gutschein auch teilweise einlösen und den Rest später nutzen?", "gift_card_balance"),
+    ],
+)
+def test_topics_that_sound_covered_but_ask_something_else_are_named(text: str, topic: str) -> None:
+    assert topic in _names(text)
+
+
+def test_the_demo_wrong_item_answer_does_not_explain_an_exchange_asked_for() -> None:
+    shop = load_shop()
+    wrong_item = next(e for e in shop.faq if e.faq_id == "wrong_item")
+    exchange = next(t for t in named_topics("can I exchange it for a different size"))
+    assert not serves(exchange, [*wrong_item.questions, wrong_item.answer])
