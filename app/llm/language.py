@@ -17,6 +17,7 @@ def _set(words: str) -> frozenset[str]:
 Language = str  # an ISO 639-1 code: "en", "de", "fr", "es", "nl", "it"
 
 ENGLISH: Final = "en"
+GERMAN: Final = "de"
 _WORDS: Final[dict[Language, frozenset[str]]] = {
     "en": _set(
         "the is are my i i'm you your do does can could how what where when why which a an to of for with it "

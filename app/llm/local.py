@@ -30,7 +30,7 @@ from app.llm.actions import Act, Contact, Decision, Say, decide
 from app.llm.complaint import FAQ_PROBES, Complaint, ComplaintReader, Topic
 from app.llm.exchange import Exchange
 from app.llm.intents import TRAIN_PATH, IntentGuess, default_classifier, ruled
-from app.llm.language import ENGLISH, Language, detect_language
+from app.llm.language import ENGLISH, GERMAN, Language, detect_language
 from app.llm.model import ChatRequest, Finished, ModelEvent, TextDelta
 from app.llm.phrases import OFFERS, PHRASES, phrase
 from app.llm.prompts import PromptLibrary, customer_view
@@ -222,6 +222,7 @@ class LocalChatModel:
                 [
                     *(q for e in shop.faq for q in e.questions),
                     *(e.answer for e in shop.faq),
+                    *(text for e in shop.faq for text in e.answers.values()),
                     *shop.policies.values(),
                 ]
                 + [p.name for p in shop.products.values()]
@@ -379,7 +380,7 @@ class LocalChatModel:
         self, query: str, lang: Language, before: Exchange, topics: list[SupportTopic] | None = None
     ) -> str:
         """The FAQ's answer, products, a clarifying question, or the offer of a person."""
-        text = self._fold(query) if lang == ENGLISH else query
+        text = self._fold(query, lang) if lang in (ENGLISH, GERMAN) else query
         topics = named_topics(text) if topics is None else topics
         faq = self._best_hits(text)
         earlier = self._answered_entry(before.reply)
@@ -397,7 +398,7 @@ class LocalChatModel:
             if same_topic and not _REFERS_BACK.search(query) and self._serves(faq[0].entry, topics):
                 return self._entry_answer(faq[0].entry, lang)
             if not own_sure or _REFERS_BACK.search(query):
-                asked = self._fold(before.question) if lang == ENGLISH else before.question
+                asked = self._fold(before.question, lang) if lang in (ENGLISH, GERMAN) else before.question
                 faq = self._faq_search(asked + " " + text)
         products = [h for h in self.knowledge.catalog.search(query, n=3) if h.matched >= 0.6]
         # A message that names products and nothing else ("do you sell mugs?") is about the catalog, unless
@@ -562,16 +563,20 @@ class LocalChatModel:
         # the answer given, the others are inside it.
         return max(ended, key=lambda e: len(e.answer), default=None)
 
-    def _fold(self, text: str) -> str:
+    def _fold(self, text: str, lang: Language = ENGLISH) -> str:
         """``text`` with misspelt words replaced by the closest word the shop's texts use ("delivry")."""
-        return _TOKEN.sub(lambda m: self._spelling(m.group(0)), text)
+        return _TOKEN.sub(lambda m: self._spelling(m.group(0), lang), text)
 
-    def _spelling(self, word: str) -> str:
+    def _spelling(self, word: str, lang: Language = ENGLISH) -> str:
         lower = word.lower()
-        if len(lower) < 5 or lower in self._known or self._real_words[lower] >= 2:
+        # German inflects ("Tassen", "sucht"): only long words with a dropped or swapped letter ("Rechnug") are slips.
+        shortest = 7 if lang == GERMAN else 5
+        if len(lower) < shortest or lower in self._known or self._real_words[lower] >= 2:
             return word
         if lower in self._typos:
             return self._typos[lower]
+        if lang == GERMAN:
+            return word
         # A letter typed twice or one too many: "shipp", "paypall".
         extra = [w for w in _slips(lower) if w in self._known]
         return extra[0] if extra else word

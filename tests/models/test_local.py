@@ -527,3 +527,11 @@ def test_the_asking_clause_of_one_long_sentence_is_what_is_answered(model: Local
         "sending it back to you"
     )
     assert answered_entries(model, ask(model, text)) == {"returns"}
+
+
+def test_a_misspelt_long_german_word_is_folded_to_the_shops_own(model: LocalChatModel) -> None:
+    assert ask(model, "gibt es geschenkverpakung") == entry(model, "gift_wrap").answers["de"]
+
+
+def test_a_german_inflection_is_not_taken_for_a_misspelling(model: LocalChatModel) -> None:
+    assert model._fold("gibt es die tassen auch in größer", "de") == "gibt es die tassen auch in größer"
