@@ -291,7 +291,8 @@ class LocalChatModel:
         On the development slices the model's small-talk class at this confidence took no question for small
         talk and found 49 of 60 small-talk lines the vocabulary missed.
         """
-        if topics or len(query.split()) > 8:
+        # A complaint in its words ("still nothing!!") is never waved off as chat, however the model reads it.
+        if topics or len(query.split()) > 8 or self.complaints.read(query) is not None:
             return None
         guess = self._classify(query)
         if guess.intent != "smalltalk" or guess.confidence < self.small_talk_sure:

@@ -535,3 +535,7 @@ def test_a_misspelt_long_german_word_is_folded_to_the_shops_own(model: LocalChat
 
 def test_a_german_inflection_is_not_taken_for_a_misspelling(model: LocalChatModel) -> None:
     assert model._fold("gibt es die tassen auch in größer", "de") == "gibt es die tassen auch in größer"
+
+
+def test_a_short_complaint_is_never_answered_as_small_talk(model: LocalChatModel) -> None:
+    assert not model.is_small_talk(ask(model, "still not arrived!!"))
