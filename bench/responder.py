@@ -21,6 +21,7 @@ RESPONDER_SETS = {
     "heldout2": DATA / "responder_heldout2.tsv",
     "heldout3": DATA / "responder_heldout3.tsv",
     "heldout4": DATA / "responder_heldout4.tsv",
+    "heldout5": DATA / "responder_heldout5.tsv",
     "dev": DATA / "responder_dev.tsv",
     "dev2": DATA / "responder_dev2.tsv",
     "dev3": DATA / "responder_dev3.tsv",
