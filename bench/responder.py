@@ -31,6 +31,7 @@ RESPONDER_SETS = {
     "dev7": DATA / "responder_dev7.tsv",
     "dev8": DATA / "responder_dev8.tsv",
     "dev9": DATA / "responder_dev9.tsv",
+    "dev10": DATA / "responder_dev10.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
