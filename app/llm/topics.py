@@ -69,7 +69,8 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r" to)\b|\b(where|whereabouts) (is|are) (your|the) (shop|store|showroom)s?\b|\bladengeschäft\b|\bfiliale\b"
         r"|\b(shop|store|showroom)\b[^.!?]{0,25}\b(i|we) can (visit|walk in|go to|pop in)|\bin[- ]store\b"
         r"|\bdo you have (a|any) (shop|store|showroom)s? in\b|\bwhere are you (based|located)\b"
-        r"|\babholen\b|\babholung\b|\bhabt ihr (auch )?(einen |ein )?laden\b|\bvorbeikommen\b",
+        r"|\babholen\b|\babholung\b|\bhabt ihr (auch )?(einen |ein )?laden\b|\bvorbeikommen\b"
+        r"|\bcollect\b[^.!?]{0,40}\bfrom (one of )?(your|the) (shops?|stores?)\b",
         r"collect|pick up|showroom|visit us|our (shop|store) in|abhol",
     ),
     _topic(
@@ -184,7 +185,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"|\b(live|living|based) (in|abroad) (ireland|germany|france|spain|italy|the netherlands|austria|switzerland"
         r"|the us|the usa|america|canada|australia|the eu|europe|overseas|abroad)\b[^.!?]{0,60}\b(return\w*|label"
         r"|send\w* (it |them )?back)\b",
-        r"return\w* from abroad|outside the uk|international returns|returns from (the eu|abroad)",
+        r"return\w* from abroad|international returns|returns from (the eu|abroad)",
     ),
     _topic(
         "exchange",
@@ -198,13 +199,134 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"\bcode\b[^.!?]{0,30}\b(never (arrived|came|turned up)|didn'?t (arrive|come)|hasn'?t (arrived|come)|not "
         r"(arrived|received))\b|\b(never|didn'?t|haven'?t) (got|get|gotten|receive\w*) (the|my|a|an|any) ?(\w+ )?"
         r"(discount |welcome |promo )?code\b|\bcode (ist )?nie angekommen\b|\bkeinen code bekommen\b",
-        r"code (didn'?t|doesn'?t|never) (arrive|come)|check your spam|resend (the|your) code",
+        r"code (didn'?t|doesn'?t|never) (arrive|come)|resend (the|your) code",
     ),
     _topic(
         "wrapping_design",
         r"\b(gift ?wrap\w*|wrapping|paper)\b[^.!?]{0,30}\b(look like|colou?rs?|designs?|patterns?|christmas paper|plain"
         r"|ribbons?|bows?)\b",
         r"wrapping (paper )?(design|pattern|colou?r)|ribbon|our wrapping (is|comes)",
+    ),
+    _topic(
+        "store_credit",
+        r"\bstore credit\b|\bcredit note\b|\b(account|shop|site) credit\b|\bguthaben statt\b",
+        r"store credit|credit note",
+    ),
+    _topic(
+        "gift_card_cash",
+        r"\b(swap|exchange|turn|convert|trade)\b[^.!?]{0,25}\b(gift ?cards?|e-?gift|vouchers?|gutschein\w*)\b[^.!?]{0,20}\b"
+        r"(for|into) (cash|money)\b|\b(gift ?cards?|vouchers?|e-?gift)\b[^.!?]{0,25}\b(for|into) (cash|money)\b"
+        r"|\bcash (it|them|my (gift ?card|voucher)) in\b|\bgutschein\w*\b[^.!?]{0,25}\bauszahl\w*",
+        r"cash|not exchangeable|auszahl",
+    ),
+    _topic(
+        "several_gift_cards",
+        r"\b(two|2|three|3|multiple|several|more than one) (gift ?cards|e-?gift cards|vouchers|gutscheine)\b",
+        r"(more than one|two|several|multiple) (gift cards|vouchers)|combine gift cards",
+    ),
+    _topic(
+        "card_design",
+        r"\b(photo|picture|logo|image)\b[^.!?]{0,25}\b(gift ?card|e-?gift|voucher)\b|\b(gift ?card|e-?gift|voucher)\b"
+        r"[^.!?]{0,25}\b(photo|picture|image|designs?)\b",
+        r"card design|choose a design|photo on (the|your) (gift )?card",
+    ),
+    _topic(
+        "message_length",
+        r"\b(character|word|letter) (limit|count|maximum)\b|\bhow (long|many (characters|words))\b[^.!?]{0,20}\b(message"
+        r"|note)\b|\b(message|note)\b[^.!?]{0,20}\b(how long|max\w*|limit)\b",
+        r"characters|word limit|up to \d+ words",
+    ),
+    _topic(
+        "surcharge",
+        r"\bsurcharges?\b|\b(fee|charge|extra)\b[^.!?]{0,20}\bfor (paying|using|payment) (with|by|via)\b|\bcard (fee|charge)s?\b"
+        r"|\bgebühr\w* (für|bei) (zahlung|paypal|kreditkarte)\b",
+        r"surcharge|no (card )?fee|fee for paying",
+    ),
+    _topic(
+        "payment_timing",
+        r"\bwhen (exactly )?(do|will|is|does) (you|the payment|my card|it|the money)\b[^.!?]{0,15}\b(take|taken|charge|"
+        r"charged|debit|debited|leave|come out)\b|\bwann wird\b[^.!?]{0,25}\b(abgebucht|belastet)\b",
+        r"(charged|take payment|debited) (when|at|once)|abgebucht",
+    ),
+    _topic(
+        "public_holidays",
+        r"\b(bank|public) holidays?\b|\bfeiertag\w*|\bchristmas (eve|day|closing|opening)\b|\bboxing day\b",
+        r"bank holiday|public holiday|feiertag|christmas (closing|opening)",
+    ),
+    _topic(
+        "shop_address",
+        r"\b(your|the company'?s|your company'?s|head office|registered) (postal |post |mailing |office )?address\b"
+        r"|\baddress (to|i can) (write|send a letter|post)\b|\b(eure|ihre) (post)?(anschrift|adresse)\b",
+        r"our (postal )?address|write to us at|registered office",
+    ),
+    _topic(
+        "social_login",
+        r"\b(log ?in(to)?|sign ?in(to)?|login|anmelden)\b[^.!?]{0,25}\b(with|via|using|über|mit) (my )?(google|facebook|apple)\b",
+        r"(sign|log) in with (google|facebook|apple)",
+    ),
+    _topic(
+        "guest_order_link",
+        r"\bguest\b[^.!?]{0,60}\b(add|link|move|attach|transfer)\b[^.!?]{0,30}\baccount\b|\b(add|link|move|attach) (that|my"
+        r"|the|a) (guest )?order\b[^.!?]{0,20}\b(to )?(my |the )?(new )?account\b",
+        r"guest order|link (an |your )?order",
+    ),
+    _topic(
+        "cookies",
+        r"\bcookies?\b",
+        r"cookie",
+    ),
+    _topic(
+        "export_vat",
+        r"\b(vat|mwst|mehrwertsteuer)\b[^.!?]{0,30}\b(off|removed|deduct\w*|exempt\w*|zero[- ]rated|abzieh\w*|erlass\w*"
+        r"|abgezogen)\b|\b(tax|vat)[- ]free\b|\bexport (orders?|prices?|sales?)\b",
+        r"vat[- ]free|without vat for|export orders",
+    ),
+    _topic(
+        "customs_paperwork",
+        r"\b(customs|zoll)\w*\b[^.!?]{0,25}\b(forms?|declarations?|paperwork|papers|formular\w*|erklärung)\b"
+        r"|\bzollformular\w*|\bzollerklärung\w*",
+        r"customs (form|declaration|paperwork)|zollformular|zollerklärung",
+    ),
+    _topic(
+        "restricted_items",
+        r"\bthings (you|u) (won'?t|can'?t|don'?t) (send|ship|deliver)\b|\brestricted (items|goods|products)\b"
+        r"|\b(candles?|diffusers?|liquids?|batter(y|ies)|aerosols?|perfume|knives)\b[^.!?]{0,30}\b(abroad|overseas|"
+        r"internationally|by air|to (the )?(us|usa|australia|canada))\b|\b(can|are) (you|u) (allowed to )?(send|ship)\b"
+        r"[^.!?]{0,20}\b(candles?|diffusers?|liquids?|batter(y|ies)|aerosols?)\b",
+        r"restricted|can'?t (be )?(sent|shipped)|cannot ship",
+    ),
+    _topic(
+        "dispatch_location",
+        r"\bwhere (do|does|is) (you|it|everything|the (parcel|order)s?) (ship|send|dispatch\w*|come|sent)( out)? from\b"
+        r"|\bwarehouses? in\b|\bdo you have a warehouse\b|\b(ship|dispatch\w*|sent|come) from (the uk|europe|the eu|"
+        r"where)\b|\bwoher (kommt|wird) (das paket|die ware|die lieferung)\b",
+        r"ship (everything )?from|dispatched from|our warehouse (is )?in",
+    ),
+    _topic(
+        "return_collection",
+        r"\b(collect|pick(ed)? up|abholen|abgeholt)\b[^.!?]{0,30}\b(my |the |a )?(return|rücksendung|retoure)\b"
+        r"|\b(return|rücksendung|retoure)\b[^.!?]{0,40}\b(collected|picked up|abgeholt)\b|\bcourier collection\b"
+        r"|\bbei mir (zu hause )?abgeholt\b",
+        r"collect(ion of)? (your|the) return|pick up (your|the) return|abholung",
+    ),
+    _topic(
+        "notification_email",
+        r"\b(send|get|receive|bekomme)\b[^.!?]{0,20}\b(an? |some kind of |any |eine )?(e-?mail|notification|message"
+        r"|bestätigung)\b[^.!?]{0,30}\b(once|when|after|confirming|sobald|wenn)\b[^.!?]{0,40}\b(refund\w*|cancel\w*|"
+        r"return\w*|erstatt\w*|storn\w*)",
+        r"e-?mail (you )?(when|once) (the |your )?(refund|cancel)|(refund|cancellation) confirmation",
+    ),
+    _topic(
+        "compensation",
+        r"\b(get|give|have) (me |us )?(anything|something|a bit) off\b|\bcompensation\b|\bgoodwill\b"
+        r"|\bentschädigung\b|\bdiscount for (the )?(damage|damaged (box|packaging)|inconvenience|delay)\b",
+        r"compensation|goodwill|money off for",
+    ),
+    _topic(
+        "code_extension",
+        r"\b(code|voucher|gutschein\w*)\b[^.!?]{0,30}\b(expired|abgelaufen)\b[^.!?]{0,50}\b(extend|reactivat\w*|renew|"
+        r"still use|verlänger\w*)|\b(extend|verlänger\w*)\b[^.!?]{0,20}\b(code|voucher|gutschein)\b",
+        r"expired code|extend (a |the |your )?code",
     ),
     _topic(
         "sustainability",
@@ -236,7 +358,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r" (the |your |a )?sale\b|\bsale price\b|\bthe difference( back)?\b|\bpreis\w* gesenkt\b"
         r"|\b(now|today)\b[^.!?]{0,30}\b(for|at) £?\d+([.,]\d\d)?\b[^.!?]{0,40}\b(paid|bought|ordered)\b"
         r"|\b(paid|bought|ordered)\b[^.!?]{0,60}\b(now|today)\b[^.!?]{0,30}\b(cheaper|less|reduced|for £?\d)",
-        r"price (adjustment|drop|protection)|the difference|sale price",
+        r"price (adjustment|drop|protection)|the difference|\bsale price",
     ),
     _topic(
         "pay_later",
@@ -311,7 +433,7 @@ TOPICS: Final[tuple[SupportTopic, ...]] = (
         r"\b(no|never (got|had|received)|didn'?t (get|receive)|haven'?t (got|had|received)|not (got|received)) (an? |my "
         r"|the |any )?(order )?confirmation\b|\bconfirmation (email|e-mail|mail)\b[^.!?]{0,20}\b(never|not|didn'?t|"
         r"hasn'?t|has not)\b|\b(keine|nie eine) bestellbestätigung\b|\bbestellbestätigung\b[^.!?]{0,20}\b(nicht|nie)\b",
-        r"confirmation (email )?(didn'?t|does ?n'?t|not|never)|(no|missing) (order )?confirmation|bestellbestätigung",
+        r"confirmation (email )?(didn'?t|does ?n'?t|not|never)|(no|missing) (order )?confirmation|keine bestellbestätigung|bestellbestätigung (nicht|nie|fehlt)",
     ),
     _topic(
         "cancelled_by_shop",

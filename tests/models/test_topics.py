@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.llm.topics import named_topics, serves
+from app.llm.topics import TOPICS, named_topics, serves
 from app.shop.catalog import load_shop
 
 
@@ -121,3 +121,55 @@ def test_the_demo_wrong_item_answer_does_not_explain_an_exchange_asked_for() -> 
     wrong_item = next(e for e in shop.faq if e.faq_id == "wrong_item")
     exchange = next(t for t in named_topics("can I exchange it for a different size"))
     assert not serves(exchange, [*wrong_item.questions, wrong_item.answer])
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("Would you be able to give me store credit rather than a refund?", "store_credit"),
+        ("can i swap my gift card for cash", "gift_card_cash"),
+        ("can i use 2 gift cards on the same order", "several_gift_cards"),
+        ("is it possible to put a photo of us on the e-gift card", "card_design"),
+        ("is there a character limit on the gift message?", "message_length"),
+        ("is there a surcharge for paying with amex", "surcharge"),
+        ("When exactly do you take the payment - when I order or when it's dispatched?", "payment_timing"),
+        ("are you open on bank holidays", "public_holidays"),
+        ("What's your postal address? I'd like to send a formal written complaint.", "shop_address"),
+        ("can i log into my account with google instead of a password", "social_login"),
+        (
+            "I checked out as a guest last week. Can I add that order to the account I've just made?",
+            "guest_order_link",
+        ),
+        ("can i turn off the tracking cookies on your website", "cookies"),
+        ("i'm in the US, do you take the UK VAT off for export orders?", "export_vat"),
+        (
+            "Muss ich bei einer Lieferung in die Schweiz das Zollformular selbst ausfüllen?",
+            "customs_paperwork",
+        ),
+        ("are there things you won't send abroad, like candles or the reed diffusers?", "restricted_items"),
+        ("do you have a warehouse in europe or does everything come from the uk", "dispatch_location"),
+        ("Kann die Rücksendung auch bei mir zu Hause abgeholt werden?", "return_collection"),
+        ("do you send an email once the refund has actually gone through?", "notification_email"),
+        ("the outer box was crushed but the vase is fine. do i get anything off for that?", "compensation"),
+        ("my code expired yesterday :( could you extend it for me pls", "code_extension"),
+    ],
+)
+def test_everyday_topics_a_shop_faq_may_lack_are_named(text: str, topic: str) -> None:
+    assert topic in _names(text)
+
+
+def test_no_entry_of_the_demo_faq_serves_a_topic_it_does_not_explain() -> None:
+    """Every topic in the lexicon is one the demo FAQ lacks; an entry 'serving' one would be a pattern too loose
+    ("wholesale prices" is no sale price, "photo of the damage" no gift-card design)."""
+    shop = load_shop()
+    served = {
+        (topic.name, entry.faq_id)
+        for topic in TOPICS
+        for entry in shop.faq
+        if serves(topic, (*entry.questions, entry.answer, *entry.answers.values()))
+    }
+    assert served == set()
+
+
+def test_new_customers_money_off_is_no_compensation() -> None:
+    assert _names("do new customers get money off") == set()
