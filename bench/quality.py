@@ -4,8 +4,9 @@ Run ``.venv/bin/python bench/quality.py`` (no network, no ``../shared``). It pri
 and F1, the confusion of ``recommend`` against everything else, ``recommend`` precision at each recall the
 threshold allows, the recommendation checks, and what the built-in responder answers (right, wrong or asked back
 per kind of message, topics the FAQ lacks, small talk, German answered in German, multi-turn carry-over) on
-``bench/data/responder_heldout.tsv`` (``--responder-set heldout2`` or ``heldout3`` for the second and third final slices); it writes
-``bench/results/quality.json`` and ``bench/results/quality.png``. The figures in the README come from this script's output on
+``bench/data/responder_heldout5.tsv``, the newest final slice (``--responder-set heldout`` … ``heldout4`` for the
+earlier ones, ``dev`` … ``dev10`` for the development slices); it writes ``bench/results/quality.json`` and
+``bench/results/quality.png``. The figures in the README come from this script's output on
 ``bench/data/intents_heldout.tsv`` (the untouched final slice; ``intents_dev.tsv`` and ``intents_tuning.tsv`` are
 slices whose errors were read). How they were written: ``bench/data/README.md``.
 """
@@ -318,7 +319,7 @@ def main() -> int:
     parser.add_argument(
         "--responder-set",
         choices=list(RESPONDER_SETS),
-        default="heldout",
+        default="heldout5",
         help="the built-in responder's slice",
     )
     args = parser.parse_args()
@@ -345,7 +346,11 @@ def main() -> int:
     responder = LocalChatModel(KnowledgeBase(load_shop(), default_encoder()), PromptLibrary(), delay_s=0)
     answered = evaluate_responder(responder, read_rows(RESPONDER_SETS[args.responder_set]))
     dialogues = evaluate_dialogues(responder, read_dialogues())
-    responder_report(args.responder_set, answered, dialogues, args.errors)
+    # A final slice's per-message errors are never printed: reading them would make it a development slice.
+    final = args.responder_set.startswith("heldout")
+    if args.errors and final:
+        print(f"(--errors lists no messages of the final slice {args.responder_set}; pick a dev slice)")
+    responder_report(args.responder_set, answered, dialogues, args.errors and not final)
     RESULTS.mkdir(parents=True, exist_ok=True)
     slim: dict[str, Any] = {
         name: {k: v for k, v in r.items() if k != "errors"} for name, r in results.items()
