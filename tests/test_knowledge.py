@@ -67,3 +67,7 @@ def test_faq_terms_keep_words_with_accents_whole() -> None:
 def test_the_faq_is_found_by_the_words_of_its_answers_in_other_languages(knowledge: KnowledgeBase) -> None:
     # "Geschenkverpackung" is only in the gift-wrap entry's German answer.
     assert knowledge.faq.search_words("Geschenkverpackung")[0].entry.faq_id == "gift_wrap"
+
+
+def test_words_customers_use_for_delivery_are_one_faq_term() -> None:
+    assert faq_terms("postage costs") == faq_terms("delivery costs") == faq_terms("shipping costs")

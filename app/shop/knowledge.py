@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -123,9 +124,24 @@ def terms(text: str) -> list[str]:
     return [singular(w) for w in _WORD.findall(text.lower()) if w not in _CATALOG_STOP]
 
 
+# Words shop customers use for the same thing ("postage", "carriage", "shipping" are delivery): one term each, so
+# the lexical part of the FAQ score counts them as the shop's own word.
+_SAME: Final = {
+    "postage": "delivery",
+    "carriage": "delivery",
+    "shipping": "delivery",
+    "package": "parcel",
+    "packet": "parcel",
+    "staff": "human",
+    "agent": "human",
+    "person": "human",
+    "colleague": "human",
+}
+
+
 def faq_terms(text: str) -> list[str]:
-    """FAQ search terms: lower-case, plurals and -ing/-ed folded, function words dropped."""
-    return [_stem_more(w) for w in _FAQ_WORD.findall(text.lower()) if w not in _COMMON]
+    """FAQ search terms: lower-case, synonyms merged, plurals and -ing/-ed folded, function words dropped."""
+    return [_stem_more(_SAME.get(w, w)) for w in _FAQ_WORD.findall(text.lower()) if w not in _COMMON]
 
 
 class BM25:
