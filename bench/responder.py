@@ -32,6 +32,7 @@ RESPONDER_SETS = {
     "dev8": DATA / "responder_dev8.tsv",
     "dev9": DATA / "responder_dev9.tsv",
     "dev10": DATA / "responder_dev10.tsv",
+    "dev11": DATA / "responder_dev11.tsv",
 }
 DIALOGUES = DATA / "responder_dialogues.tsv"
 
