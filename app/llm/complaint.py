@@ -51,7 +51,9 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|\b(is|was|are|were)(n'?t| not) (the (one|item|size|colou?r|product)s?|what) (i|we) (ordered|paid for|asked for)"
         r"|\bnot the (one|item|thing|product)s? (on|in|from) (my|our|the) order\b"
         r"|\bsomeone else'?s (order|parcel|package|items?|stuff)"
-        r"|\bdifferent (item|product|colou?r|size|model|thing)s?\b|\bdifferent (to|from|than) what (i|we)\b"
+        # "8 different things on the order" counts items; "a different colour" is the mix-up.
+        r"|\b(?<!\d )different (item|product|colou?r|size|model|thing)s?\b|\bdifferent (to|from|than) what (i|we)\b"
+        r"|\binstead of (the|my|a) [^.!?]{1,40}\b(i|we) (paid for|ordered|chose|picked)\b"
         r"|\bmix-?up\b|\bmixed up\b|\b(is|was)(n'?t| not) (my|our) order\b|\b(intended|meant) for (someone|somebody|another)"
         r"|\b(never|didn'?t|did not) (asked|ask|ordered|order) for\b|\b(got|received|sent|delivered|have)\b[^.!?]{0,40}\binstead of\b"
         r"|\bordered\b[^.!?]{1,60}\b(and|but)\b[^.!?]{0,12}\b(got|received|was sent|you sent)\b"
@@ -74,6 +76,7 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|has ?n'?t|hasnt) (come|arrive|turn up)"
         r"|\b(fehlt|fehlen)\b[^.!?]{0,30}\b(ein|eine|zwei|artikel|teile?|stück|sachen|etwas|was)\b"
         r"|\b(artikel|teile?|etwas|stück)\b[^.!?]{0,20}\b(fehlt|fehlen)\b"
+        r"|\bnur (zwei|drei|vier|fünf|sechs|\d+) (drin|dabei|im (paket|karton)|angekommen)\b|\bwaren nur (zwei|drei|vier|\d+)\b"
     ),
     "refund": re.compile(
         r"\b(refunds?|refunded|reimburse[ds]?|money back|credited|my money|the money|no money|(a|one) penny)\b|\bowe (me|us)\b"
@@ -85,7 +88,7 @@ _CUES: Final[dict[Topic, re.Pattern[str]]] = {
         r"|in|to|back)\b[^.!?]{0,10}\b(my )?(card|paypal|account|bank)\b"
     ),
     "late": re.compile(
-        r"(?<!too )\blate\b(?! to\b)|\b(delayed|overdue)\b"
+        r"(?<!too )(?<!left it )\blate\b(?! to\b)|\b(delayed|overdue)\b"
         r"|\bstill (waiting|nothing|not (here|arrived|received|delivered|come)|has ?n'?t|have ?n'?t|hasnt|havent)\b"
         r"|\bnever (arrived|came|turned up|showed up|got here|been delivered|was delivered)\b"
         r"|\b(has ?n'?t|hasnt|has not|have ?n'?t|havent|have not|did ?n'?t|didnt|did not) (yet )?"
@@ -145,6 +148,10 @@ _ANGER: Final = re.compile(
     r"theft|rip-?off|unbelievable|incompetent|fed up|sick (of|and tired)|disappoint\w*|complain\w*|wtf|ffs)\b"
     r"|\bnot (happy|impressed|good enough|acceptable)\b|\b(is|was|are|'s) (a |such a |an absolute |a total |a complete )?joke\b"
     r"|\bnever (ordering|order|buying|buy|shopping|shop|using|use) (from|with|here|again)\b|\bsort it out\b"
+)
+# "No complaints there", "can't complain": contentment in complaint words.
+_CONTENT: Final = re.compile(
+    r"\b(no complaints?|can'?t complain|not complaining|nothing to complain about)\b"
 )
 # Irony says the opposite of the words; it only tells us the mood when something has gone wrong.
 _SARCASM: Final = re.compile(
@@ -275,7 +282,7 @@ def _topic(text: str) -> Topic | None:
 def _mood(text: str, folded: str) -> tuple[bool, bool]:
     """Whether the customer is angry, and whether upset at all (anger, shouting or irony)."""
     shouting = any(word not in _ACRONYMS for word in _SHOUTING.findall(text))
-    angry = _ANGER.search(folded) is not None
+    angry = _ANGER.search(_CONTENT.sub(" ", folded)) is not None
     return angry, angry or shouting or _SARCASM.search(folded) is not None
 
 

@@ -96,6 +96,65 @@ _PHRASES: Final = (
         ),
         " never_mind ",
     ),
+    # Closings, apologies, absences and chat about the chat that carry no question.
+    (
+        re.compile(
+            r"^\W*still there\b|\b(i'?m |i am )?back now\b|\bhow'?s (your|ur) (shift|week|morning|afternoon|evening)"
+            r"( going)?\b"
+        ),
+        " hello ",
+    ),
+    (
+        re.compile(
+            r"\b(that'?s|thats) me sorted\b|\bthanks for (being|your) (so )?(patient|patience|help|time)( with me)?\b"
+            r"|\b(that was|that'?s|das ging) (ja |aber )?(quicker|faster|schneller) than (i )?expected\b"
+        ),
+        " thanks ",
+    ),
+    (
+        re.compile(
+            r"\ball the best\b|\b(ich wünsche (ihnen|dir|euch) )?(noch )?einen schönen (abend|tag|feierabend)\b"
+        ),
+        " bye ",
+    ),
+    (
+        re.compile(
+            r"\bsorry (for|about) (all )?(the|my|so many) (questions|messages|trouble|hassle|delay|wait)\b"
+            r"|\b(i was|i'?ve been) (a bit |a little )?(short|rude|grumpy|snappy|sharp)( with you)?( earlier)?\b"
+            r"|\b(cat|dog|kid|baby|toddler|son|daughter) (walked|sat|stepped|typed) on (my|the) keyboard\b"
+            r"|\bi'?m (hopeless|useless|terrible|rubbish|no good) (with|at) (computers|technology|tech|these things|this)\b"
+            r"|\b(sorry|entschuldigung|apologies) (for|für) (the|die|my|meine) (late|späte) (reply|antwort|response)\b"
+            r"|\bapologi(es|se|ze)\b"
+        ),
+        " never_mind ",
+    ),
+    (
+        re.compile(
+            r"\bsomeone'?s at the door\b|\bdoor ?bell\b|\b(ich war|i was) (kurz|eben|just) (weg|away|afk)\b"
+        ),
+        " wait ",
+    ),
+    (
+        re.compile(
+            r"\b(do|does) (you|u)( bots)? ever get (fed up|bored|tired|annoyed)\b|\bbit (grim|grey|cold|wet|miserable) "
+            r"(out|outside)( today)?\b"
+        ),
+        " chitchat ",
+    ),
+    (
+        re.compile(
+            r"\b(this|the) (chat ?bot|bot|chat|assistant) is (actually |really |so |very |pretty )*(handy|great|good|helpful"
+            r"|brilliant|useful|clever)\b|\bwell done( whoever made (it|this))?\b|\b(krass, )?das ging (ja |aber )?schnell\b"
+        ),
+        " compliment ",
+    ),
+    (
+        re.compile(
+            r"\b(this|the|that) (chat ?bot|bot|chat|assistant) is (so |really |absolutely |just )?(rubbish|useless|terrible"
+            r"|awful|crap|pants|pointless|hopeless)\b|\bna (toll|super|prima|klasse)\b"
+        ),
+        " insult ",
+    ),
     # Good news said with thanks ("thanks, the refund came through!", "parcel arrived, all good, cheers"): nothing
     # to answer. Only the thanks make it small talk; "my parcel arrived broken" stays a complaint.
     (
@@ -244,10 +303,14 @@ _FILLER: Final = _set(
     "stuff one mate million kindly you've been you're have lieben du ihr leute zusammen again now then "
     "today doing this are be such what ever absolutely completely totally chat thing bist echt voll dieser der "
     "das ist so ein eine dir euch miteinander allerseits helps helped it me that i at like für die hilfe deine ihre "
-    "x xx xxx omg oh my god gosh go on then settled give me to honestly ihnen allen wochenende schönes schöne schönen bitte heute answers answered now all"
+    "x xx xxx omg oh my god gosh go on then settled give me to honestly ihnen allen whole an ganze ganzen needed busy herzlichen freundliche ihre whoever made wochenende schönes schöne schönen bitte heute answers answered now all"
 )
 # Laughter in any length ("hahahaha", "hehehe"); emoji and emoticons alone are an acknowledgement, or a frown.
-_LAUGH: Final = re.compile(r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$")
+_LAUGH: Final = re.compile(
+    r"^(h?(a|e|i)h(a|e|i))(h?(a|e|i))*h?$|^l+o+l+$|^lmf?a+o+$"
+    # A cat on the keyboard ("asdfghjk", "qwertz"): noise, like laughter.
+    r"|^(asdf|qwer|jkl|sdfg|dfgh|fghj|ghjk|hjkl)\w*$"
+)
 _ANGRY: Final = re.compile("[\U0001f620\U0001f621\U0001f92c\U0001f44e\U0001f4a9\U0001f595]|>:\\(|:-?\\(")
 _EMOTICON: Final = re.compile(r"[:;=8]-?[()dDpP*]|<3|\^\^|[\u2600-\u27bf\U0001F000-\U0001FAFF]")
 _WORD: Final = re.compile(r"how_are_you|never_mind|[^\W\d_]+(?:'[^\W\d_]+)?")

@@ -50,6 +50,14 @@ def test_common_typos_are_folded_back() -> None:
             "I sent the candle set back with the label. That was 9 days ago. Nothing back on PayPal yet",
             "refund",
         ),
+        ("you've sent me a unicorn lunchbox when I ordered a dinosaur one", "wrong_item"),
+        ("Two of my four candlesticks never turned up. The rest arrived fine on Tuesday.", "missing"),
+        ("We ordered mugs and tea towels, and the tea towels were not in the delivery.", "missing"),
+        ("Ich habe das Paket vor zwei Wochen zurückgeschickt. Bis jetzt ist kein Geld da.", "refund"),
+        ("Das Windlicht kam in tausend Scherben an.", "damaged"),
+        ("instead of the lunch bag I paid for there's a set of coasters in it", "wrong_item"),
+        ("8 different things, but only 6 were in the box even though the slip lists all 8", "missing"),
+        ("von den drei Kerzenhaltern waren nur zwei drin", "missing"),
     ],
 )
 def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:
@@ -71,6 +79,7 @@ def test_each_topic_is_read_from_its_words(text: str, topic: str) -> None:
         "reset email never came through, checked spam too",
         "I would like my order delivered to my daughter's address instead of mine",
         "can i swap the cushion for a different colour",
+        "it arrived after his birthday because I left it late. what amounts do gift cards come in?",
     ],
 )
 def test_questions_are_not_complaints(text: str) -> None:
@@ -136,3 +145,9 @@ def test_a_return_the_shop_has_makes_the_wait_about_the_refund() -> None:
     complaint = read_complaint("its been two weeks since you got my return")
     assert complaint is not None
     assert complaint.topic == "refund"
+
+
+def test_no_complaints_is_contentment_not_anger() -> None:
+    complaint = read_complaint("Delivery was quick, so no complaints there! My lamp came broken though.")
+    assert complaint is not None
+    assert not complaint.upset

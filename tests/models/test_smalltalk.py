@@ -176,3 +176,26 @@ def test_waiting_or_taking_back_with_a_question_is_not_small_talk() -> None:
 )
 def test_small_talk_of_the_third_round(text: str, kind: str) -> None:
     assert small_talk(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("still there?", "hello"),
+        ("that's everything I needed, have a lovely evening", "bye"),
+        ("cheers, that's me sorted, all the best", "bye"),
+        ("sorry for all the questions!", "never_mind"),
+        ("asdfghjk sorry the cat walked on my keyboard", "never_mind"),
+        ("brb someone's at the door", "wait"),
+        ("this chat is actually really handy, well done whoever made it", "compliment"),
+        ("honestly this chatbot is rubbish", "insult"),
+        ("na toll 🙄", "insult"),
+        (
+            "Vielen herzlichen Dank für Ihre freundliche Hilfe, ich wünsche Ihnen noch einen schönen Abend.",
+            "bye",
+        ),
+        ("Entschuldigung für die späte Antwort, ich war kurz weg", "wait"),
+    ],
+)
+def test_closings_apologies_absences_and_chat_about_the_chat(text: str, kind: str) -> None:
+    assert small_talk(text) == kind
