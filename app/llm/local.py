@@ -242,6 +242,7 @@ class LocalChatModel:
         self._entries_with = Counter(t for terms in self._terms.values() for t in terms)
         # Everything each entry says, in every language: what decides whether it explains a support topic.
         self._texts = {e.faq_id: (*e.questions, e.answer, *e.answers.values()) for e in shop.faq}
+        self._served: dict[str, frozenset[str]] = {}
         # Ordinary chat words (the intent examples) are real words, never "corrected" and never a new topic.
         self._real_words = _chat_words()
         self.complaints = ComplaintReader(
@@ -306,13 +307,20 @@ class LocalChatModel:
             return not self._served_by_any(topics)
         return ruled(query) == "payment_problem"
 
+    def _serving(self, topic: SupportTopic) -> frozenset[str]:
+        """The ids of the entries whose own text explains ``topic`` (read once per topic: the FAQ does not change)."""
+        ids = self._served.get(topic.name)
+        if ids is None:
+            ids = frozenset(faq_id for faq_id, texts in self._texts.items() if serves(topic, texts))
+            self._served[topic.name] = ids
+        return ids
+
     def _serves(self, entry: FaqEntry, topics: list[SupportTopic]) -> bool:
         """Whether ``entry``'s own text explains every support topic the message names."""
-        texts = self._texts[entry.faq_id]
-        return all(serves(topic, texts) for topic in topics)
+        return all(entry.faq_id in self._serving(topic) for topic in topics)
 
     def _served_by_any(self, topics: list[SupportTopic]) -> bool:
-        return all(any(serves(t, texts) for texts in self._texts.values()) for t in topics)
+        return all(self._serving(topic) for topic in topics)
 
     def _asks_for_something_else(self, query: str) -> bool:
         """Whether the intent model is sure a message with complaint words asks for a change, not about a

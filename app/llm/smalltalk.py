@@ -7,6 +7,7 @@ at least one says which kind; one word about anything else ("hi, where is my ord
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final, Literal
 
 Kind = Literal[
@@ -316,10 +317,14 @@ _EMOTICON: Final = re.compile(r"[:;=8]-?[()dDpP*]|<3|\^\^|[\u2600-\u27bf\U0001F0
 _WORD: Final = re.compile(r"how_are_you|never_mind|[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
+_VOCABULARY: Final = _FILLER.union(*_KINDS.values())
+
+
 def _known(word: str) -> bool:
-    return word in _FILLER or any(word in words for words in _KINDS.values())
+    return word in _VOCABULARY
 
 
+@lru_cache(maxsize=4096)
 def _unstretched(word: str) -> str:
     """``word`` with letters typed over and over cut back ("hiyaaa", "heyy", "thxxx"), when that makes a word."""
     if _known(word):
