@@ -278,10 +278,14 @@ class LocalChatModel:
         # Small talk is a message with no word about anything else: "worst bot ever" is about the chat, not a
         # complaint about an order.
         # "merry christmas to everyone at Hollybrook": the shop's own name says nothing else.
-        kind = small_talk(self._shop_name.sub(" ", query)) or self._small_talk_by_model(query, topics, before)
+        kind = small_talk(self._shop_name.sub(" ", query))
         if kind is not None:
             return self._small_talk(kind, lang)
         complaint = self.complaints.read(query)
+        # A complaint in its words ("still nothing!!") is never waved off as chat, however the model reads it.
+        kind = self._small_talk_by_model(query, topics, before) if complaint is None else None
+        if kind is not None:
+            return self._small_talk(kind, lang)
         if complaint is not None and not self._asks_for_something_else(query):
             return self._answer_complaint(complaint, query, topics, lang)
         return self._from_knowledge(query, lang, before, topics)
@@ -292,8 +296,7 @@ class LocalChatModel:
         On the development slices the model's small-talk class at this confidence took no question for small
         talk and found 49 of 60 small-talk lines the vocabulary missed.
         """
-        # A complaint in its words ("still nothing!!") is never waved off as chat, however the model reads it.
-        if topics or len(query.split()) > 8 or self.complaints.read(query) is not None:
+        if topics or len(query.split()) > 8:
             return None
         guess = self._classify(query)
         if guess.intent != "smalltalk" or guess.confidence < self.small_talk_sure:
@@ -520,6 +523,8 @@ class LocalChatModel:
         asking = [s for s in sentences if _asks(s)] or sentences
         best = whole
         for sentence in asking:
+            if sentence == text.strip():
+                continue  # a long question's whole text is among its clauses: already searched
             hits = self._faq_search(sentence)
             if hits and hits[0].score > best[0].score:
                 best = hits

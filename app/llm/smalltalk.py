@@ -335,30 +335,32 @@ def _unstretched(word: str) -> str:
     return word
 
 
+def _words(text: str) -> list[str]:
+    """The message's words with its phrases folded to one word each, laughter and stretched letters read."""
+    folded = text.lower()
+    for pattern, word in _PHRASES:
+        folded = pattern.sub(word, folded)
+    return ["ok" if _LAUGH.match(w) else _unstretched(w) for w in _WORD.findall(folded)]
+
+
+def _first_kind(words: list[str]) -> Kind | None:
+    kinds = {kind for kind in _PRIORITY for word in words if word in _KINDS[kind]}
+    return next((kind for kind in _PRIORITY if kind in kinds), None)
+
+
 def small_talk(text: str) -> Kind | None:
     """The kind of small talk ``text`` is, or None when it asks or says anything else."""
     if _BOT.match(text):
         return "bot"
     if _EMOTICON.search(text) and not any(c.isalnum() for c in text.replace("D", "").replace("P", "")):
         return "insult" if _ANGRY.search(text) else "ok"
-    folded = text.lower()
-    for pattern, word in _PHRASES:
-        folded = pattern.sub(word, folded)
-    words = ["ok" if _LAUGH.match(w) else _unstretched(w) for w in _WORD.findall(folded)]
-    if not words or len(words) > 10:
+    words = _words(text)
+    if not words or len(words) > 10 or not all(_known(w) for w in words):
         return None
-    kinds = {kind for kind in _PRIORITY for word in words if word in _KINDS[kind]}
-    if not kinds or not all(_known(w) for w in words):
-        return None
-    return next(kind for kind in _PRIORITY if kind in kinds)
+    return _first_kind(words)
 
 
 def kind_of(text: str) -> Kind | None:
     """The small-talk kind a message's words point to, though not every word is small talk ("sweet, cheers
     loads" is thanks): for a message already known to be small talk."""
-    folded = text.lower()
-    for pattern, word in _PHRASES:
-        folded = pattern.sub(word, folded)
-    words = ["ok" if _LAUGH.match(w) else _unstretched(w) for w in _WORD.findall(folded)]
-    kinds = {kind for kind in _PRIORITY for word in words if word in _KINDS[kind]}
-    return next((kind for kind in _PRIORITY if kind in kinds), None)
+    return _first_kind(_words(text))
